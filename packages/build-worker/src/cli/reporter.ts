@@ -1,0 +1,147 @@
+import type { Writable } from 'node:stream';
+import type { CopyEvent } from '../copy/events';
+import type { CopyResult } from '../copy/copy-image';
+
+/** Receives a command's events and its end. */
+export interface Reporter {
+  event(event: CopyEvent): void;
+  result(summary: Record<string, unknown>): void;
+  error(code: string, message: string): void;
+  close(): void;
+}
+
+const MiB = 1024 * 1024;
+
+function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
+/** One JSON object per line: every event, then a `result` or an `error`. */
+export class JsonReporter implements Reporter {
+  constructor(private readonly out: Writable) {}
+  private write(record: Record<string, unknown>): void {
+    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  }
+  event(event: CopyEvent): void {
+    if (event.type === 'bytes') return; // byte counts are summed in blob events and the result
+    const { type, ...rest } = event;
+    this.write({ event: type, ...rest });
+  }
+  result(summary: Record<string, unknown>): void {
+    this.write({ event: 'result', ...summary });
+  }
+  error(code: string, message: string): void {
+    this.write({ event: 'error', code, message });
+  }
+  close(): void {}
+}
+
+/**
+ * A progress bar on a terminal (stderr): bytes, blobs and platforms, redrawn
+ * at most ten times a second; warnings and retries print above it; the
+ * summary goes to stdout.
+ */
+export class TerminalReporter implements Reporter {
+  private totalBytes = 0;
+  private doneBytes = 0;
+  private totalBlobs = 0;
+  private doneBlobs = 0;
+  private platforms = 0;
+  private manifests = 0;
+  private lastDraw = 0;
+  private drawn = false;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly out: Writable,
+    private readonly err: Writable & { columns?: number },
+  ) {}
+
+  event(event: CopyEvent): void {
+    switch (event.type) {
+      case 'plan':
+        this.totalBytes += event.bytes;
+        this.totalBlobs += event.blobs;
+        this.platforms = Math.max(this.platforms, event.platforms.length);
+        break;
+      case 'bytes':
+        this.doneBytes += event.count;
+        break;
+      case 'blob':
+        this.doneBlobs += 1;
+        if (event.action !== 'copied') this.doneBytes += event.size;
+        break;
+      case 'manifest':
+        if (event.action === 'copied') this.manifests += 1;
+        break;
+      case 'retry':
+        this.line(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
+        break;
+      case 'warning':
+        this.line(`warning: ${event.message}`);
+        break;
+      case 'referrer':
+        break;
+    }
+    this.draw(false);
+  }
+
+  private line(text: string): void {
+    this.clear();
+    this.err.write(`${text}\n`);
+  }
+
+  private clear(): void {
+    if (this.drawn) this.err.write('\r\x1b[2K');
+    this.drawn = false;
+  }
+
+  private draw(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const ratio = this.totalBytes === 0 ? 0 : Math.min(1, this.doneBytes / this.totalBytes);
+    const width = 24;
+    const filled = Math.round(ratio * width);
+    const seconds = Math.max(0.001, (now - this.started) / 1000);
+    const text =
+      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}%  ` +
+      `${mib(this.doneBytes)}/${mib(this.totalBytes)}  blobs ${this.doneBlobs}/${this.totalBlobs}  ` +
+      `${this.platforms > 0 ? `platforms ${this.platforms}  ` : ''}manifests ${this.manifests}  ${mib(this.doneBytes / seconds)}/s`;
+    this.err.write(`\r\x1b[2K${text.slice(0, (this.err.columns ?? 120) - 1)}`);
+    this.drawn = true;
+  }
+
+  result(summary: Record<string, unknown>): void {
+    this.clear();
+    const lines = Object.entries(summary).map(([key, value]) => `${key.padEnd(12)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+    this.out.write(`${lines.join('\n')}\n`);
+  }
+
+  error(code: string, message: string): void {
+    this.clear();
+    this.err.write(`error (${code}): ${message}\n`);
+  }
+
+  close(): void {
+    this.clear();
+  }
+}
+
+/** The summary printed at the end of a copy. */
+export function copySummary(source: string, destination: string, result: CopyResult): Record<string, unknown> {
+  return {
+    source,
+    destination,
+    digest: result.digest,
+    ...(result.digest !== result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}),
+    mediaType: result.mediaType,
+    platforms: result.platforms.length > 0 ? result.platforms.join(', ') : 'single image',
+    upToDate: result.upToDate,
+    manifests: result.manifests,
+    blobs: result.blobs,
+    bytes: result.bytes,
+    referrers: result.referrers,
+    seconds: Number(result.seconds.toFixed(3)),
+  };
+}

@@ -1,0 +1,391 @@
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-replicate/common';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../http/retry';
+import type { ManifestData, RegistryClient } from '../registry/client';
+import { formatPlatform, parseManifest, platformMatches, type Descriptor, type ParsedManifest, type Platform } from '../registry/media-types';
+import type { CopyEventListener } from './events';
+import { createLimiter, type Limiter } from './limiter';
+import { DigestVerifier } from './verifier';
+
+export interface CopyEndpoint {
+  client: RegistryClient;
+  repository: string;
+}
+
+export interface CopyImageOptions {
+  /** Where to read: a tag or a digest in a repository. */
+  source: CopyEndpoint & { reference: string };
+  /** Where to write; with a tag the tag is moved last, without one the image is stored by digest. */
+  destination: CopyEndpoint & { tag?: string };
+  /** Platforms to keep from an index (all when absent). Picking platforms changes the index digest. */
+  platforms?: Platform[];
+  /** Copy signatures, attestations and other referrers after their subject (default true). */
+  referrers?: boolean;
+  /** Blob transfers at once (default 8). */
+  concurrency?: number;
+  retry?: RetryPolicy;
+  onEvent?: CopyEventListener;
+  /**
+   * Called after everything but the tag is at the destination, just before
+   * the tag moves; throwing aborts the copy with the tag untouched (the
+   * worker re-checks the source tag here).
+   */
+  beforeTag?: (digest: string) => Promise<void>;
+}
+
+export interface CopyResult {
+  /** Digest of the image at the destination (differs from the source's only when platforms were picked). */
+  digest: string;
+  sourceDigest: string;
+  mediaType: string;
+  /** Platforms of the copied index (empty for a single image). */
+  platforms: string[];
+  /** True when the destination tag already pointed at the digest: nothing but referrers was checked. */
+  upToDate: boolean;
+  manifests: { copied: number; skipped: number };
+  blobs: { copied: number; skipped: number; mounted: number };
+  bytes: { copied: number; skipped: number };
+  referrers: number;
+  seconds: number;
+}
+
+interface PlannedManifest {
+  data: ManifestData;
+  parsed: ParsedManifest;
+}
+
+/** Manifests to store (children before parents) and the blobs they need. */
+interface Plan {
+  manifests: PlannedManifest[];
+  blobs: Map<string, Descriptor>;
+}
+
+const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
+
+function summarizePlatforms(parsed: ParsedManifest): string[] {
+  return parsed.kind === 'index' ? parsed.children.filter((c) => c.platform).map((c) => formatPlatform(c.platform as Platform)) : [];
+}
+
+/**
+ * Copies one image — a single manifest or an index with every child — with
+ * its blobs and referrers, from one registry to another. Manifests travel as
+ * their exact bytes, so digests are equal at both ends; blobs are streamed
+ * through a digest check; what the destination has is skipped.
+ */
+export async function copyImage(options: CopyImageOptions): Promise<CopyResult> {
+  return new ImageCopy(options).run();
+}
+
+class ImageCopy {
+  private readonly src: CopyEndpoint;
+  private readonly dst: CopyEndpoint;
+  private readonly blobLimit: Limiter;
+  private readonly manifestLimit: Limiter;
+  private readonly retry: RetryPolicy;
+  private readonly emit: CopyEventListener;
+  private readonly blobCopies = new Map<string, Promise<void>>();
+  private readonly stats = {
+    manifests: { copied: 0, skipped: 0 },
+    blobs: { copied: 0, skipped: 0, mounted: 0 },
+    bytes: { copied: 0, skipped: 0 },
+    referrers: 0,
+  };
+
+  constructor(private readonly options: CopyImageOptions) {
+    this.src = options.source;
+    this.dst = options.destination;
+    const concurrency = options.concurrency ?? 8;
+    this.blobLimit = createLimiter(concurrency);
+    this.manifestLimit = createLimiter(Math.max(4, concurrency));
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.emit = options.onEvent ?? (() => undefined);
+  }
+
+  async run(): Promise<CopyResult> {
+    const started = performance.now();
+    const { reference } = this.options.source;
+    const tag = this.options.destination.tag;
+
+    // The source's root and, in parallel, where the destination tag points now.
+    const [sourceRoot, destinationHead] = await Promise.all([
+      this.src.client.getManifest(this.src.repository, reference),
+      tag === undefined ? Promise.resolve(undefined) : this.dst.client.headManifest(this.dst.repository, tag),
+    ]);
+    const root = this.selectPlatforms(sourceRoot);
+    const parsedRoot = parseManifest(root.bytes, root.mediaType);
+    const upToDate = tag !== undefined && destinationHead?.digest === root.digest;
+
+    if (upToDate) {
+      this.stats.manifests.skipped += 1;
+      this.emit({ type: 'manifest', digest: root.digest, mediaType: root.mediaType, reference: tag, action: 'skipped' });
+    } else {
+      const plan = await this.plan(root, parsedRoot);
+      this.emit({
+        type: 'plan',
+        digest: root.digest,
+        mediaType: root.mediaType,
+        platforms: summarizePlatforms(parsedRoot),
+        blobs: plan.blobs.size,
+        bytes: [...plan.blobs.values()].reduce((sum, b) => sum + b.size, 0),
+      });
+      await this.execute(plan, tag);
+    }
+
+    const wantReferrers = this.options.referrers ?? true;
+    if (wantReferrers && root.digest === sourceRoot.digest) {
+      await this.copyReferrers(sourceRoot.digest);
+    }
+
+    return {
+      digest: root.digest,
+      sourceDigest: sourceRoot.digest,
+      mediaType: root.mediaType,
+      platforms: summarizePlatforms(parsedRoot),
+      upToDate,
+      ...this.stats,
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  /** Keeps only the requested platforms of an index; the new index has a new digest. */
+  private selectPlatforms(root: ManifestData): ManifestData {
+    const wanted = this.options.platforms;
+    if (wanted === undefined || wanted.length === 0) return root;
+    const parsed = parseManifest(root.bytes, root.mediaType);
+    if (parsed.kind !== 'index') {
+      this.emit({ type: 'warning', message: `${this.src.repository}:${this.options.source.reference} is a single-platform image; --platform is ignored` });
+      return root;
+    }
+    const kept = parsed.children.filter((child) => wanted.some((w) => platformMatches(child.platform, w)));
+    const missing = wanted.filter((w) => !parsed.children.some((c) => platformMatches(c.platform, w)));
+    if (missing.length > 0) {
+      const available = summarizePlatforms(parsed).join(', ') || 'none';
+      throw new ReplicationError(ErrorCode.NotFound, `platform ${missing.map(formatPlatform).join(', ')} not in the source index (it has: ${available})`, {
+        retryable: false,
+      });
+    }
+    if (kept.length === parsed.children.length) return root;
+    const bytes = Buffer.from(JSON.stringify({ ...parsed.raw, manifests: kept }));
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    this.emit({
+      type: 'warning',
+      message: `picking ${kept.length} of ${parsed.children.length} platforms writes a new index: its digest ${digest} differs from the source's ${root.digest}, and the source's referrers are not copied`,
+    });
+    return { bytes, digest, mediaType: root.mediaType };
+  }
+
+  /**
+   * Walks a manifest tree: children the destination lacks are read from the
+   * source (an index's children in parallel) and their blobs collected.
+   */
+  private async plan(root: ManifestData, parsed: ParsedManifest): Promise<Plan> {
+    const plan: Plan = { manifests: [], blobs: new Map() };
+    await this.collect(plan, { data: root, parsed });
+    return plan;
+  }
+
+  private async collect(plan: Plan, node: PlannedManifest): Promise<void> {
+    if (node.parsed.kind === 'index') {
+      const children = await Promise.all(
+        node.parsed.children.map((child) =>
+          this.manifestLimit(async () => {
+            if (await this.dst.client.headManifest(this.dst.repository, child.digest)) {
+              this.stats.manifests.skipped += 1;
+              this.emit({ type: 'manifest', digest: child.digest, mediaType: child.mediaType, reference: child.digest, action: 'skipped' });
+              return undefined;
+            }
+            const data = await this.src.client.getManifest(this.src.repository, child.digest);
+            return { data, parsed: parseManifest(data.bytes, data.mediaType) };
+          }),
+        ),
+      );
+      for (const child of children) if (child) await this.collect(plan, child);
+    } else {
+      for (const blob of node.parsed.blobs) plan.blobs.set(blob.digest, blob);
+    }
+    plan.manifests.push(node);
+  }
+
+  /** Blobs first, then manifests children before parents, the root (and its tag) last. */
+  private async execute(plan: Plan, tag: string | undefined): Promise<void> {
+    await Promise.all([...plan.blobs.values()].map((blob) => this.copyBlob(blob)));
+    const root = plan.manifests.at(-1);
+    const children = plan.manifests.slice(0, -1);
+    // Children of nested indexes precede their parent in the list: store them in order, parallel per level is not needed for the common depth of one.
+    await Promise.all(children.filter((m) => m.parsed.kind === 'image').map((m) => this.manifestLimit(() => this.putManifest(m.data, m.data.digest))));
+    for (const m of children.filter((c) => c.parsed.kind === 'index')) await this.putManifest(m.data, m.data.digest);
+    if (root === undefined) return;
+    if (tag === undefined) {
+      await this.putManifest(root.data, root.data.digest);
+      return;
+    }
+    if (this.options.beforeTag) {
+      await this.putManifest(root.data, root.data.digest);
+      await this.options.beforeTag(root.data.digest);
+    }
+    await this.putTag(root.data, tag);
+  }
+
+  private async putManifest(data: ManifestData, reference: string): Promise<void> {
+    await this.dst.client.putManifest(this.dst.repository, reference, data);
+    this.stats.manifests.copied += 1;
+    this.emit({ type: 'manifest', digest: data.digest, mediaType: data.mediaType, reference, action: 'copied' });
+  }
+
+  /**
+   * Points the tag at the manifest. On an immutable repository a tag that
+   * already holds the same digest is success; another digest is a conflict.
+   */
+  private async putTag(data: ManifestData, tag: string): Promise<void> {
+    try {
+      await this.putManifest(data, tag);
+    } catch (error) {
+      if (!(error instanceof ReplicationError) || error.code !== ErrorCode.ImmutableTagConflict) throw error;
+      const current = await this.dst.client.headManifest(this.dst.repository, tag);
+      if (current?.digest === data.digest) return;
+      throw new ReplicationError(
+        ErrorCode.ImmutableTagConflict,
+        `tag ${this.dst.repository}:${tag} is immutable at the destination and points at ${current?.digest ?? 'another image'}, not ${data.digest}`,
+        { retryable: false, details: { tag, destinationDigest: current?.digest, sourceDigest: data.digest } },
+      );
+    }
+  }
+
+  /** Copies one blob once per run, whatever number of manifests share it. */
+  private copyBlob(blob: Descriptor): Promise<void> {
+    let pending = this.blobCopies.get(blob.digest);
+    if (pending === undefined) {
+      pending = this.blobLimit(() => this.transferBlob(blob));
+      this.blobCopies.set(blob.digest, pending);
+    }
+    return pending;
+  }
+
+  private async transferBlob(blob: Descriptor): Promise<void> {
+    const { client: dst, repository: dstRepo } = this.dst;
+    if (await dst.blobExists(dstRepo, blob.digest)) {
+      this.stats.blobs.skipped += 1;
+      this.stats.bytes.skipped += blob.size;
+      this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action: 'skipped' });
+      return;
+    }
+    const action = await withRetries(
+      `copy blob ${blob.digest}`,
+      this.retry,
+      () => this.streamBlob(blob),
+      (notice) => this.emit({ type: 'retry', what: `copy blob ${blob.digest}`, attempt: notice.attempt, delayMs: notice.delayMs, message: notice.error.message }),
+    );
+    if (action === 'mounted') {
+      this.stats.blobs.mounted += 1;
+    } else {
+      this.stats.blobs.copied += 1;
+      this.stats.bytes.copied += blob.size;
+    }
+    this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action });
+  }
+
+  /** One attempt: open the source and start the upload together, stream through the verifier, commit. */
+  private async streamBlob(blob: Descriptor): Promise<'copied' | 'mounted'> {
+    const { client: dst, repository: dstRepo } = this.dst;
+    const [upload, body] = await Promise.allSettled([
+      dst.startUpload(dstRepo, blob.digest),
+      this.src.client.openBlob(this.src.repository, blob.digest),
+    ]);
+    if (upload.status === 'rejected' || body.status === 'rejected') {
+      if (body.status === 'fulfilled') body.value.destroy();
+      if (upload.status === 'fulfilled' && !upload.value.mounted) await dst.cancelUpload(dstRepo, upload.value.location);
+      throw upload.status === 'rejected' ? upload.reason : (body as PromiseRejectedResult).reason;
+    }
+    if (upload.value.mounted) {
+      body.value.destroy();
+      return 'mounted';
+    }
+    const location = upload.value.location;
+    let sent = 0;
+    const verifier = new DigestVerifier(blob.digest, blob.size, (count) => {
+      sent += count;
+      this.emit({ type: 'bytes', count });
+    });
+    try {
+      const [next] = await Promise.all([
+        dst.patchUpload(dstRepo, location, verifier, blob.size),
+        pipeline(body.value as Readable, verifier).catch((error: unknown) => {
+          verifier.destroy(error as Error);
+          throw error;
+        }),
+      ]);
+      await dst.finishUpload(dstRepo, next, blob.digest);
+      return 'copied';
+    } catch (error) {
+      body.value.destroy();
+      if (sent > 0) this.emit({ type: 'bytes', count: -sent });
+      await dst.cancelUpload(dstRepo, location);
+      throw error;
+    }
+  }
+
+  // ---- referrers ---------------------------------------------------------
+
+  /**
+   * Finds the subject's referrers at the source — through the referrers API,
+   * the `sha256-<hex>` index tag, and cosign's `.sig`/`.att`/`.sbom` tags,
+   * all asked at once — and copies those the destination lacks.
+   */
+  private async copyReferrers(subject: string): Promise<void> {
+    const { client: src, repository: srcRepo } = this.src;
+    const indexTag = referrersTagOf(subject);
+    const [viaApi, indexData, ...cosign] = await Promise.all([
+      src.referrers(srcRepo, subject),
+      src.findManifest(srcRepo, indexTag),
+      ...COSIGN_SUFFIXES.map((suffix) => src.headManifest(srcRepo, `${indexTag}.${suffix}`)),
+    ]);
+
+    const descriptors = new Map<string, Descriptor>();
+    for (const d of viaApi ?? []) descriptors.set(d.digest, d);
+    if (indexData) {
+      const parsed = parseManifest(indexData.bytes, indexData.mediaType);
+      if (parsed.kind === 'index') for (const d of parsed.children) descriptors.set(d.digest, d);
+    }
+
+    await Promise.all(
+      [...descriptors.values()].filter((d) => isDigest(d.digest)).map(async (d) => {
+        await this.copyByDigest(d.digest);
+        this.stats.referrers += 1;
+        this.emit({ type: 'referrer', digest: d.digest, ...(d.artifactType ? { artifactType: d.artifactType } : {}) });
+      }),
+    );
+    const tagged: Array<{ tag: string; digest: string }> = [];
+    if (indexData) tagged.push({ tag: indexTag, digest: indexData.digest });
+    COSIGN_SUFFIXES.forEach((suffix, i) => {
+      const head = cosign[i];
+      if (head) tagged.push({ tag: `${indexTag}.${suffix}`, digest: head.digest });
+    });
+    await Promise.all(
+      tagged.map(async ({ tag, digest }) => {
+        await this.copyByDigest(digest, tag);
+        if (!descriptors.has(digest)) {
+          this.stats.referrers += 1;
+          this.emit({ type: 'referrer', digest, tag });
+        }
+      }),
+    );
+  }
+
+  /** Copies a manifest tree by digest, and points `tag` at it when given; skips what the destination has. */
+  private async copyByDigest(digest: string, tag?: string): Promise<void> {
+    const { client: dst, repository: dstRepo } = this.dst;
+    const present = tag === undefined ? await dst.headManifest(dstRepo, digest) : await dst.headManifest(dstRepo, tag);
+    if (present?.digest === digest) {
+      this.stats.manifests.skipped += 1;
+      return;
+    }
+    const data = await this.src.client.getManifest(this.src.repository, digest);
+    const plan = await this.plan(data, parseManifest(data.bytes, data.mediaType));
+    await Promise.all([...plan.blobs.values()].map((blob) => this.copyBlob(blob)));
+    for (const m of plan.manifests.slice(0, -1)) await this.putManifest(m.data, m.data.digest);
+    if (tag === undefined) await this.putManifest(data, digest);
+    else await this.putTag(data, tag);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './http/retry';
+export * from './registry/auth';
+export * from './registry/client';
+export * from './registry/credentials';
+export * from './registry/destination-secret';
+export * from './registry/ecr-auth';
+export * from './registry/media-types';
+export * from './copy/copy-image';
+export * from './copy/events';
+export * from './copy/limiter';
+export * from './copy/verifier';
+export { main } from './cli/main';

@@ -1,0 +1,42 @@
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common';
+import type { Credentials } from './auth';
+
+/**
+ * Registry credentials for an ECR registry from GetAuthorizationToken. The
+ * token decodes to `AWS:<password>` and is valid for 12 hours. With static
+ * keys (the destination secret) the call is made in the registry's own
+ * partition; without, the default AWS credential chain is used.
+ */
+export interface AwsKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Promise<Credentials> {
+  const client = new ECRClient({
+    region: registry.region,
+    useFipsEndpoint: registry.fips,
+    ...(keys ? { credentials: keys } : {}),
+  });
+  try {
+    const response = await client.send(new GetAuthorizationTokenCommand({}));
+    const token = response.authorizationData?.[0]?.authorizationToken;
+    if (token === undefined) {
+      throw new ReplicationError(ErrorCode.AuthFailed, `ECR returned no authorization token for ${registry.accountId} in ${registry.region}`);
+    }
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new ReplicationError(ErrorCode.AuthFailed, 'the ECR authorization token is malformed');
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  } catch (error) {
+    if (error instanceof ReplicationError) throw error;
+    const name = (error as { name?: string }).name ?? 'Error';
+    const message = (error as { message?: string }).message ?? String(error);
+    throw new ReplicationError(ErrorCode.AuthFailed, `could not get an ECR token for ${registry.accountId} in ${registry.region}: ${name}: ${message}`, {
+      details: { region: registry.region, accountId: registry.accountId, awsError: name },
+    });
+  } finally {
+    client.destroy();
+  }
+}
