@@ -26,4 +26,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# Compile the workspaces (turbo caches it) so the ecr-replicate bin and the demo can run.
+npx turbo run build --output-logs=errors-only >/dev/null || { echo "setup: build failed: run npx turbo run build" >&2; exit 1; }
 echo "setup: ready (node $(node --version), $(docker-registry --version 2>&1 | awk '{print $NF}'), skopeo $(skopeo --version | awk '{print $3}'))"

@@ -1,0 +1,98 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/**
+ * Logging and metrics for every component: Powertools' JSON logger with a
+ * serializer that masks secrets, and CloudWatch embedded metrics in one
+ * namespace. Alarms key on `namespace` + metric name + the `service` dimension.
+ */
+
+export const METRICS_NAMESPACE = 'EcrPartitionReplicate';
+
+export const MASK = '***';
+
+/**
+ * Key names whose values are never logged, compared without case and without
+ * `-`, `_`, `.` or spaces, and matched at the end of the key so that
+ * `sessionToken`, `x-amz-security-token`, `AWS_SECRET_ACCESS_KEY` or
+ * `destSecret` are masked too.
+ */
+const SECRET_KEY_ENDINGS = [
+  'secretaccesskey',
+  'accesskey',
+  'accesskeyid',
+  'password',
+  'passwd',
+  'authorization',
+  'token',
+  'secret',
+  'secretstring',
+  'credentials',
+] as const;
+
+/** Whether a property of that name holds something that must not be logged. */
+export function isSecretKey(key: string): boolean {
+  const normalized = key.toLowerCase().replace(/[-_.\s]/g, '');
+  return SECRET_KEY_ENDINGS.some((ending) => normalized.endsWith(ending));
+}
+
+/** `"password": "..."` and the like inside a string (a JSON document logged as text). */
+const SECRET_JSON_FIELD = /("(?:[^"\\]*?)(?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|authorization|token|secret|secret_?string|credentials)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+/** `password=x`, `token: x`, `secretaccesskey "x"` in prose (not `token refresh`: a separator or quotes are needed). */
+const SECRET_ASSIGNMENT = /\b((?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|token|secret)\b(?:\s*[:=]\s*|\s+(?="|')))(?:"[^"]*"|'[^']*'|[^\s,;"']+)/gi;
+/** HTTP credentials: `Basic <base64>` and `Bearer <token>`. */
+const HTTP_CREDENTIALS = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/g;
+/** AWS access key ids. */
+const ACCESS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z0-9]{12,124}\b/g;
+
+/** Masks credentials that appear inside free text (messages, stack traces, JSON logged as a string). */
+export function maskSecretsInText(text: string): string {
+  return text
+    .replace(SECRET_JSON_FIELD, `$1"${MASK}"`)
+    .replace(SECRET_ASSIGNMENT, `$1${MASK}`)
+    .replace(HTTP_CREDENTIALS, `$1 ${MASK}`)
+    .replace(ACCESS_KEY_ID, MASK);
+}
+
+/**
+ * A `JSON.stringify` replacer that masks the value of every secret-looking key
+ * at any depth and credentials inside strings. The logger uses it for every
+ * log line; use it yourself when serializing anything for humans.
+ */
+export function secretMaskingReplacer(key: string, value: unknown): unknown {
+  if (key !== '' && isSecretKey(key) && value !== undefined && value !== null) return MASK;
+  if (typeof value === 'string') return maskSecretsInText(value);
+  return value;
+}
+
+/** A deep copy of `value` with secrets masked (see {@link secretMaskingReplacer}). */
+export function maskSecrets<T>(value: T): unknown {
+  if (value === undefined) return undefined;
+  return JSON.parse(JSON.stringify(value, secretMaskingReplacer)) as unknown;
+}
+
+export interface CreateLoggerOptions {
+  /** Keys added to every log line (e.g. `{ handler: 'queue' }`). Never put secrets here. */
+  persistentKeys?: Record<string, string>;
+}
+
+/**
+ * A Powertools JSON logger whose output never holds secret values. The level
+ * comes from `POWERTOOLS_LOG_LEVEL` (or Lambda's log-level control), INFO by default.
+ */
+export function createLogger(serviceName: string, options: CreateLoggerOptions = {}): Logger {
+  return new Logger({
+    serviceName,
+    jsonReplacerFn: secretMaskingReplacer,
+    ...(options.persistentKeys === undefined ? {} : { persistentKeys: options.persistentKeys }),
+  });
+}
+
+/**
+ * Powertools metrics in the product's namespace, with a `service` dimension of
+ * `serviceName`. Pass the component's logger so that the library's own
+ * warnings are JSON lines too.
+ */
+export function createMetrics(serviceName: string, logger?: Logger): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName, ...(logger === undefined ? {} : { logger }) });
+}

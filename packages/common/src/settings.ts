@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { ErrorCode, ValidationError } from './errors';
+import { parseReplicationConfigJson } from './models/config';
+import { parseWith } from './validation';
+
+/**
+ * The environment of every component, defined once: each variable's name and
+ * schema live here, and each component picks the variables it reads. A bad
+ * environment is reported as a {@link ValidationError} naming each variable
+ * and what is wrong with it, never its value.
+ */
+
+/** Environment variable names, by setting name. */
+export const EnvName = {
+  /** URL of the FIFO request queue (ingest sends to it, the retry forwarder re-sends to it). */
+  requestQueueUrl: 'REQUEST_QUEUE_URL',
+  /** URL of the standard retry queue (per-message delays), see the dispatcher's build-state handler. */
+  retryQueueUrl: 'RETRY_QUEUE_URL',
+  /** The replication configuration as JSON; empty or unset means the defaults. */
+  replicationConfig: 'REPLICATION_CONFIG',
+  /** Name of the DynamoDB job table. */
+  jobTable: 'JOB_TABLE',
+  /** Name of the CodeBuild project that runs the worker. */
+  workerProjectName: 'WORKER_PROJECT_NAME',
+  /** Lease length in seconds; the worker renews its lease well before it ends. */
+  leaseSeconds: 'LEASE_SECONDS',
+  /** Builds per job before it is given up (status FAILED). */
+  maxAttempts: 'MAX_ATTEMPTS',
+  /** The worker's jobs: a JSON array of job keys. */
+  jobKeys: 'JOB_KEYS',
+  /** The lease owner id the worker's jobs are leased to. */
+  leaseOwner: 'LEASE_OWNER',
+  /** Secrets Manager id (name or ARN) of the destination-credentials secret. */
+  destSecretId: 'DEST_SECRET_ID',
+  /** Optional destination registry override (`host[:port]`, optionally with `http://` or `https://`). */
+  destRegistry: 'DEST_REGISTRY',
+} as const;
+
+export type SettingName = keyof typeof EnvName;
+export type EnvName = (typeof EnvName)[SettingName];
+
+export const DEFAULT_LEASE_SECONDS = 900;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** An environment: `process.env` or any map of names to optional strings. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+const QueueUrlSchema = z
+  .string()
+  .regex(/^https?:\/\/[^\s/]+\/\S+$/, 'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)');
+
+const TableNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)');
+
+const ProjectNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$/, 'must be a CodeBuild project name (2 to 255 of A-Z a-z 0-9 _ -, starting with a letter or digit)');
+
+/** A whole number within bounds, with a default when unset or empty. */
+function wholeNumber(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return fallback;
+      const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+/** The replication configuration: JSON text, validated; its field errors keep their paths. */
+const ReplicationConfigTextSchema = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    try {
+      return parseReplicationConfigJson(text);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      for (const issue of error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path}: ${issue.reason}` });
+      return z.NEVER;
+    }
+  });
+
+/** A JSON array of 1 to 100 distinct job keys. */
+const JobKeysTextSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .transform((text, ctx) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of job keys' });
+      return z.NEVER;
+    }
+    const keys = z.array(z.string().min(1)).min(1).max(100).safeParse(value);
+    if (!keys.success || new Set(keys.data).size !== keys.data.length) {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of 1 to 100 distinct, non-empty job keys' });
+      return z.NEVER;
+    }
+    return keys.data;
+  });
+
+const LeaseOwnerSchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1 to 128 printable ASCII characters without spaces');
+
+const SecretIdSchema = z.string().regex(/^\S{1,2048}$/, 'must be a Secrets Manager secret name or ARN');
+
+const RegistryOverrideSchema = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === '') return undefined;
+    if (!/^(?:https?:\/\/)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?\/?$/.test(text.trim())) {
+      ctx.addIssue({ code: 'custom', message: 'must be a registry host[:port], optionally with http:// or https://' });
+      return z.NEVER;
+    }
+    return text.trim();
+  });
+
+const SETTING_SCHEMAS = {
+  requestQueueUrl: QueueUrlSchema,
+  retryQueueUrl: QueueUrlSchema,
+  replicationConfig: ReplicationConfigTextSchema,
+  jobTable: TableNameSchema,
+  workerProjectName: ProjectNameSchema,
+  leaseSeconds: wholeNumber(60, 43_200, DEFAULT_LEASE_SECONDS),
+  maxAttempts: wholeNumber(1, 100, DEFAULT_MAX_ATTEMPTS),
+  jobKeys: JobKeysTextSchema,
+  leaseOwner: LeaseOwnerSchema,
+  destSecretId: SecretIdSchema,
+  destRegistry: RegistryOverrideSchema,
+} as const satisfies Record<SettingName, z.ZodType>;
+
+/** The parsed values of the settings `K`. */
+export type SettingsOf<K extends SettingName> = { [P in K]: z.output<(typeof SETTING_SCHEMAS)[P]> };
+
+/** One component's settings: the variables it reads, and their parser. */
+export interface SettingsDefinition<K extends SettingName> {
+  readonly component: string;
+  /** The environment variable names the component reads. */
+  readonly variables: readonly EnvName[];
+  /** Parses the environment; throws a ValidationError naming each bad variable. */
+  parse(env?: Environment): SettingsOf<K>;
+}
+
+export function defineSettings<K extends SettingName>(component: string, names: readonly K[]): SettingsDefinition<K> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const name of names) shape[EnvName[name]] = SETTING_SCHEMAS[name];
+  const schema = z.object(shape);
+  return {
+    component,
+    variables: names.map((name) => EnvName[name]),
+    parse(env: Environment = process.env): SettingsOf<K> {
+      const parsed = parseWith(schema, { ...env }, `${component} environment`, ErrorCode.InvalidInput) as Record<string, unknown>;
+      const settings: Record<string, unknown> = {};
+      for (const name of names) settings[name] = parsed[EnvName[name]];
+      return settings as SettingsOf<K>;
+    },
+  };
+}
+
+/** Ingest (EventBridge rule): where to queue requests and what to replicate. */
+export const IngestSettings = defineSettings('ingest', ['requestQueueUrl', 'replicationConfig']);
+export type IngestSettings = SettingsOf<'requestQueueUrl' | 'replicationConfig'>;
+
+/** Dispatcher, FIFO queue handler: records requests, takes leases, starts worker builds. */
+export const DispatchSettings = defineSettings('dispatcher (queue)', ['jobTable', 'workerProjectName', 'leaseSeconds']);
+export type DispatchSettings = SettingsOf<'jobTable' | 'workerProjectName' | 'leaseSeconds'>;
+
+/** Dispatcher, build-state handler: retries or fails the jobs of worker builds that died. */
+export const BuildStateSettings = defineSettings('dispatcher (build state)', ['jobTable', 'retryQueueUrl', 'maxAttempts', 'workerProjectName']);
+export type BuildStateSettings = SettingsOf<'jobTable' | 'retryQueueUrl' | 'maxAttempts' | 'workerProjectName'>;
+
+/** Dispatcher, retry handler: forwards delayed retries into the FIFO queue. */
+export const RetryForwardSettings = defineSettings('dispatcher (retry)', ['requestQueueUrl']);
+export type RetryForwardSettings = SettingsOf<'requestQueueUrl'>;
+
+/** The worker (CodeBuild): its jobs, its lease, the destination credentials and the configuration. */
+export const WorkerSettings = defineSettings('worker', [
+  'jobTable',
+  'jobKeys',
+  'leaseOwner',
+  'destSecretId',
+  'replicationConfig',
+  'leaseSeconds',
+  'destRegistry',
+]);
+export type WorkerSettings = SettingsOf<'jobTable' | 'jobKeys' | 'leaseOwner' | 'destSecretId' | 'replicationConfig' | 'leaseSeconds' | 'destRegistry'>;
+
+export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
+export const parseDispatchSettings = (env?: Environment): DispatchSettings => DispatchSettings.parse(env);
+export const parseBuildStateSettings = (env?: Environment): BuildStateSettings => BuildStateSettings.parse(env);
+export const parseRetryForwardSettings = (env?: Environment): RetryForwardSettings => RetryForwardSettings.parse(env);
+export const parseWorkerSettings = (env?: Environment): WorkerSettings => WorkerSettings.parse(env);

@@ -1,0 +1,3 @@
+export * from './decide';
+export * from './send';
+export * from './ingest';
