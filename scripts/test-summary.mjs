@@ -12,6 +12,8 @@ let failed = 0;
 let skipped = 0;
 const missing = [];
 for (const name of readdirSync(packagesDir).sort()) {
+  const manifest = join(packagesDir, name, 'package.json');
+  if (!existsSync(manifest) || JSON.parse(readFileSync(manifest, 'utf8')).scripts?.test === undefined) continue;
   const file = join(packagesDir, name, 'reports', 'jest-results.json');
   if (!existsSync(file)) {
     missing.push(name);

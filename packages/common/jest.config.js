@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('../../jest.config.base.js');
+module.exports = require('../../jest/config.base.js');

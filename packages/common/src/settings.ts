@@ -34,6 +34,10 @@ export const EnvName = {
   destSecretId: 'DEST_SECRET_ID',
   /** Optional destination registry override (`host[:port]`, optionally with `http://` or `https://`). */
   destRegistry: 'DEST_REGISTRY',
+  /** Optional source registry override, like DEST_REGISTRY (local runs: the source is not ECR). */
+  sourceRegistry: 'SOURCE_REGISTRY',
+  /** Destination region when the destination secret has none. */
+  destRegion: 'DEST_REGION',
 } as const;
 
 export type SettingName = keyof typeof EnvName;
@@ -133,6 +137,12 @@ const SETTING_SCHEMAS = {
   leaseOwner: LeaseOwnerSchema,
   destSecretId: SecretIdSchema,
   destRegistry: RegistryOverrideSchema,
+  sourceRegistry: RegistryOverrideSchema,
+  destRegion: z
+    .string()
+    .optional()
+    .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()))
+    .pipe(z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-gov-west-1').optional()),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -188,8 +198,12 @@ export const WorkerSettings = defineSettings('worker', [
   'replicationConfig',
   'leaseSeconds',
   'destRegistry',
+  'sourceRegistry',
+  'destRegion',
 ]);
-export type WorkerSettings = SettingsOf<'jobTable' | 'jobKeys' | 'leaseOwner' | 'destSecretId' | 'replicationConfig' | 'leaseSeconds' | 'destRegistry'>;
+export type WorkerSettings = SettingsOf<
+  'jobTable' | 'jobKeys' | 'leaseOwner' | 'destSecretId' | 'replicationConfig' | 'leaseSeconds' | 'destRegistry' | 'sourceRegistry' | 'destRegion'
+>;
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
 export const parseDispatchSettings = (env?: Environment): DispatchSettings => DispatchSettings.parse(env);

@@ -10,7 +10,7 @@ import {
   type ReplicationRequest,
 } from '../src';
 import { DIGEST_A, DIGEST_B } from './fixtures';
-import { startLocalDynamoDb, type LocalDynamoDb } from './support/local-dynamodb';
+import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
 
 const DIGEST_C = `sha256:${'c'.repeat(64)}`;
 const T0 = Date.UTC(2026, 10, 16, 2, 0, 0);

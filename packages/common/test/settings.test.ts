@@ -119,6 +119,8 @@ describe('worker settings', () => {
     ['JOB_KEYS', 'team/app:latest', 'JOB_KEYS: must be a JSON array of job keys'],
     ['LEASE_OWNER', 'has space', 'LEASE_OWNER: must be 1 to 128 printable ASCII'],
     ['DEST_REGISTRY', 'https://host/path?x', 'DEST_REGISTRY: must be a registry host[:port]'],
+    ['SOURCE_REGISTRY', 'not a host!', 'SOURCE_REGISTRY: must be a registry host[:port]'],
+    ['DEST_REGION', 'gov', 'DEST_REGION: must be an AWS region'],
   ])('rejects %s=%j', (name, value, message) => {
     expect(validationError(() => parseWorkerSettings({ ...env, [name]: value })).message).toContain(message);
   });
@@ -143,6 +145,8 @@ describe('variable lists', () => {
       'REPLICATION_CONFIG',
       'LEASE_SECONDS',
       'DEST_REGISTRY',
+      'SOURCE_REGISTRY',
+      'DEST_REGION',
     ]);
   });
 });

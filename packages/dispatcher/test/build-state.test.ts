@@ -18,8 +18,7 @@ import {
   sqsRecord,
   steppingClock,
 } from './support/fixtures';
-import { startLocalDynamoDb, type LocalDynamoDb } from './support/local-dynamodb';
-import { captureOutput, jsonLines, metricLines } from './support/output';
+import { startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines, metricLines } from '@ecr-replicate/testing';
 
 const LEASE_MS = 900_000;
 const sqsMock = mockClient(SQSClient);

@@ -5,8 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { dispatchBatch, isCoveredByRun } from '../src/dispatch';
 import { fifoBatchItemFailures } from '../src/fifo-order';
 import { DIGEST_B, T0, WORKER_PROJECT, freshTable, keyOf, quietObservability, request, sqsEvent, sqsRecord, steppingClock } from './support/fixtures';
-import { startLocalDynamoDb, type LocalDynamoDb } from './support/local-dynamodb';
-import { captureOutput, jsonLines, metricLines } from './support/output';
+import { startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines, metricLines } from '@ecr-replicate/testing';
 
 const LEASE_MS = 900_000;
 const codebuildMock = mockClient(CodeBuildClient);

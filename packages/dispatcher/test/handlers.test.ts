@@ -6,9 +6,7 @@ import type * as BuildStateHandler from '../src/handlers/build-state';
 import type * as QueueHandler from '../src/handlers/queue';
 import type * as RetryHandler from '../src/handlers/retry';
 import { REQUEST_QUEUE_URL, RETRY_QUEUE_URL, WORKER_PROJECT, freshTable, keyOf, request, sqsEvent, sqsRecord } from './support/fixtures';
-import { FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, lambdaContext, lambdaRuntimeEnvironment } from './support/lambda';
-import { startLocalDynamoDb, type LocalDynamoDb } from './support/local-dynamodb';
-import { captureOutput, jsonLines } from './support/output';
+import { FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, lambdaContext, lambdaRuntimeEnvironment, startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines } from '@ecr-replicate/testing';
 
 /**
  * The three handler modules as Lambda runs them: loaded with an environment

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { forwardRetries } from '../src/retry';
 import { retryDeduplicationId, retryDelaySeconds } from '../src/retry-queue';
 import { REQUEST_QUEUE_URL, keyOf, quietObservability, request, sqsEvent, sqsRecord } from './support/fixtures';
-import { captureOutput, jsonLines } from './support/output';
+import { captureOutput, jsonLines } from '@ecr-replicate/testing';
 
 const sqsMock = mockClient(SQSClient);
 

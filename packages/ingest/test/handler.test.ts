@@ -3,8 +3,7 @@ import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../src/handler';
 import { ecrEvent } from './support/events';
-import { FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, lambdaContext } from './support/lambda';
-import { captureOutput, jsonLines, metricLines } from './support/output';
+import { FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, lambdaContext, captureOutput, jsonLines, metricLines } from '@ecr-replicate/testing';
 
 const sqsMock = mockClient(SQSClient);
 

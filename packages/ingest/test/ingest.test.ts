@@ -11,7 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { ingestEvent } from '../src/ingest';
 import { DIGEST_A, EVENT_ID, ecrEvent } from './support/events';
-import { captureOutput, jsonLines, metricLines } from './support/output';
+import { captureOutput, jsonLines, metricLines } from '@ecr-replicate/testing';
 
 const QUEUE_URL = 'https://sqs.us-west-2.amazonaws.com/123456789012/ecr-replicate-requests.fifo';
 const sqsMock = mockClient(SQSClient);

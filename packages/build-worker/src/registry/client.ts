@@ -389,6 +389,31 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Removes a tag without touching the image (OCI 1.1 DELETE by tag).
+   * Returns 'unsupported' when the registry only deletes by digest
+   * (distribution 2.8 answers 400 or 405), 'absent' when there is no such tag.
+   */
+  async deleteTag(repository: string, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+    const what = `DELETE tag ${repository}:${tag} on ${this.host}`;
+    return this.retrying(what, async () => {
+      const response = await this.send({ method: 'DELETE', url: this.url(`/v2/${repository}/manifests/${tag}`), scope: RegistryClient.push(repository), what });
+      if (response.statusCode === 202 || response.statusCode === 200) {
+        drain(response);
+        return 'deleted';
+      }
+      if (response.statusCode === 404) {
+        drain(response);
+        return 'absent';
+      }
+      if (response.statusCode === 400 || response.statusCode === 405) {
+        drain(response);
+        return 'unsupported';
+      }
+      throw await this.failure(response, what);
+    });
+  }
+
   /** Every tag of a repository, following `Link` pagination. */
   async listTags(repository: string): Promise<string[]> {
     const tags: string[] = [];

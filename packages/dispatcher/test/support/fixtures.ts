@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createJobTable, createLogger, createMetrics, jobKeyOf, messageGroupIdOf, type ReplicationRequest } from '@ecr-replicate/common';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import type { LocalDynamoDb } from './local-dynamodb';
+import type { LocalDynamoDb } from '@ecr-replicate/testing';
 
 export const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 export const DIGEST_B = `sha256:${'b'.repeat(64)}`;

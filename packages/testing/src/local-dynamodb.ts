@@ -1,7 +1,12 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+
+/** dynalite ships no types: the one function used here. */
+type Dynalite = (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as Dynalite;
 
 /** A real DynamoDB API (dynalite, in memory) on 127.0.0.1 and clients for it. */
 export interface LocalDynamoDb {

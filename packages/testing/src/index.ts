@@ -1,0 +1,3 @@
+export * from './local-dynamodb';
+export * from './output';
+export * from './lambda';
