@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { main } from '../src';
+import { TerminalReporter } from '../src/cli/reporter';
 import { manifestDigestOf, ociIndex, pushImage, startRegistry, type LocalRegistry, type SyntheticImage } from './harness';
 
 const USER = 'replicator';
@@ -130,5 +131,28 @@ describe('ecr-replicate copy', () => {
     const ok = await exec(process.execPath, [BIN, 'copy', `${source.host}/apps/cli:v1`, `${destination.host}/bin/cli:v1`, '--dest-creds', `${USER}:${PASSWORD}`]);
     expect(JSON.parse(ok.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'result', digest: image.root.digest });
     await expect(exec(process.execPath, [BIN, 'copy', 'nope'])).rejects.toMatchObject({ code: 2 });
+  });
+
+  it('draws a progress bar on a terminal and prints a readable summary', () => {
+    let out = '';
+    let err = '';
+    const stdout = Object.assign(new PassThrough(), { isTTY: true });
+    const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 200 });
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    let clock = 0;
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => (clock += 200));
+    const reporter = new TerminalReporter(stdout, stderr);
+    reporter.event({ type: 'plan', digest: 'sha256:x', mediaType: 'm', platforms: ['linux/amd64', 'linux/arm64'], blobs: 2, bytes: 4 * 1024 * 1024 });
+    reporter.event({ type: 'bytes', count: 2 * 1024 * 1024 });
+    reporter.event({ type: 'blob', digest: 'sha256:a', size: 2 * 1024 * 1024, action: 'copied' });
+    reporter.event({ type: 'warning', message: 'picking platforms changes the digest' });
+    reporter.result({ digest: 'sha256:x', blobs: { copied: 1, skipped: 1 }, bytes: { copied: 2 * 1024 * 1024, skipped: 2 * 1024 * 1024 } });
+    reporter.close();
+    now.mockRestore();
+    expect(err).toMatch(/\[#{12}-{12}\] {2}50% {2}2\.0 MiB\/4\.0 MiB {2}blobs 1\/2 {2}platforms 2/);
+    expect(err).toContain('warning: picking platforms changes the digest\n');
+    expect(out).toContain('blobs        1 copied, 1 skipped');
+    expect(out).toContain('bytes        2.0 MiB copied, 2.0 MiB skipped');
   });
 });

@@ -114,7 +114,7 @@ export class TerminalReporter implements Reporter {
 
   result(summary: Record<string, unknown>): void {
     this.clear();
-    const lines = Object.entries(summary).map(([key, value]) => `${key.padEnd(12)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+    const lines = Object.entries(summary).map(([key, value]) => `${key.padEnd(12)} ${humanize(key, value)}`);
     this.out.write(`${lines.join('\n')}\n`);
   }
 
@@ -126,6 +126,14 @@ export class TerminalReporter implements Reporter {
   close(): void {
     this.clear();
   }
+}
+
+/** A summary value for people: counts as "3 copied, 1 skipped", byte counts in MiB. */
+function humanize(key: string, value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  return Object.entries(value as Record<string, unknown>)
+    .map(([name, n]) => `${key === 'bytes' && typeof n === 'number' ? mib(n) : String(n)} ${name}`)
+    .join(', ');
 }
 
 /** The summary printed at the end of a copy. */
