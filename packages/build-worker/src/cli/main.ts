@@ -1,40 +1,20 @@
-import type { Writable } from 'node:stream';
 import { toReplicationError } from '@ecr-replicate/common';
 import { copySummary, JsonReporter, TerminalReporter, type Reporter } from './reporter';
 import { COPY_HELP, describe, parseCopyArguments, runCopy } from './copy-command';
+import type { CliIo, Command } from './io';
+import { statusCommand } from './status-command';
+import { syncCommand } from './sync-command';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from './usage';
 
-export interface CliIo {
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean; columns?: number };
-  env: NodeJS.ProcessEnv;
-}
+export type { CliIo } from './io';
 
 function reporterFor(io: CliIo, json: boolean): Reporter {
   return json || !io.stdout.isTTY || !io.stderr.isTTY ? new JsonReporter(io.stdout) : new TerminalReporter(io.stdout, io.stderr);
 }
 
-/** The `ecr-replicate` command line. Resolves to the exit status. */
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-    (command === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
-    return command === undefined ? EXIT_USAGE : EXIT_OK;
-  }
-  if (command !== 'copy') {
-    io.stderr.write(`ecr-replicate: unknown command "${command}"\n\n${MAIN_HELP}`);
-    return EXIT_USAGE;
-  }
-  let args;
-  try {
-    args = parseCopyArguments(rest, io.env);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`ecr-replicate copy: ${error.message}\nRun "ecr-replicate copy --help" for usage.\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+/** `ecr-replicate copy`: the exit status. */
+async function copyCommand(argv: string[], io: CliIo): Promise<number> {
+  const args = parseCopyArguments(argv, io.env);
   if (args === 'help') {
     io.stdout.write(COPY_HELP);
     return EXIT_OK;
@@ -50,5 +30,30 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     return EXIT_FAILED;
   } finally {
     reporter.close();
+  }
+}
+
+const COMMANDS: Record<string, Command> = { copy: copyCommand, sync: syncCommand, status: statusCommand };
+
+/** The `ecr-replicate` command line. Resolves to the exit status. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    (command === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
+    return command === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (run === undefined) {
+    io.stderr.write(`ecr-replicate: unknown command "${command}"\n\n${MAIN_HELP}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`ecr-replicate ${command}: ${error.message}\nRun "ecr-replicate ${command} --help" for usage.\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
   }
 }

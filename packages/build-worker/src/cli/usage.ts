@@ -16,6 +16,9 @@ Keeps container images equal between registries in different AWS partitions.
 
 Commands:
   copy SOURCE DESTINATION   copy one image (every platform, its signatures and other referrers)
+  sync SOURCE_REGISTRY DESTINATION_REGISTRY
+                            make a whole registry equal to another: backfill and drift repair
+  status [REPOSITORY[:TAG]] where every tag stands in the deployed job table
 
 Run "ecr-replicate <command> --help" for a command's options.
 `;
@@ -55,4 +58,80 @@ token from ECR GetAuthorizationToken with the default AWS credentials, else
 anonymous.
 
 Exit status: 0 copied (or already there), 1 the copy failed, 2 bad usage.
+`;
+
+export const SYNC_HELP = `Usage: ecr-replicate sync SOURCE_REGISTRY DESTINATION_REGISTRY [options]
+
+Makes the destination registry equal to the source: backfill and drift repair.
+Lists the source repositories (ECR DescribeRepositories for an ECR host, else
+the registry's catalog API), applies the replication configuration (repository
+and tag filters, name mapping, deletes) and compares every selected tag's
+digest at both ends. Plan entries:
+
+  copy     the destination lacks the tag
+  update   the destination tag points at another digest, or an equal image
+           lacks some of its signatures or other referrers there
+  delete   the source no longer has the tag (only with "deletes": true in the
+           configuration, and only tags the tag filters select)
+  ok       equal
+
+Referrer tags (sha256-<hex>, .sig, .att, .sbom) are never planned on their
+own: they are copied with their subject. Whole repositories gone from the
+source are left alone.
+
+SOURCE_REGISTRY, DESTINATION_REGISTRY   registry host[:port]
+
+Modes:
+  --dry-run                print the plan and change nothing
+  --direct                 (default) copy, update and delete right here with the
+                           copy engine; deletes use ECR BatchDeleteImage on ECR,
+                           else DELETE by tag, falling back to by digest
+  --enqueue QUEUE_URL      queue one replication request per differing tag on the
+                           FIFO request queue for the deployed workers (the
+                           workers' configuration decides whether deletes happen)
+  --source-account ID, --source-region REGION
+                           with --enqueue and a source that is not an ECR host
+                           (local runs): the ECR registry the requests name
+
+Options:
+  --config FILE            the replication configuration (JSON; default the
+                           REPLICATION_CONFIG environment variable, else everything)
+  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS)
+  --dest-creds USER:PASS   destination credentials (or env ECR_REPLICATE_DEST_CREDS)
+  --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
+                           AWS keys: fields user, accesskey, secretaccesskey,
+                           partition, accountid, optional region
+  --concurrency N          images copied at once (default 4); four times as many
+                           requests while comparing
+  --retries N              tries per request before giving up (default 5)
+  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
+                           always use plain HTTP, every other host TLS
+  --json                   one JSON object per line: each plan entry, each result,
+                           then a summary (the default when stdout is not a terminal)
+  -h, --help               show this help
+
+Exit status: 0 the destination equals the source (or the plan was printed, or
+every request was queued), 1 something could not be compared or done (each
+failure is named; the rest was still done), 2 bad usage.
+`;
+
+export const STATUS_HELP = `Usage: ecr-replicate status [REPOSITORY[:TAG] | REPOSITORY@DIGEST] --table NAME [options]
+
+Where every tag stands, from the deployed job table (DynamoDB): status
+(PENDING, IN_PROGRESS, COMPLETE, FAILED, as ECR's DescribeImageReplicationStatus
+says them), the digest asked for and the one replicated, attempts, the last
+error, the age of the record and, while IN_PROGRESS, the worker holding it.
+REPOSITORY is the destination repository name (after mapping), as job keys use.
+
+Options:
+  --table NAME             the job table (or env JOB_TABLE)
+  --status STATUS          only jobs in this status: PENDING, IN_PROGRESS,
+                           COMPLETE or FAILED
+  --region REGION          the table's region (default AWS_REGION, then the AWS
+                           configuration); AWS_ENDPOINT_URL_DYNAMODB is honoured
+  --json                   one JSON object per job
+  -h, --help               show this help
+
+Exit status: 0 listed (whatever the jobs' status), 1 the table could not be
+read, 2 bad usage.
 `;

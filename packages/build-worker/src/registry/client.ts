@@ -436,6 +436,31 @@ export class RegistryClient {
   }
 
   /**
+   * Every repository of the registry through the catalog API (GET
+   * /v2/_catalog), following `Link` pagination. ECR does not serve it: list
+   * ECR repositories with DescribeRepositories.
+   */
+  async listRepositories(): Promise<string[]> {
+    const repositories: string[] = [];
+    let next: string | undefined = this.url('/v2/_catalog?n=1000');
+    while (next !== undefined) {
+      const url: string = next;
+      const what = `GET the repository catalog of ${this.host}`;
+      const page = await this.retrying(what, async () => {
+        const response = await this.send({ method: 'GET', url, scope: 'registry:catalog:*', what });
+        if (response.statusCode !== 200) throw await this.failure(response, what);
+        const body = JSON.parse(await readText(response.body, 16 * 1024 * 1024)) as { repositories?: string[] | null };
+        const link = header(response, 'link');
+        const target = link === undefined ? undefined : /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+        return { repositories: body.repositories ?? [], next: target === undefined ? undefined : this.url(target) };
+      });
+      repositories.push(...page.repositories);
+      next = page.next;
+    }
+    return repositories;
+  }
+
+  /**
    * The referrers of a manifest through the OCI 1.1 referrers API, or
    * undefined when the registry does not serve that API.
    */
