@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { FaultProxy, LocalRegistry, RecordedRequest } from '../test/harness';
+import type { FaultProxy, LocalRegistry, RecordedRequest } from '@ecr-replicate/testing';
 
 /** GNU time, to read a child's peak RSS (`%M`, KiB) and CPU time; both tools run under it when present. */
 export const GNU_TIME = '/usr/bin/time';

@@ -20,7 +20,7 @@ import {
   type FaultProxy,
   type LocalRegistry,
   type SyntheticImage,
-} from '../test/harness';
+} from '@ecr-replicate/testing';
 import { cpuSecondsOf, hasGnuTime, killRunningChildren, loadAverage, machineBusySeconds, registryPid, RequestLog, requestStats, runMeasured, type RunOutcome } from './measure';
 import {
   CASES,

@@ -8,7 +8,7 @@
 import { PassThrough } from 'node:stream';
 import { referrersTagOf } from '@ecr-replicate/common';
 import { main } from '../src/cli/main';
-import { artifactWithSubject, cosignSignature, manifestDigestOf, ociIndex, pushImage, pushReferrer, startRegistry, type LocalRegistry } from '../test/harness';
+import { artifactWithSubject, cosignSignature, manifestDigestOf, ociIndex, pushImage, pushReferrer, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
 
 const USER = 'demo';
 const PASSWORD = `demo-${Math.random().toString(36).slice(2)}`;

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { main } from '../src';
 import { TerminalReporter } from '../src/cli/reporter';
-import { manifestDigestOf, ociIndex, pushImage, startRegistry, type LocalRegistry, type SyntheticImage } from './harness';
+import { manifestDigestOf, ociIndex, pushImage, startRegistry, type LocalRegistry, type SyntheticImage } from '@ecr-replicate/testing';
 
 const USER = 'replicator';
 const PASSWORD = 'test-only-password';

@@ -21,7 +21,7 @@ import {
   startRegistry,
   type LocalRegistry,
   type SyntheticImage,
-} from './harness';
+} from '@ecr-replicate/testing';
 
 const USER = 'replicator';
 const PASSWORD = 'test-only-password';

@@ -19,7 +19,7 @@ import {
   type FaultProxy,
   type LocalRegistry,
   type SyntheticImage,
-} from './harness';
+} from '@ecr-replicate/testing';
 
 const USER = 'replicator';
 const PASSWORD = 'test-only-password';

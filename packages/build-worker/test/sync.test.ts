@@ -30,7 +30,7 @@ import {
   startFaultProxy,
   startRegistry,
   type LocalRegistry,
-} from './harness';
+} from '@ecr-replicate/testing';
 
 const USER = 'AWS';
 const PASSWORD = 'sync-test-password';

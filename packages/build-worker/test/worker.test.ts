@@ -23,7 +23,7 @@ import {
 import type { RegistryClient } from '../src';
 import { runWorkerJobs } from '../src/worker/worker';
 import { runJobs } from '../src/worker/runner';
-import { dockerImage, manifestDigestOf, ociIndex, pushImage, registryRequest, startFaultProxy, startRegistry, type LocalRegistry } from './harness';
+import { dockerImage, manifestDigestOf, ociIndex, pushImage, registryRequest, startFaultProxy, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
 import { startLocalDynamoDb, type LocalDynamoDb, captureOutput } from '@ecr-replicate/testing';
 
 const TOKEN_PASSWORD = 'ecr-token-password-for-tests';

@@ -1,3 +1,4 @@
 export * from './local-dynamodb';
 export * from './output';
 export * from './lambda';
+export * from './registry';

@@ -5,8 +5,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** dynalite ships no types: the one function used here. */
 type Dynalite = (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as Dynalite;
 
 /** A real DynamoDB API (dynalite, in memory) on 127.0.0.1 and clients for it. */
 export interface LocalDynamoDb {
@@ -17,6 +15,9 @@ export interface LocalDynamoDb {
 }
 
 export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
+  // Loaded here, not at import: dynalite's storage backend is a native module that bundles cannot carry.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite') as Dynalite;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

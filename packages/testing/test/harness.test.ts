@@ -38,8 +38,8 @@ import {
   startBlobCdn,
   startFaultProxy,
   startRegistry,
-} from './harness';
-import type { BearerFront, BlobCdn, BytesBlob, FaultProxy, LocalRegistry, Platform, RegistryEndpoint, SyntheticImage } from './harness';
+} from '../src';
+import type { BearerFront, BlobCdn, BytesBlob, FaultProxy, LocalRegistry, Platform, RegistryEndpoint, SyntheticImage } from '../src';
 
 const CREDS = { username: 'harness', password: 'harness-secret' };
 const PLATFORMS: Platform[] = [
