@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent } from '../copy/events';
 import type { CopyResult } from '../copy/copy-image';
+import { StatusLine, bar, mib } from './status-line';
 
 /** Receives a command's events and its end. */
 export interface Reporter {
@@ -8,12 +9,6 @@ export interface Reporter {
   result(summary: Record<string, unknown>): void;
   error(code: string, message: string): void;
   close(): void;
-}
-
-const MiB = 1024 * 1024;
-
-function mib(bytes: number): string {
-  return `${(bytes / MiB).toFixed(1)} MiB`;
 }
 
 /** One JSON object per line: every event, then a `result` or an `error`. */
@@ -48,14 +43,15 @@ export class TerminalReporter implements Reporter {
   private doneBlobs = 0;
   private platforms = 0;
   private manifests = 0;
-  private lastDraw = 0;
-  private drawn = false;
   private readonly started = Date.now();
+  private readonly status: StatusLine;
 
   constructor(
     private readonly out: Writable,
-    private readonly err: Writable & { columns?: number },
-  ) {}
+    err: Writable & { columns?: number },
+  ) {
+    this.status = new StatusLine(err);
+  }
 
   event(event: CopyEvent): void {
     switch (event.type) {
@@ -75,56 +71,39 @@ export class TerminalReporter implements Reporter {
         if (event.action === 'copied') this.manifests += 1;
         break;
       case 'retry':
-        this.line(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
+        this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
         break;
       case 'warning':
-        this.line(`warning: ${event.message}`);
+        this.status.message(`warning: ${event.message}`);
         break;
       case 'referrer':
         break;
     }
-    this.draw(false);
+    this.status.draw(() => this.text());
   }
 
-  private line(text: string): void {
-    this.clear();
-    this.err.write(`${text}\n`);
-  }
-
-  private clear(): void {
-    if (this.drawn) this.err.write('\r\x1b[2K');
-    this.drawn = false;
-  }
-
-  private draw(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 100) return;
-    this.lastDraw = now;
-    const ratio = this.totalBytes === 0 ? 0 : Math.min(1, this.doneBytes / this.totalBytes);
-    const width = 24;
-    const filled = Math.round(ratio * width);
-    const seconds = Math.max(0.001, (now - this.started) / 1000);
-    const text =
-      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}%  ` +
+  private text(): string {
+    const ratio = this.totalBytes === 0 ? 0 : this.doneBytes / this.totalBytes;
+    const seconds = Math.max(0.001, (Date.now() - this.started) / 1000);
+    return (
+      `${bar(ratio, 24)} ${(Math.min(1, ratio) * 100).toFixed(0).padStart(3)}%  ` +
       `${mib(this.doneBytes)}/${mib(this.totalBytes)}  blobs ${this.doneBlobs}/${this.totalBlobs}  ` +
-      `${this.platforms > 0 ? `platforms ${this.platforms}  ` : ''}manifests ${this.manifests}  ${mib(this.doneBytes / seconds)}/s`;
-    this.err.write(`\r\x1b[2K${text.slice(0, (this.err.columns ?? 120) - 1)}`);
-    this.drawn = true;
+      `${this.platforms > 0 ? `platforms ${this.platforms}  ` : ''}manifests ${this.manifests}  ${mib(this.doneBytes / seconds)}/s`
+    );
   }
 
   result(summary: Record<string, unknown>): void {
-    this.clear();
+    this.status.clear();
     const lines = Object.entries(summary).map(([key, value]) => `${key.padEnd(12)} ${humanize(key, value)}`);
     this.out.write(`${lines.join('\n')}\n`);
   }
 
   error(code: string, message: string): void {
-    this.clear();
-    this.err.write(`error (${code}): ${message}\n`);
+    this.status.message(`error (${code}): ${message}`);
   }
 
   close(): void {
-    this.clear();
+    this.status.clear();
   }
 }
 

@@ -3,6 +3,7 @@ import type { CopyEvent } from '../copy/events';
 import type { EntryResult } from '../sync/apply';
 import { shortDigest, type ScanProgress, type SyncFailure, type SyncPlan } from '../sync/plan';
 import { formatTable } from './io';
+import { StatusLine, bar, mib } from './status-line';
 
 /** The end of a sync, as printed last. */
 export interface SyncSummary {
@@ -75,8 +76,6 @@ export class JsonSyncReporter implements SyncReporter {
   close(): void {}
 }
 
-const MiB = 1024 * 1024;
-
 /**
  * On a terminal: a progress line on stderr (repositories scanned, tags
  * compared, copies done, bytes), the plan as a table and the summary on
@@ -87,22 +86,23 @@ export class TerminalSyncReporter implements SyncReporter {
   private work = 0;
   private finished = 0;
   private bytes = 0;
-  private lastDraw = 0;
-  private drawn = false;
+  private readonly status: StatusLine;
 
   constructor(
     private readonly out: Writable,
     private readonly err: Writable & { columns?: number },
     private readonly dryRun: boolean,
-  ) {}
+  ) {
+    this.status = new StatusLine(err);
+  }
 
   scan(progress: ScanProgress): void {
     this.scanned = progress;
-    this.draw(false);
+    this.status.draw(() => this.text());
   }
 
   plan(plan: SyncPlan): void {
-    this.clear();
+    this.status.clear();
     const changes = plan.entries.filter((e) => e.action !== 'ok');
     this.work = changes.length;
     if (changes.length > 0) {
@@ -116,53 +116,37 @@ export class TerminalSyncReporter implements SyncReporter {
       ]);
       this.out.write(formatTable([['ACTION', 'REPOSITORY', 'TAG', 'SOURCE', 'DESTINATION', 'REASON'], ...rows]));
     }
-    for (const failure of plan.failures) this.line(`failed to compare ${whereOf(failure)}: ${failure.message}`);
-    if (!this.dryRun) this.draw(true);
+    for (const failure of plan.failures) this.status.message(`failed to compare ${whereOf(failure)}: ${failure.message}`);
+    if (!this.dryRun) this.status.draw(() => this.text(), true);
   }
 
   copyEvent(event: CopyEvent): void {
     if (event.type === 'bytes') this.bytes += event.count;
-    else if (event.type === 'retry') this.line(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
-    else if (event.type === 'warning') this.line(`warning: ${event.message}`);
-    this.draw(false);
+    else if (event.type === 'retry') this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
+    else if (event.type === 'warning') this.status.message(`warning: ${event.message}`);
+    this.status.draw(() => this.text());
   }
 
   result(result: EntryResult): void {
     this.finished += 1;
     if (result.outcome === 'failed') {
-      this.line(`failed to ${result.entry.action} ${result.entry.destinationRepository}:${result.entry.tag}: ${result.error?.message ?? 'unknown error'}`);
+      this.status.message(`failed to ${result.entry.action} ${result.entry.destinationRepository}:${result.entry.tag}: ${result.error?.message ?? 'unknown error'}`);
     }
-    this.draw(false);
+    this.status.draw(() => this.text());
   }
 
-  private line(text: string): void {
-    this.clear();
-    this.err.write(`${text}\n`);
-  }
-
-  private clear(): void {
-    if (this.drawn) this.err.write('\r\x1b[2K');
-    this.drawn = false;
-  }
-
-  private draw(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 100) return;
-    this.lastDraw = now;
+  private text(): string {
     const { repositoriesScanned, repositoriesTotal, tagsCompared } = this.scanned;
     const scanning = repositoriesScanned < repositoriesTotal || this.work === 0;
     const ratio = scanning ? (repositoriesTotal === 0 ? 0 : repositoriesScanned / repositoriesTotal) : this.finished / this.work;
-    const width = 20;
-    const filled = Math.round(Math.min(1, ratio) * width);
-    const text =
-      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] repositories ${repositoriesScanned}/${repositoriesTotal}  tags ${tagsCompared}` +
-      `  copies ${this.finished}/${this.work}  ${(this.bytes / MiB).toFixed(1)} MiB`;
-    this.err.write(`\r\x1b[2K${text.slice(0, (this.err.columns ?? 120) - 1)}`);
-    this.drawn = true;
+    return (
+      `${bar(ratio, 20)} repositories ${repositoriesScanned}/${repositoriesTotal}  tags ${tagsCompared}` +
+      `  copies ${this.finished}/${this.work}  ${mib(this.bytes)}`
+    );
   }
 
   summary(s: SyncSummary): void {
-    this.clear();
+    this.status.clear();
     const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
     const changes = s.copy + s.update + s.delete;
     const counts = `(${s.copy} copy, ${s.update} update, ${s.delete} delete), ${plural(s.ok, 'tag')} equal`;
@@ -172,17 +156,16 @@ export class TerminalSyncReporter implements SyncReporter {
     if (s.mode === 'dry-run') text = `dry run, nothing changed: ${changes} to change ${counts}; ${scope} ${time}`;
     else if (changes === 0) text = `already equal: ${plural(s.ok, 'tag')} equal; ${scope} ${time}`;
     else if (s.mode === 'enqueue') text = `queued ${s.queued ?? 0} of ${plural(changes, 'request')} ${counts}; ${scope} ${time}`;
-    else text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${((s.bytesCopied ?? 0) / MiB).toFixed(1)} MiB copied ${time}`;
+    else text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${mib(s.bytesCopied ?? 0)} copied ${time}`;
     this.out.write(`${text}\n`);
     if (s.failed > 0) this.err.write(`${s.failed} failed (named above)\n`);
   }
 
   error(code: string, message: string): void {
-    this.clear();
-    this.err.write(`error (${code}): ${message}\n`);
+    this.status.message(`error (${code}): ${message}`);
   }
 
   close(): void {
-    this.clear();
+    this.status.clear();
   }
 }
