@@ -140,6 +140,18 @@ describe('copy', () => {
     await expectSameDigest('apps/single', 'v1', images.single!.root.digest);
   });
 
+  it('shares the writes of two copies of one image into one repository at once', async () => {
+    const dst = destinationClient();
+    const [a, b] = await Promise.all([
+      copy('apps/oci', 'v1', { into: 'twice/oci', tag: 'a', dst }),
+      copy('apps/oci', 'v1', { into: 'twice/oci', tag: 'b', dst }),
+    ]);
+    expect(a.digest).toBe(images.oci!.root.digest);
+    expect(b.digest).toBe(images.oci!.root.digest);
+    expect(await manifestDigestOf(destination, 'twice/oci', 'a')).toBe(images.oci!.root.digest);
+    expect(await manifestDigestOf(destination, 'twice/oci', 'b')).toBe(images.oci!.root.digest);
+  });
+
   it('copies by digest into another repository and tag', async () => {
     const result = await copy('apps/single', images.single!.root.digest, { into: 'mirror/single', tag: 'pinned' });
     expect(result.digest).toBe(images.single!.root.digest);

@@ -3,7 +3,8 @@
  * text and JSON, filters, and errors.
  */
 import { PassThrough } from 'node:stream';
-import { JobStore, createJobTable, type ReplicationRequest } from '@ecr-replicate/common';
+import { type ReplicationRequest } from '@ecr-replicate/common';
+import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
 import { main } from '../src';
 

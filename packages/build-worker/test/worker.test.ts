@@ -7,19 +7,9 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  ErrorCode,
-  JobStore,
-  createJobTable,
-  createLogger,
-  createMetrics,
-  jobKeyOf,
-  parseDestinationSecretString,
-  parseReplicationConfig,
-  parseWorkerSettings,
-  type ReplicationConfigInput,
-  type ReplicationRequest,
-} from '@ecr-replicate/common';
+import { ErrorCode, jobKeyOf, parseDestinationSecretString, parseReplicationConfig, parseWorkerSettings, type ReplicationConfigInput, type ReplicationRequest } from '@ecr-replicate/common';
+import { JobStore, createJobTable } from '@ecr-replicate/common/state';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { RegistryClient } from '../src';
 import { runWorkerJobs } from '../src/worker/worker';
 import { runJobs } from '../src/worker/runner';

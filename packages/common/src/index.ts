@@ -1,3 +1,9 @@
+/**
+ * The shared models, schemas, references and errors. The parts that load AWS
+ * clients or Powertools have subpaths of their own, so that the command line
+ * starts fast: `@ecr-replicate/common/state` (the job table) and
+ * `@ecr-replicate/common/observability` (logger and metrics).
+ */
 export * from './errors';
 export * from './validation';
 export * from './registry/partition';
@@ -15,6 +21,3 @@ export * from './rules/filters';
 export * from './rules/mapping';
 export * from './queue/fifo-ids';
 export * from './settings';
-export * from './observability';
-export * from './state/job-store';
-export * from './state/job-table';

@@ -1,14 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  DEFAULT_FINISHED_RECORD_TTL_SECONDS,
-  ErrorCode,
-  JobStore,
-  ReplicationError,
-  ValidationError,
-  createJobTable,
-  jobKeyOf,
-  type ReplicationRequest,
-} from '../src';
+import { ErrorCode, ReplicationError, ValidationError, jobKeyOf, type ReplicationRequest } from '../src';
+import { DEFAULT_FINISHED_RECORD_TTL_SECONDS, JobStore, createJobTable } from '../src/state';
 import { DIGEST_A, DIGEST_B } from './fixtures';
 import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
 

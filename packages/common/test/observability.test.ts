@@ -1,4 +1,5 @@
-import { MASK, METRICS_NAMESPACE, createLogger, createMetrics, deduplicationIdOf, isSecretKey, maskSecrets, maskSecretsInText } from '../src';
+import { deduplicationIdOf } from '../src';
+import { MASK, METRICS_NAMESPACE, createLogger, createMetrics, isSecretKey, maskSecrets, maskSecretsInText } from '../src/observability';
 import { ACCESS_KEY_ID, SECRET_ACCESS_KEY, destinationSecret } from './fixtures';
 
 /** Everything written to stdout and stderr while `fn` runs. */

@@ -1,16 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import {
-  ErrorCode,
-  ReplicationError,
-  ValidationError,
-  buildEnvironmentOf,
-  defineSettings,
-  parseBuildStateChangeEvent,
-  toReplicationError,
-  type JobStore,
-} from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, ValidationError, buildEnvironmentOf, defineSettings, parseBuildStateChangeEvent, toReplicationError } from '@ecr-replicate/common';
+import { type JobStore } from '@ecr-replicate/common/state';
 import { scheduleRetry } from './retry-queue';
 
 /** Build states that end a build without the worker having finished its jobs. */

@@ -3,7 +3,8 @@ import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambd
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { jobKeyOf, parseReplicationRequestJson, toReplicationError, type JobRecord, type JobStore } from '@ecr-replicate/common';
+import { jobKeyOf, parseReplicationRequestJson, toReplicationError, type JobRecord, type ReplicationRequest } from '@ecr-replicate/common';
+import { normalizeEventTime, type JobStore } from '@ecr-replicate/common/state';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { startWorkerBuild } from './codebuild';
 import { fifoBatchItemFailures } from './fifo-order';
@@ -30,8 +31,17 @@ type JobDisposition = 'acquired' | 'held' | 'covered';
  * already taken care of: a run started after the job's newest request was
  * recorded, and it is still running or it has finished. Such a run read the
  * source after the event, so another run would only repeat it.
+ *
+ * That holds for `request` only when it is the recorded request itself (a
+ * redelivery) or its event time is an earlier second than the recorded
+ * one's: events of the same second (EventBridge's resolution) are ordered by
+ * their random ids, so a "stale" one may be a push that happened after the
+ * run read the source. Such a request is not covered.
  */
-export function isCoveredByRun(record: JobRecord, now: number): boolean {
+export function isCoveredByRun(record: JobRecord, now: number, request?: Pick<ReplicationRequest, 'eventId' | 'eventTime'>): boolean {
+  if (request !== undefined && request.eventId !== record.lastEventId && !(normalizeEventTime(request.eventTime) < normalizeEventTime(record.lastEventTime))) {
+    return false;
+  }
   if (record.startedAt === undefined || record.startedAt < record.requestedAt) return false;
   if (record.status === 'COMPLETE' || record.status === 'FAILED') return true;
   return record.status === 'IN_PROGRESS' && record.leaseExpiresAt !== undefined && record.leaseExpiresAt > now;
@@ -65,7 +75,7 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
       jobOfMessage.set(record.messageId, jobKey);
       const recorded = await store.recordRequest(request, clock());
       if (jobs.get(jobKey) === 'acquired') return;
-      if (recorded.outcome === 'stale' && isCoveredByRun(recorded.record, clock())) {
+      if (recorded.outcome === 'stale' && isCoveredByRun(recorded.record, clock(), request)) {
         logger.debug('request already covered by a run', { messageId: record.messageId, jobKey, eventId: request.eventId });
         if (!jobs.has(jobKey)) jobs.set(jobKey, 'covered');
         return;

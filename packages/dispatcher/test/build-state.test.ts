@@ -1,6 +1,7 @@
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { JobStore, ValidationError, parseReplicationRequestJson } from '@ecr-replicate/common';
+import { ValidationError, parseReplicationRequestJson } from '@ecr-replicate/common';
+import { JobStore } from '@ecr-replicate/common/state';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleBuildStateChange, type BuildStateResult } from '../src/build-state';

@@ -1,5 +1,5 @@
 import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
-import { JobStore } from '@ecr-replicate/common';
+import { JobStore } from '@ecr-replicate/common/state';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { dispatchBatch, isCoveredByRun } from '../src/dispatch';
@@ -138,6 +138,22 @@ describe('dispatchBatch', () => {
     await d.run(sqsEvent(sqsRecord(request('v1'))), 'dispatch-3');
     expect(startBuildInputs()).toHaveLength(2);
     expect((await d.store.get(keyOf('v1')))?.leaseOwner).toBe('dispatch-3');
+  });
+
+  it('does not treat a stale event of the same second as covered: it may be a later push than the run read', async () => {
+    const d = await dispatcher();
+    const first = request('v1', { eventId: 'event-zzzz' });
+    // Pushed after the run read the source, in the same second, with a smaller (random) id: "older" by the record's order.
+    const later = request('v1', { eventId: 'event-aaaa', eventTime: first.eventTime, digest: DIGEST_B });
+    await d.run(sqsEvent(sqsRecord(first)), 'dispatch-1');
+    await d.store.finish(keyOf('v1'), 'dispatch-1', { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 }, d.clock.now());
+    await d.run(sqsEvent(sqsRecord(later)), 'dispatch-2');
+    expect(startBuildInputs()).toHaveLength(2);
+    expect(await d.store.get(keyOf('v1'))).toMatchObject({ leaseOwner: 'dispatch-2', lastEventId: 'event-zzzz' });
+    // While a run holds the lease, such an event marks the job dirty instead (the run reconciles once more).
+    await d.run(sqsEvent(sqsRecord({ ...later, eventId: 'event-aaab' })), 'dispatch-3');
+    expect(startBuildInputs()).toHaveLength(2);
+    expect(await d.store.get(keyOf('v1'))).toMatchObject({ leaseOwner: 'dispatch-2', dirty: true });
   });
 
   it('leaves a job held by another run to that run, marking it dirty; the message succeeds', async () => {
@@ -303,5 +319,13 @@ describe('isCoveredByRun', () => {
     ['released for a retry', false, { status: 'PENDING' as const, startedAt: T0 + 1 }],
   ])('%s → covered: %s', (_name, expected, fields) => {
     expect(isCoveredByRun({ ...base, ...fields }, T0 + 50)).toBe(expected);
+  });
+
+  it.each([
+    ['the recorded request (a redelivery)', true, { eventId: 'e', eventTime: '2026-11-16T01:00:00Z' }],
+    ['an event of an earlier second', true, { eventId: 'f', eventTime: '2026-11-16T00:59:59Z' }],
+    ['another event of the same second', false, { eventId: 'd', eventTime: '2026-11-16T01:00:00Z' }],
+  ])('after a finished run, %s → covered: %s', (_name, expected, request) => {
+    expect(isCoveredByRun({ ...base, status: 'COMPLETE', startedAt: T0 }, T0 + 50, request)).toBe(expected);
   });
 });

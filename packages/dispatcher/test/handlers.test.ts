@@ -1,6 +1,6 @@
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { JobStore } from '@ecr-replicate/common';
+import { JobStore } from '@ecr-replicate/common/state';
 import { mockClient } from 'aws-sdk-client-mock';
 import type * as BuildStateHandler from '../src/handlers/build-state';
 import type * as QueueHandler from '../src/handlers/queue';

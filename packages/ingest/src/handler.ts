@@ -1,7 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createLogger, createMetrics, parseIngestSettings } from '@ecr-replicate/common';
+import { parseIngestSettings } from '@ecr-replicate/common';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import middy from '@middy/core';
 import { ingestEvent } from './ingest';
 

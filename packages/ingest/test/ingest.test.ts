@@ -1,13 +1,6 @@
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import {
-  ErrorCode,
-  ReplicationError,
-  createLogger,
-  createMetrics,
-  parseReplicationConfig,
-  parseReplicationRequestJson,
-  type ReplicationConfigInput,
-} from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, parseReplicationConfig, parseReplicationRequestJson, type ReplicationConfigInput } from '@ecr-replicate/common';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ingestEvent } from '../src/ingest';
 import { DIGEST_A, EVENT_ID, ecrEvent } from './support/events';

@@ -1,9 +1,9 @@
+import type * as StatusCommand from './status-command';
+import type * as SyncCommand from './sync-command';
 import { toReplicationError } from '@ecr-replicate/common';
 import { copySummary, JsonReporter, TerminalReporter, type Reporter } from './reporter';
 import { COPY_HELP, describe, parseCopyArguments, runCopy } from './copy-command';
 import type { CliIo, Command } from './io';
-import { statusCommand } from './status-command';
-import { syncCommand } from './sync-command';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from './usage';
 
 export type { CliIo } from './io';
@@ -33,7 +33,18 @@ async function copyCommand(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const COMMANDS: Record<string, Command> = { copy: copyCommand, sync: syncCommand, status: statusCommand };
+/**
+ * The commands. `sync` and `status` are loaded on first use: they bring AWS
+ * SDK clients that `copy` does not need, and start-up time counts for every
+ * copy a user or a script runs.
+ */
+const COMMANDS: Record<string, Command> = {
+  copy: copyCommand,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  sync: (argv, io) => (require('./sync-command') as typeof SyncCommand).syncCommand(argv, io),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  status: (argv, io) => (require('./status-command') as typeof StatusCommand).statusCommand(argv, io),
+};
 
 /** The `ecr-replicate` command line. Resolves to the exit status. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { JobStatus, JobStore, createJobTableClient, digestProblem, repositoryProblem, tagProblem, type JobRecord } from '@ecr-replicate/common';
+import { JobStatus, digestProblem, repositoryProblem, tagProblem, type JobRecord } from '@ecr-replicate/common';
+import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import { shortDigest } from '../sync/plan';
 import { formatTable, type CliIo } from './io';
 import { parseCommandLine } from './options';

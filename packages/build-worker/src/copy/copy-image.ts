@@ -7,6 +7,7 @@ import type { ManifestData, RegistryClient } from '../registry/client';
 import { formatPlatform, parseManifest, platformMatches, type Descriptor, type ParsedManifest, type Platform } from '../registry/media-types';
 import type { CopyEventListener } from './events';
 import { createLimiter, type Limiter } from './limiter';
+import { shareInFlight } from './in-flight';
 import { DigestVerifier } from './verifier';
 
 export interface CopyEndpoint {
@@ -229,7 +230,12 @@ class ImageCopy {
   }
 
   private async putManifest(data: ManifestData, reference: string): Promise<void> {
-    await this.dst.client.putManifest(this.dst.repository, reference, data);
+    const { client, repository } = this.dst;
+    if (reference === data.digest) {
+      await shareInFlight(client, `manifest ${repository}@${data.digest}`, () => client.putManifest(repository, reference, data));
+    } else {
+      await client.putManifest(repository, reference, data);
+    }
     this.stats.manifests.copied += 1;
     this.emit({ type: 'manifest', digest: data.digest, mediaType: data.mediaType, reference, action: 'copied' });
   }
@@ -271,11 +277,14 @@ class ImageCopy {
       this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action: 'skipped' });
       return;
     }
-    const action = await withRetries(
-      `copy blob ${blob.digest}`,
-      this.retry,
-      () => this.streamBlob(blob),
-      (notice) => this.emit({ type: 'retry', what: `copy blob ${blob.digest}`, attempt: notice.attempt, delayMs: notice.delayMs, message: notice.error.message }),
+    // Another copy in this process may be writing the same blob to the same repository: wait for it.
+    const action = await shareInFlight(dst, `blob ${dstRepo}@${blob.digest}`, () =>
+      withRetries(
+        `copy blob ${blob.digest}`,
+        this.retry,
+        () => this.streamBlob(blob),
+        (notice) => this.emit({ type: 'retry', what: `copy blob ${blob.digest}`, attempt: notice.attempt, delayMs: notice.delayMs, message: notice.error.message }),
+      ),
     );
     if (action === 'mounted') {
       this.stats.blobs.mounted += 1;

@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, createLogger, createMetrics, parseReconcileSettings, toReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, parseReconcileSettings, toReplicationError } from '@ecr-replicate/common';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { Context } from 'aws-lambda';
 import type { RegistryClient } from '../registry/client';
 import { loadDestinationSecret } from '../registry/destination-secret';

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
 import { ErrorCode, ReplicationError, parseDestinationSecretString, type DestinationSecret } from '@ecr-replicate/common';
 
 /** The region of a Secrets Manager ARN, or undefined for a plain name. */
@@ -14,6 +14,9 @@ export function regionOfSecretArn(secretId: string): string | undefined {
  */
 export async function loadDestinationSecret(secretId: string, region?: string): Promise<DestinationSecret> {
   const secretRegion = regionOfSecretArn(secretId) ?? region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  // Loaded when first needed, like the ECR client (registry/ecr-auth.ts).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { GetSecretValueCommand, SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
   const client = new SecretsManagerClient(secretRegion ? { region: secretRegion } : {});
   let text: string | undefined;
   try {

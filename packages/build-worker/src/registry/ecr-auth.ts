@@ -1,4 +1,4 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import type * as EcrSdk from '@aws-sdk/client-ecr';
 import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common';
 import type { Credentials } from './auth';
 
@@ -14,6 +14,9 @@ export interface AwsKeys {
 }
 
 export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Promise<Credentials> {
+  // Loaded when first needed: most copies never talk to the ECR API.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ECRClient, GetAuthorizationTokenCommand } = require('@aws-sdk/client-ecr') as typeof EcrSdk;
   const client = new ECRClient({
     region: registry.region,
     useFipsEndpoint: registry.fips,

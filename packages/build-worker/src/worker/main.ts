@@ -1,4 +1,6 @@
-import { JobStore, createJobTableClient, createLogger, createMetrics, parseWorkerSettings, toReplicationError, type Environment } from '@ecr-replicate/common';
+import { parseWorkerSettings, toReplicationError, type Environment } from '@ecr-replicate/common';
+import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { RegistryClient } from '../registry/client';
 import { loadDestinationSecret } from '../registry/destination-secret';
 import { runWorkerJobs } from './worker';

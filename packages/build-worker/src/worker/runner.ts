@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ErrorCode, ReplicationError, toReplicationError, type JobRecord, type JobStore } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, toReplicationError, type JobRecord } from '@ecr-replicate/common';
+import { type JobStore } from '@ecr-replicate/common/state';
 import { createLimiter } from '../copy/limiter';
 import type { Reconciliation } from './reconcile';
 

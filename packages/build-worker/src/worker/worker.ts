@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { describeDestinationSecret, partitionOfRegion, type DestinationSecret, type EcrRegistry, type JobRecord, type JobStore, type WorkerSettings } from '@ecr-replicate/common';
+import { describeDestinationSecret, partitionOfRegion, type DestinationSecret, type EcrRegistry, type JobRecord, type WorkerSettings } from '@ecr-replicate/common';
+import { type JobStore } from '@ecr-replicate/common/state';
 import type { RegistryClient } from '../registry/client';
 import { reconcile } from './reconcile';
 import { destinationIdentity, ecrClient, endpointOf } from './registries';

@@ -1,7 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { JobStore, createJobTableClient, parseBuildStateSettings } from '@ecr-replicate/common';
+import { parseBuildStateSettings } from '@ecr-replicate/common';
+import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import middy from '@middy/core';
 import { handleBuildStateChange } from '../build-state';
 import { observability } from './runtime';

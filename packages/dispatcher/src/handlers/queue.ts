@@ -1,7 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { JobStore, createJobTableClient, parseDispatchSettings } from '@ecr-replicate/common';
+import { parseDispatchSettings } from '@ecr-replicate/common';
+import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import middy from '@middy/core';
 import type { SQSEvent } from 'aws-lambda';
 import { dispatchBatch } from '../dispatch';

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { createLogger, createMetrics } from '@ecr-replicate/common';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 
 /** The dispatcher's service name: the `service` field of its logs and dimension of its metrics (alarms use it). */
 export const SERVICE_NAME = 'dispatcher';

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createJobTable, createLogger, createMetrics, jobKeyOf, messageGroupIdOf, type ReplicationRequest } from '@ecr-replicate/common';
+import { jobKeyOf, messageGroupIdOf, type ReplicationRequest } from '@ecr-replicate/common';
+import { createJobTable } from '@ecr-replicate/common/state';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LocalDynamoDb } from '@ecr-replicate/testing';
 
