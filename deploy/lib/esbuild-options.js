@@ -1,6 +1,6 @@
 'use strict';
 /**
- * The esbuild settings of every deployed bundle: the four Lambda handlers
+ * The esbuild settings of every deployed bundle: the Lambda handlers
  * (through serverless-esbuild, see deploy/esbuild.config.js) and the worker
  * CodeBuild runs (deploy/plugins/worker-artifact.js).
  *
@@ -12,13 +12,58 @@
  *   external source maps without sources (NODE_OPTIONS=--enable-source-maps
  *   turns stack traces back into TypeScript positions).
  */
+const fs = require('node:fs');
 const path = require('node:path');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const WORKSPACE_SCOPE = '@ecr-replicate/';
 
-/** Workspace packages the bundles import, mapped to their TypeScript entry points. */
-const WORKSPACE_SOURCES = {
-  '@ecr-replicate/common': path.join(REPO_ROOT, 'packages', 'common', 'src', 'index.ts'),
+/**
+ * The entry points a workspace package declares (package.json `exports`, else
+ * `main`), mapped to their TypeScript sources: `@ecr-replicate/common/state`
+ * → packages/common/src/state/index.ts for `"./state": "./dist/state/index.js"`.
+ * Undefined when no packages/<name> directory holds that package.
+ */
+function workspaceEntryPoints(packageName) {
+  if (!packageName.startsWith(WORKSPACE_SCOPE)) return undefined;
+  const root = path.join(REPO_ROOT, 'packages', packageName.slice(WORKSPACE_SCOPE.length));
+  let manifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (manifest.name !== packageName) return undefined;
+  const declared = manifest.exports === undefined ? { '.': manifest.main || './dist/index.js' } : typeof manifest.exports === 'string' ? { '.': manifest.exports } : manifest.exports;
+  const entries = {};
+  for (const [subpath, target] of Object.entries(declared)) {
+    const built = typeof target === 'string' ? target : target && (target.require || target.node || target.default || target.import);
+    const match = typeof built === 'string' ? /^(?:\.\/)?dist\/(.+)\.js$/.exec(built) : null;
+    if (match === null) continue;
+    const importPath = subpath === '.' ? packageName : `${packageName}${subpath.slice(1)}`;
+    entries[importPath] = path.join(root, 'src', `${match[1]}.ts`);
+  }
+  return entries;
+}
+
+/**
+ * Resolves the workspace packages (`@ecr-replicate/<name>` and the subpaths it
+ * exports) to their TypeScript sources, so packaging needs no `tsc` build.
+ */
+const workspaceSources = {
+  name: 'workspace-sources',
+  setup(build) {
+    const cache = new Map();
+    build.onResolve({ filter: /^@ecr-replicate\/[^/]+/ }, (args) => {
+      const packageName = args.path.split('/').slice(0, 2).join('/');
+      if (!cache.has(packageName)) cache.set(packageName, workspaceEntryPoints(packageName));
+      const entries = cache.get(packageName);
+      if (entries === undefined) return undefined;
+      const source = entries[args.path];
+      if (source === undefined) return { errors: [{ text: `"${args.path}" is not an entry point ${packageName} exports (package.json "exports")` }] };
+      return { path: source };
+    });
+  },
 };
 
 /**
@@ -55,10 +100,9 @@ function esbuildOptions() {
     keepNames: true,
     sourcemap: true,
     sourcesContent: false,
-    alias: { ...WORKSPACE_SOURCES },
-    plugins: [zodEnglishOnly],
+    plugins: [workspaceSources, zodEnglishOnly],
     logLevel: 'warning',
   };
 }
 
-module.exports = { REPO_ROOT, WORKSPACE_SOURCES, esbuildOptions, zodEnglishOnly };
+module.exports = { REPO_ROOT, esbuildOptions, workspaceEntryPoints, workspaceSources, zodEnglishOnly };

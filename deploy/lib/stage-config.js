@@ -83,6 +83,7 @@ const NUMERIC_PARAMS = {
   workerTimeoutMinutes: [5, 2160],
   maxAttempts: [1, 100], // MAX_ATTEMPTS
   leaseSeconds: [60, 43200], // LEASE_SECONDS
+  reconcileConcurrency: [1, 64], // RECONCILE_CONCURRENCY
 };
 
 /**
@@ -102,6 +103,30 @@ function checkTuning(values) {
     text[name] = String(value);
   }
   return { ...numbers, text };
+}
+
+/**
+ * The reconcile function's schedule: an EventBridge `rate(...)` or
+ * `cron(...)` expression, or empty (blank) for none. Returns the expression,
+ * or undefined when there is no schedule.
+ */
+function reconcileScheduleExpression(raw) {
+  const text = raw === undefined || raw === null ? '' : String(raw).trim();
+  if (text === '') return undefined;
+  // EventBridge wants the singular for 1 (`rate(1 hour)`) and the plural otherwise (`rate(6 hours)`).
+  const rate = /^rate\(([1-9]\d*) (minute|hour|day)(s?)\)$/.exec(text);
+  if (rate && (rate[1] === '1') === (rate[3] === '')) return text;
+  if (/^cron\(\S+( \S+){5}\)$/.test(text)) return text;
+  throw new StageConfigError(
+    'param "reconcileSchedule" must be "rate(N minutes|hours|days)" (singular for 1), "cron(<six fields>)", or empty for no schedule',
+  );
+}
+
+/** The reconcile function's `events`: one schedule, or none. */
+function reconcileScheduleEvents(raw, ruleName) {
+  const expression = reconcileScheduleExpression(raw);
+  if (expression === undefined) return [];
+  return [{ schedule: { name: ruleName, description: 'Drift repair: compares the registries and queues what differs', rate: [expression] } }];
 }
 
 /** Wraps a function of the resolved parameters as a serverless variable resolver. */
@@ -127,6 +152,10 @@ module.exports = {
   imageActionRulePattern: resolver(['replication'], ({ replication }) => imageActionPattern(parseReplication(replication))),
   workerSourceRepositoryArns: resolver(['replication'], ({ replication }) => sourceRepositoryArns(parseReplication(replication))),
   tuning: resolver(Object.keys(NUMERIC_PARAMS), checkTuning),
+  reconcileEvents: async ({ resolveVariable }) => {
+    const ruleName = await resolveVariable('self:custom.names.reconcileRule');
+    return resolver(['reconcileSchedule'], ({ reconcileSchedule }) => reconcileScheduleEvents(reconcileSchedule, ruleName))({ resolveVariable });
+  },
   destinationRegistry: resolver(['destinationPartition', 'destinationRegion', 'destinationAccountId'], (params) => {
     const checked = destination({ partition: params.destinationPartition, region: params.destinationRegion, accountId: params.destinationAccountId });
     return checked.registry || `(destination account not set: the worker uses the secret's accountid, in ${checked.region})`;
@@ -139,4 +168,6 @@ module.exports = {
   sourceRepositoryArns,
   destination,
   checkTuning,
+  reconcileScheduleExpression,
+  reconcileScheduleEvents,
 };

@@ -1,5 +1,16 @@
+import { existsSync } from 'node:fs';
+import { workspaceEntryPoints } from '../../../deploy/lib/esbuild-options';
 import { findViolations } from '../../../deploy/plugins/least-privilege';
-import { checkTuning, destination, imageActionPattern, parseReplication, repositoryPrefixes, sourceRepositoryArns } from '../../../deploy/lib/stage-config';
+import {
+  checkTuning,
+  destination,
+  imageActionPattern,
+  parseReplication,
+  reconcileScheduleEvents,
+  reconcileScheduleExpression,
+  repositoryPrefixes,
+  sourceRepositoryArns,
+} from '../../../deploy/lib/stage-config';
 import { createZip, readZip } from '../../../deploy/lib/zip';
 
 /** The helpers behind the stacks: stage-parameter derivations, the least-privilege guard, the zip writer. */
@@ -51,11 +62,48 @@ describe('stage parameters → rule, permissions, settings', () => {
   });
 
   test('numeric parameters are checked against their bounds and also given as text for environment variables', () => {
-    const good = { batchSize: 10, dispatcherMaxConcurrency: 10, requestMaxReceiveCount: 5, workerTimeoutMinutes: 60, maxAttempts: '5', leaseSeconds: 900 };
-    expect(checkTuning(good)).toMatchObject({ batchSize: 10, maxAttempts: 5, text: { leaseSeconds: '900', maxAttempts: '5' } });
+    const good = { batchSize: 10, dispatcherMaxConcurrency: 10, requestMaxReceiveCount: 5, workerTimeoutMinutes: 60, maxAttempts: '5', leaseSeconds: 900, reconcileConcurrency: 8 };
+    expect(checkTuning(good)).toMatchObject({ batchSize: 10, maxAttempts: 5, text: { leaseSeconds: '900', maxAttempts: '5', reconcileConcurrency: '8' } });
+    expect(() => checkTuning({ ...good, reconcileConcurrency: 0 })).toThrow(/"reconcileConcurrency" must be a whole number from 1 to 64/);
+    expect(() => checkTuning({ ...good, reconcileConcurrency: 65 })).toThrow(/"reconcileConcurrency"/);
     expect(() => checkTuning({ ...good, batchSize: 11 })).toThrow(/"batchSize" must be a whole number from 1 to 10/);
     expect(() => checkTuning({ ...good, leaseSeconds: 30 })).toThrow(/"leaseSeconds"/);
     expect(() => checkTuning({ ...good, maxAttempts: 'five' })).toThrow(/"maxAttempts"/);
+  });
+});
+
+describe('the reconcile schedule', () => {
+  test('rate and cron expressions pass as given; blank means no schedule', () => {
+    for (const expression of ['rate(6 hours)', 'rate(1 hour)', 'rate(30 minutes)', 'rate(1 day)', 'cron(0 */4 * * ? *)']) {
+      expect(reconcileScheduleExpression(expression)).toBe(expression);
+    }
+    expect(reconcileScheduleExpression(' rate(6 hours) ')).toBe('rate(6 hours)');
+    for (const blank of ['', '  ', null, undefined]) expect(reconcileScheduleExpression(blank)).toBeUndefined();
+  });
+
+  test('one schedule event named after the rule, or none', () => {
+    expect(reconcileScheduleEvents('rate(6 hours)', 'svc-dev-reconcile')).toEqual([
+      { schedule: { name: 'svc-dev-reconcile', description: expect.any(String), rate: ['rate(6 hours)'] } },
+    ]);
+    expect(reconcileScheduleEvents('', 'svc-dev-reconcile')).toEqual([]);
+  });
+
+  test('anything else fails with the parameter name', () => {
+    for (const bad of ['rate(1 hours)', 'rate(6 hour)', 'rate(0 minutes)', 'rate(06 hours)', 'rate(6 weeks)', 'every 6 hours', 'cron(0 * * *)', '6']) {
+      expect(() => reconcileScheduleExpression(bad)).toThrow(/param "reconcileSchedule"/);
+    }
+  });
+});
+
+describe('workspace packages in the bundles', () => {
+  test("each entry point a bundled package exports (package.json) is taken from its TypeScript source", () => {
+    for (const name of ['@ecr-replicate/common', '@ecr-replicate/ingest']) {
+      const entries = workspaceEntryPoints(name) as Record<string, string>;
+      expect(entries[name]).toMatch(/[\\/]packages[\\/][a-z-]+[\\/]src[\\/]index\.ts$/);
+      for (const source of Object.values(entries)) expect(existsSync(source)).toBe(true);
+    }
+    expect(workspaceEntryPoints('@ecr-replicate/no-such-package')).toBeUndefined();
+    expect(workspaceEntryPoints('@aws-sdk/client-ecr')).toBeUndefined();
   });
 });
 

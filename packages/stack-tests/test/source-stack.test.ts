@@ -27,10 +27,20 @@ import {
  * credentials for dev and prod, in a commercial and a GovCloud region.
  */
 
+/**
+ * prod in GovCloud is packaged with the reconcile schedule turned off (a
+ * blank `reconcileSchedule`), so that case costs no packaging of its own;
+ * the other runs keep the shipped parameters.
+ */
+const SCHEDULE_OFF: Run = { stage: 'prod', region: 'us-gov-west-1' };
+const SOURCE_RUNS: Run[] = RUNS.map((run) => (runKey(run) === runKey(SCHEDULE_OFF) ? { ...run, params: { reconcileSchedule: ' ' } } : run));
+const scheduleOff = (run: Run): boolean => runKey(run) === runKey(SCHEDULE_OFF);
+const DEFAULT_RECONCILE_SCHEDULE = 'rate(6 hours)';
+
 const stacks = new Map<string, PackagedStack>();
 
 beforeAll(async () => {
-  for (const [key, value] of await packageRuns('source')) stacks.set(key, value);
+  for (const [key, value] of await packageRuns('source', SOURCE_RUNS)) stacks.set(key, value);
 }, 300_000);
 
 afterAll(() => removeMirrors());
@@ -46,6 +56,7 @@ const FUNCTIONS = {
   dispatcher: 'DispatcherLambdaFunction',
   buildState: 'BuildStateLambdaFunction',
   retry: 'RetryLambdaFunction',
+  reconcile: 'ReconcileLambdaFunction',
 } as const;
 
 const WORKER_ZIP = 'build-worker.zip';
@@ -58,13 +69,18 @@ function replicationConfigOf(template: Template): { deletes?: boolean } {
   return JSON.parse(environmentOf(template, FUNCTIONS.ingest).REPLICATION_CONFIG as string);
 }
 
+/** The rules with a target that is `functionId`: [logical id, properties]. */
+function rulesTargeting(template: Template, functionId: string): Array<[string, Record<string, Loose>]> {
+  return resourcesOfType(template, 'AWS::Events::Rule')
+    .filter(([, rule]) => asArray<Loose>(rule.Properties?.Targets as Loose).some((t) => target(t.Arn) === functionId))
+    .map(([id, rule]) => [id, rule.Properties as Record<string, Loose>]);
+}
+
 /** The rule whose (single) target is `functionId`. */
 function ruleTargeting(template: Template, functionId: string): Record<string, Loose> {
-  const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([, rule]) =>
-    asArray<Loose>(rule.Properties?.Targets as Loose).some((t) => target(t.Arn) === functionId),
-  );
+  const rules = rulesTargeting(template, functionId);
   expect(rules).toHaveLength(1);
-  return rules[0]![1].Properties as Record<string, Loose>;
+  return rules[0]![1];
 }
 
 function roleOf(template: Template, functionId: string): string {
@@ -77,7 +93,7 @@ function workerProject(template: Template): Record<string, Loose> {
   return props(template, 'WorkerProject', 'AWS::CodeBuild::Project');
 }
 
-describe.each(RUNS)('source stack, $stage in $region', (run) => {
+describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
   const template = (): Template => packaged(run).template;
 
   test('is packaged offline for its stage and region', () => {
@@ -120,7 +136,8 @@ describe.each(RUNS)('source stack, $stage in $region', (run) => {
     expect(statement.Principal).toEqual({ Service: 'events.amazonaws.com' });
     expect(statement.Action).toBe('sqs:SendMessage');
     const sources = allStrings(statement.Condition.ArnEquals['aws:SourceArn']);
-    const ruleNames = resourcesOfType(template(), 'AWS::Events::Rule').map(([, rule]) => rule.Properties?.Name as string);
+    // The rules with a dead-letter queue (the reconcile schedule has none: a lost tick waits for the next).
+    const ruleNames = [FUNCTIONS.ingest, FUNCTIONS.buildState].map((id) => ruleTargeting(template(), id).Name as string);
     expect(sources).toHaveLength(ruleNames.length);
     for (const name of ruleNames) expect(sources).toContainEqual(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${name}`);
   });
@@ -181,11 +198,49 @@ describe.each(RUNS)('source stack, $stage in $region', (run) => {
     expect(environmentOf(t, FUNCTIONS.buildState)).toMatchObject({ JOB_TABLE: { Ref: 'JobTable' }, RETRY_QUEUE_URL: { Ref: 'RetryQueue' }, WORKER_PROJECT_NAME: projectName });
     expect(environmentOf(t, FUNCTIONS.buildState).MAX_ATTEMPTS).toMatch(/^\d+$/);
     expect(environmentOf(t, FUNCTIONS.retry)).toMatchObject({ REQUEST_QUEUE_URL: { Ref: 'RequestQueue' } });
+    const workerVariables = Object.fromEntries((workerProject(t).Environment.EnvironmentVariables as Loose[]).filter((v) => v.Name).map((v) => [v.Name, v.Value]));
+    expect(environmentOf(t, FUNCTIONS.reconcile)).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
+      REQUEST_QUEUE_URL: { Ref: 'RequestQueue' },
+      // What the worker is given: the secret's name, the destination region, the configuration.
+      DEST_SECRET_ID: props(t, 'DestinationSecret').Name,
+      DEST_REGION: workerVariables.DEST_REGION,
+      REPLICATION_CONFIG: workerVariables.REPLICATION_CONFIG,
+      RECONCILE_CONCURRENCY: '8',
+      DEST_REGISTRY: { 'Fn::If': ['HasDestRegistry', '', { Ref: 'AWS::NoValue' }] },
+    });
     for (const id of Object.values(FUNCTIONS)) {
       const fn = props(t, id);
       expect(fn.Runtime).toBe('nodejs22.x');
       expect(fn.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
     }
+  });
+
+  test(`the reconcile function runs ${scheduleOff(run) ? 'on no schedule (reconcileSchedule blank)' : `every 6 hours (${DEFAULT_RECONCILE_SCHEDULE})`}, for up to 15 minutes, without Lambda retries`, () => {
+    const t = template();
+    const fn = props(t, FUNCTIONS.reconcile, 'AWS::Lambda::Function');
+    expect(fn.FunctionName).toBe(`ecr-partition-replicate-${run.stage}-reconcile`);
+    expect(fn.Handler).toBe('packages/build-worker/src/handlers/reconcile.handler');
+    expect(fn.Timeout).toBe(900);
+    expect(fn.MemorySize).toBe(512);
+    const invokeConfig = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) => target(c.Properties?.FunctionName) === FUNCTIONS.reconcile);
+    expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([0]);
+
+    const rules = rulesTargeting(t, FUNCTIONS.reconcile);
+    const permissions = resourcesOfType(t, 'AWS::Lambda::Permission')
+      .map(([, p]) => p.Properties as Record<string, Loose>)
+      .filter((p) => target(p.FunctionName) === FUNCTIONS.reconcile);
+    if (scheduleOff(run)) {
+      expect(rules).toEqual([]);
+      expect(permissions).toEqual([]);
+      return;
+    }
+    expect(rules).toHaveLength(1);
+    const [ruleId, rule] = rules[0]!;
+    expect(rule).toMatchObject({ Name: `ecr-partition-replicate-${run.stage}-reconcile`, ScheduleExpression: DEFAULT_RECONCILE_SCHEDULE, State: 'ENABLED' });
+    expect(rule.Targets).toHaveLength(1);
+    expect(permissions).toEqual([expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } })]);
   });
 
   test('each function has a role of its own; no IAM statement allows a wildcard action, or anything but ecr:GetAuthorizationToken on "*"', () => {
@@ -243,6 +298,46 @@ describe.each(RUNS)('source stack, $stage in $region', (run) => {
     const retry = roleStatements(t, roleOf(t, FUNCTIONS.retry));
     expect(statementsAllowing(retry, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RequestQueue']);
     expect(statementsAllowing(retry, 'sqs:ReceiveMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RetryQueue']);
+  });
+
+  test("the reconcile function's role reads the source repositories, the secret and its key, queues requests, and nothing more", () => {
+    const t = template();
+    const reconcile = roleStatements(t, roleOf(t, FUNCTIONS.reconcile));
+    const expected = [
+      'ecr:getauthorizationtoken',
+      'ecr:describerepositories',
+      'ecr:listimages',
+      'ecr:batchgetimage',
+      'ecr:describeimages',
+      'secretsmanager:getsecretvalue',
+      'kms:decrypt',
+      'sqs:sendmessage',
+    ];
+    expect([...allowedActions(reconcile)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([...expected].sort());
+    for (const action of allowedActions(reconcile)) if (action.startsWith('ecr:')) expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
+    expect(reconcile.every((s) => s.Effect === 'Allow')).toBe(true);
+
+    // Only the token is on "*"; the logs statements are the function's own log group.
+    const onAny = reconcile.filter((s) => asArray<Loose>(s.Resource).includes('*'));
+    expect(onAny.map((s) => asArray(s.Action))).toEqual([['ecr:GetAuthorizationToken']]);
+    for (const s of reconcile.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')))) {
+      expect(allStrings(s.Resource).every((r) => r.includes(`:log-group:/aws/lambda/ecr-partition-replicate-${run.stage}-reconcile:`))).toBe(true);
+    }
+
+    expect(statementsAllowing(reconcile, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RequestQueue']);
+    expect(statementsAllowing(reconcile, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual(['DestinationSecret']);
+    const decrypt = statementsAllowing(reconcile, 'kms:Decrypt');
+    expect(decrypt.map((s) => target(s.Resource))).toEqual(['DestinationSecretKey']);
+    expect(decrypt[0]!.Condition).toEqual(statementsAllowing(roleStatements(t, 'WorkerRole'), 'kms:Decrypt')[0]!.Condition);
+    // Listing every repository is authorized on repository/* (of this account and region only).
+    expect(allStrings(statementsAllowing(reconcile, 'ecr:DescribeRepositories').map((s) => s.Resource))).toEqual([
+      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
+    ]);
+    // Tags and manifests: the repositories the worker may read, no more.
+    const workerRead = allStrings(statementsAllowing(roleStatements(t, 'WorkerRole'), 'ecr:BatchGetImage').map((s) => s.Resource));
+    for (const action of ['ecr:BatchGetImage', 'ecr:ListImages', 'ecr:DescribeImages']) {
+      expect(allStrings(statementsAllowing(reconcile, action).map((s) => s.Resource))).toEqual(workerRead);
+    }
   });
 
   test("the worker's role reads the source, the table, the secret and its own zip, and writes nothing to ECR", () => {
@@ -372,7 +467,7 @@ describe.each(RUNS)('source stack, $stage in $region', (run) => {
     for (const arn of strings.filter((s) => s.startsWith('arn:') && s !== 'arn:')) expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
   });
 
-  test('alarms watch the dead-letter queues, failed replications, failed worker builds and ingest errors', () => {
+  test('alarms watch the dead-letter queues, failed replications, failed worker builds, ingest errors and reconcile runs', () => {
     const t = template();
     const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Record<string, Loose>);
     const find = (namespace: string, metric: string, dimension: Record<string, Loose>): Record<string, Loose> | undefined =>
@@ -386,10 +481,34 @@ describe.each(RUNS)('source stack, $stage in $region', (run) => {
       const alarm = find('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: props(t, queue).QueueName });
       expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     }
-    expect(find('EcrPartitionReplicate', 'ReplicationsFailed', { service: 'dispatcher' })).toMatchObject({ Threshold: 0, Statistic: 'Sum' });
     expect(find('AWS/CodeBuild', 'FailedBuilds', { ProjectName: workerProject(t).Name })).toBeDefined();
     expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.ingest).FunctionName })).toBeDefined();
     expect(find('EcrPartitionReplicate', 'EventsRejected', { service: 'ingest' })).toBeDefined();
+    expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.reconcile).FunctionName })).toMatchObject({ Threshold: 0, Statistic: 'Sum' });
+    expect(find('EcrPartitionReplicate', 'ReconcileFailures', { service: 'reconcile' })).toMatchObject({ Threshold: 0, Statistic: 'Sum' });
+
+    // Jobs given up by the dispatcher and by the worker: one alarm on the sum of both (either may have no data).
+    const failed = props(t, 'ReplicationsFailedAlarm', 'AWS::CloudWatch::Alarm');
+    expect(failed).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', EvaluationPeriods: 1 });
+    const queries = failed.Metrics as Loose[];
+    const returned = queries.filter((q) => q.ReturnData !== false);
+    expect(returned).toHaveLength(1);
+    const stats = queries.filter((q) => q.MetricStat !== undefined);
+    expect(
+      stats.map((q) => ({ ...q.MetricStat.Metric, Stat: q.MetricStat.Stat, ReturnData: q.ReturnData })).sort((a, b) => (a.Dimensions[0].Value < b.Dimensions[0].Value ? -1 : 1)),
+    ).toEqual(
+      ['dispatcher', 'worker'].map((service) => ({
+        Namespace: 'EcrPartitionReplicate',
+        MetricName: 'ReplicationsFailed',
+        Dimensions: [{ Name: 'service', Value: service }],
+        Stat: 'Sum',
+        ReturnData: false,
+      })),
+    );
+    const expression = (returned[0].Expression as string).replace(/\s+/g, '');
+    for (const q of stats) expect(expression).toContain(`FILL(${q.Id},0)`);
+    expect(expression).toBe(stats.map((q) => `FILL(${q.Id},0)`).join('+'));
+    for (const q of stats) expect(q.MetricStat.Period).toBe(300);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual({ 'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }] });
     expect(t.Resources.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'HasAlarmEmail' });
   });
@@ -429,6 +548,7 @@ function plausibleEnvironment(t: Template, region: string, variables: Record<str
   for (const [name, value] of Object.entries(variables)) {
     if (typeof value === 'string') env[name] = value;
     else if (typeof value === 'number') env[name] = String(value);
+    else if (Array.isArray(value?.['Fn::If']) && target(value['Fn::If'][2]) === 'AWS::NoValue') continue; // set only under a condition the shipped parameters leave false
     else {
       const ref = target(value);
       const resource = ref === undefined ? undefined : t.Resources[ref];
@@ -447,7 +567,7 @@ describe('bundles', () => {
 
   test('zip sizes (every stage and region)', () => {
     const sizes: Record<string, Record<string, number>> = {};
-    for (const current of RUNS) {
+    for (const current of SOURCE_RUNS) {
       const stack = packaged(current);
       const files = [...Object.values(FUNCTIONS).map((id) => basename(props(stack.template, id).Code.S3Key as string)), WORKER_ZIP];
       sizes[runKey(current)] = Object.fromEntries(files.map((file) => [file, statSync(join(stack.dir, file)).size]));

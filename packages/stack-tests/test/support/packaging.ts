@@ -99,12 +99,16 @@ export function runSls(args: string[], cwd: string, env: NodeJS.ProcessEnv = off
   });
 }
 
-/** `sls package --stage --region --package` of one stack, offline; rejects with serverless' output when it fails. */
-export async function packageStack(stack: StackName, stage: string, region: string): Promise<PackagedStack> {
+/**
+ * `sls package --stage --region --package` of one stack, offline, with
+ * `params` as `--param` overrides; rejects with serverless' output when it fails.
+ */
+export async function packageStack(stack: StackName, stage: string, region: string, params: Record<string, string> = {}): Promise<PackagedStack> {
   const { root, serviceDir } = mirrorRepository(SERVICE_DIRS[stack]);
   const dir = join(root, `package-${stack}-${stage}-${region}`);
+  const paramOptions = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
   // serverless-esbuild leaves a copy of each bundle in the temporary directory: keep those inside the mirror.
-  const result = await runSls(['package', '--stage', stage, '--region', region, '--package', dir], serviceDir, offlineEnv({ TMPDIR: root }));
+  const result = await runSls(['package', '--stage', stage, '--region', region, '--package', dir, ...paramOptions], serviceDir, offlineEnv({ TMPDIR: root }));
   const templateFile = join(dir, 'cloudformation-template-update-stack.json');
   if (result.code !== 0 || !existsSync(templateFile)) {
     throw new Error(`sls package of the ${stack} stack (${stage}, ${region}) failed with exit code ${result.code}:\n${result.output}`);
@@ -146,6 +150,8 @@ export const PACKAGING_CONCURRENCY = 2;
 export interface Run {
   stage: 'dev' | 'prod';
   region: 'us-east-1' | 'us-gov-west-1';
+  /** Stage parameters overridden with `--param` (none: the shipped ones). */
+  params?: Record<string, string>;
 }
 
 /** Both stages in a commercial and in a GovCloud region. */
@@ -161,7 +167,7 @@ export const runKey = (run: Run): string => `${run.stage}/${run.region}`;
 /** Packages `stack` for every run (two at a time); a map from run key to package. */
 export async function packageRuns(stack: StackName, runs: Run[] = RUNS): Promise<Map<string, PackagedStack>> {
   const packaged = await inParallel(
-    runs.map((run) => () => packageStack(stack, run.stage, run.region)),
+    runs.map((run) => () => packageStack(stack, run.stage, run.region, run.params)),
     PACKAGING_CONCURRENCY,
   );
   const byKey = new Map<string, PackagedStack>();
