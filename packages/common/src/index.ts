@@ -2,14 +2,11 @@
  * The shared models, schemas, references and errors. The parts that load AWS
  * clients or Powertools have subpaths of their own, so that the command line
  * starts fast: `@ecr-replicate/common/state` (the job table) and
- * `@ecr-replicate/common/observability` (logger and metrics).
+ * `@ecr-replicate/common/observability` (logger and metrics); and
+ * `@ecr-replicate/common/core` is the schema-free part the copy command uses.
  */
-export * from './errors';
+export * from './core';
 export * from './validation';
-export * from './registry/partition';
-export * from './registry/ecr-host';
-export * from './registry/reference';
-export * from './registry/referrer-tag';
 export * from './models/primitives';
 export * from './models/ecr-event';
 export * from './models/request';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ReplicationError, formatReference, parseReference, type ImageReference } from '@ecr-replicate/common';
+import { ReplicationError, formatReference, parseReference, type ImageReference } from '@ecr-replicate/common/core';
 import { copyImage, type CopyResult } from '../copy/copy-image';
 import type { CopyEvent } from '../copy/events';
 import { parsePlatform, type Platform } from '../registry/media-types';

@@ -1,6 +1,6 @@
 import type * as StatusCommand from './status-command';
 import type * as SyncCommand from './sync-command';
-import { toReplicationError } from '@ecr-replicate/common';
+import { toReplicationError } from '@ecr-replicate/common/core';
 import { copySummary, JsonReporter, TerminalReporter, type Reporter } from './reporter';
 import { COPY_HELP, describe, parseCopyArguments, runCopy } from './copy-command';
 import type { CliIo, Command } from './io';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-replicate/common/core';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../http/retry';
 import type { ManifestData, RegistryClient } from '../registry/client';
 import { formatPlatform, parseManifest, platformMatches, type Descriptor, type ParsedManifest, type Platform } from '../registry/media-types';

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { ErrorCode, parseDigest } from '@ecr-replicate/common';
+import { ErrorCode, parseDigest } from '@ecr-replicate/common/core';
 import { TransientError } from '../http/retry';
 
 /**

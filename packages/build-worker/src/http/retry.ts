@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common/core';
 
 /** How hard to try a registry request before giving up. */
 export interface RetryPolicy {

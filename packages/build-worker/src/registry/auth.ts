@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
 
 /** A user name and password (or an ECR token's `AWS` and password). */
 export interface Credentials {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { ErrorCode, ReplicationError, parseDigest } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, parseDigest } from '@ecr-replicate/common/core';
 import { DEFAULT_RETRY_POLICY, TransientError, classifyNetworkError, parseRetryAfter, withRetries, type RetryNotice, type RetryPolicy } from '../http/retry';
 import { Authenticator, type CredentialSource } from './auth';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, MediaType, type Descriptor } from './media-types';

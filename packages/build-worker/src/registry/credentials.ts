@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, ReplicationError, ecrHost, tryParseEcrHost, type DestinationSecret } from '@ecr-replicate/common';
+import type { DestinationSecret } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, ecrHost, tryParseEcrHost } from '@ecr-replicate/common/core';
 import type { CredentialSource, Credentials } from './auth';
 import { ecrCredentials } from './ecr-auth';
 

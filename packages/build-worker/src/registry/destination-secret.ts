@@ -1,5 +1,7 @@
 import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
-import { ErrorCode, ReplicationError, parseDestinationSecretString, type DestinationSecret } from '@ecr-replicate/common';
+import type * as Common from '@ecr-replicate/common';
+import type { DestinationSecret } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
 
 /** The region of a Secrets Manager ARN, or undefined for a plain name. */
 export function regionOfSecretArn(secretId: string): string | undefined {
@@ -37,6 +39,9 @@ export async function loadDestinationSecret(secretId: string, region?: string): 
     });
   }
   try {
+    // The schemas load on first use: a copy without --dest-secret never needs them.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseDestinationSecretString } = require('@ecr-replicate/common') as typeof Common;
     return parseDestinationSecretString(text);
   } catch (error) {
     if (error instanceof ReplicationError) {

@@ -1,5 +1,5 @@
 import type * as EcrSdk from '@aws-sdk/client-ecr';
-import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common/core';
 import type { Credentials } from './auth';
 
 /**

@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
 
 /** Manifest media types the engine reads and writes byte for byte. */
 export const MediaType = {

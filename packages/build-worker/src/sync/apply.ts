@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common/core';
 import { copyImage } from '../copy/copy-image';
 import type { CopyEventListener } from '../copy/events';
 import { createLimiter } from '../copy/limiter';

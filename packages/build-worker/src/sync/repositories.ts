@@ -1,5 +1,5 @@
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common/core';
 
 /**
  * Every repository of an ECR registry (DescribeRepositories, all pages), with

@@ -1,5 +1,5 @@
 import { BatchDeleteImageCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
 import type { RegistryClient } from '../registry/client';
 import type { AwsKeys } from '../registry/ecr-auth';
 import type { RegistryEndpoint } from './registries';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PARTITION_NAMES } from '../registry/partition';
 import { digestProblem, repositoryProblem, tagProblem } from '../registry/reference';
 
 /** Refines a string with one of the reference module's `*Problem` checks. */
@@ -23,3 +24,5 @@ export const EcrActionType = z.enum(['PUSH', 'DELETE']);
 export type EcrActionType = z.infer<typeof EcrActionType>;
 
 export const IsoDateTimeSchema = z.iso.datetime({ offset: true });
+
+export const PartitionSchema = z.enum(PARTITION_NAMES);

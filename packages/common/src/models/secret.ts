@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode } from '../errors';
 import { parseJsonWith, parseWith } from '../validation';
-import { PartitionSchema, findPartitionOfRegion } from '../registry/partition';
-import { AccountIdSchema, RegionSchema } from './primitives';
+import { findPartitionOfRegion } from '../registry/partition';
+import { AccountIdSchema, PartitionSchema, RegionSchema } from './primitives';
 
 /**
  * The destination-credentials secret, stored in Secrets Manager in the source

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { ErrorCode, ReplicationError } from '../errors';
 
 /** The AWS partitions ECR runs in, with the DNS suffix of their endpoints. */
@@ -15,8 +14,6 @@ export const PARTITIONS = {
 export type Partition = keyof typeof PARTITIONS;
 
 export const PARTITION_NAMES = Object.keys(PARTITIONS) as [Partition, ...Partition[]];
-
-export const PartitionSchema = z.enum(PARTITION_NAMES);
 
 /** Partition checks are ordered so that `us-gov-` and `us-iso*-` win over the commercial `us-`. */
 const LOOKUP_ORDER: readonly Partition[] = ['aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-f', 'aws-iso-e', 'aws-cn', 'aws'];
