@@ -1,0 +1,112 @@
+import type { TableChange } from './table-history';
+
+/**
+ * Reading the job table's history: who held each job's lease when, and
+ * whether two workers ever worked on one job at the same time.
+ */
+
+/** One holder's lease on one job, from the write that took it to the write that ended it. */
+export interface LeaseInterval {
+  key: string;
+  owner: string;
+  from: number;
+  fromSeq: number;
+  /** Absent while still held. */
+  to?: number;
+  toSeq?: number;
+  /** How it ended: released (the owner finished, or the build-state handler released it), or taken by another owner. */
+  end: 'released' | 'taken-over' | 'held';
+  /** Taken from a previous owner whose lease had not expired: never allowed. */
+  tookLiveLease: boolean;
+}
+
+export function leaseIntervals(changes: readonly TableChange[]): LeaseInterval[] {
+  const intervals: LeaseInterval[] = [];
+  const open = new Map<string, LeaseInterval>();
+  const previous = new Map<string, Record<string, unknown> | undefined>();
+  for (const change of changes) {
+    const owner = typeof change.image?.leaseOwner === 'string' ? change.image.leaseOwner : undefined;
+    const current = open.get(change.key);
+    let tookLiveLease = false;
+    if (current !== undefined && current.owner !== owner) {
+      current.to = change.at;
+      current.toSeq = change.seq;
+      current.end = owner === undefined ? 'released' : 'taken-over';
+      open.delete(change.key);
+      if (owner !== undefined) {
+        const expiresAt = Number(previous.get(change.key)?.leaseExpiresAt ?? 0);
+        const takenAt = Number(change.image?.startedAt ?? change.at);
+        tookLiveLease = expiresAt > takenAt;
+      }
+    }
+    if (owner !== undefined && !open.has(change.key)) {
+      const interval: LeaseInterval = { key: change.key, owner, from: change.at, fromSeq: change.seq, end: 'held', tookLiveLease };
+      intervals.push(interval);
+      open.set(change.key, interval);
+    }
+    previous.set(change.key, change.image);
+  }
+  return intervals;
+}
+
+/** A worker build as far as the analysis needs it. */
+export interface BuildLifetime {
+  id: string;
+  leaseOwner?: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** When one build could have been working on one job: its lease on the job while its process ran. */
+export interface WorkWindow {
+  key: string;
+  owner: string;
+  buildId: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * The windows in which each build could touch each job: from when it held the
+ * lease and its process ran, until the lease was released or the process
+ * ended (when another owner took the lease, until the process ended: a worker
+ * that lost its lease may still be working).
+ */
+export function workWindows(changes: readonly TableChange[], builds: readonly BuildLifetime[], now = Date.now()): WorkWindow[] {
+  const windows: WorkWindow[] = [];
+  for (const interval of leaseIntervals(changes)) {
+    const build = builds.find((b) => b.leaseOwner === interval.owner);
+    if (build?.startedAt === undefined) continue; // no process ran under this lease (StartBuild failed or not started yet)
+    const processEnd = build.endedAt ?? now;
+    const leaseEnd = interval.end === 'released' ? (interval.to as number) : processEnd;
+    const from = Math.max(interval.from, build.startedAt);
+    const to = Math.min(leaseEnd, processEnd);
+    if (to > from) windows.push({ key: interval.key, owner: interval.owner, buildId: build.id, from, to });
+  }
+  return windows;
+}
+
+/**
+ * Everything wrong with the history: a lease taken while another owner's was
+ * still valid, or two builds' work windows on one job overlapping. Empty when
+ * at most one worker ever worked on a job at a time.
+ */
+export function concurrencyViolations(changes: readonly TableChange[], builds: readonly BuildLifetime[]): string[] {
+  const problems: string[] = [];
+  for (const interval of leaseIntervals(changes)) {
+    if (interval.tookLiveLease) problems.push(`${interval.key}: ${interval.owner} took a lease that was still valid (change #${interval.fromSeq})`);
+  }
+  const byKey = new Map<string, WorkWindow[]>();
+  for (const window of workWindows(changes, builds)) byKey.set(window.key, [...(byKey.get(window.key) ?? []), window]);
+  for (const [key, windows] of byKey) {
+    windows.sort((a, b) => a.from - b.from);
+    for (let i = 1; i < windows.length; i += 1) {
+      const before = windows[i - 1] as WorkWindow;
+      const after = windows[i] as WorkWindow;
+      if (after.from < before.to) {
+        problems.push(`${key}: builds ${before.buildId} and ${after.buildId} overlapped for ${before.to - after.from} ms`);
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,523 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
+import { jobKeyOf, parseReplicationConfig, parseReplicationRequestJson, type EcrImageActionEvent, type JobRecord, type ReplicationConfig, type ReplicationConfigInput } from '@ecr-replicate/common';
+import { JobStore, createJobTable } from '@ecr-replicate/common/state';
+import type { BuildStateResult } from '@ecr-replicate/dispatcher';
+import type { IngestResult } from '@ecr-replicate/ingest';
+import { fetchManifest, startFaultProxy, startLocalDynamoDb, startRegistry, type FaultProxy, type LocalDynamoDb, type LocalRegistry } from '@ecr-replicate/testing';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { LocalCodeBuild, type BuildStateChangeEvent, type LocalBuild, type WorkerProject } from './builds';
+import { ecrImageActionEvent, pushEvents, type PushedImage } from './ecr-events';
+import { LocalFunction, type AsyncFailureRecord, type LambdaHandler } from './lambda';
+import { routeComponentLogs, type LogRouter } from './log-router';
+import { EventSourceMapping, LocalQueue, LocalServiceError } from './queues';
+import { startRecordingProxy, type RecordingDynamoDb } from './table-history';
+import { sleep, waitFor } from './wait';
+
+/**
+ * The local runner: the product's pipeline on one machine, no AWS account.
+ *
+ *   emit(ECR event) → ingest handler → FIFO request queue → dispatcher (queue handler)
+ *     → job table (dynalite) + StartBuild → worker child process → destination registry
+ *     build end → build-state handler → retry queue (DelaySeconds) → retry handler → FIFO queue
+ *
+ * The handlers are the real Lambda modules (loaded with the environment
+ * Lambda would give them), the worker is the real compiled worker in a child
+ * process with the environment CodeBuild would give it; the registries and
+ * DynamoDB are real local servers. Only the calls that have no local server
+ * are stubbed at the SDK client: SQS and CodeBuild StartBuild here, ECR
+ * GetAuthorizationToken and Secrets Manager GetSecretValue in the worker
+ * (preload/worker-stubs.cjs).
+ *
+ * One runner per process (per jest test file): the handler modules read their
+ * environment once, when loaded, as Lambda does at a cold start.
+ */
+
+export interface LocalRunnerOptions {
+  /** The replication configuration (REPLICATION_CONFIG of ingest and the worker). */
+  config?: ReplicationConfigInput;
+  /** Multiplies SQS delays and visibility timeouts and Lambda's asynchronous retry waits (default 1: real time). */
+  timeScale?: number;
+  /** Requests per dispatcher batch (default 10, as deployed). */
+  batchSize?: number;
+  /** Dispatcher invocations at once (default 10). */
+  dispatcherMaxConcurrency?: number;
+  /** How long the request queue's poller gathers messages after a send (default 50 ms). */
+  batchingWindowMs?: number;
+  /** MAX_ATTEMPTS (default 5). */
+  maxAttempts?: number;
+  /** LEASE_SECONDS (default 900). */
+  leaseSeconds?: number;
+  /** Receives of a request before its dead-letter queue (default 5). */
+  requestMaxReceiveCount?: number;
+  /** Worker builds running at once; more wait QUEUED (default 3). */
+  maxConcurrentBuilds?: number;
+  /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
+  routeLogs?: boolean;
+  /** Keep the temporary directory (its components.log) after stop() (default: ECR_REPLICATE_LOCAL_KEEP=1). */
+  keepTemp?: boolean;
+  /** Narration: what happens, as it happens. */
+  onEvent?: (event: RunnerEvent) => void;
+}
+
+/** What the runner reports as it goes. */
+export type RunnerEvent =
+  | { type: 'ingest'; event: EcrImageActionEvent; outcome: IngestOutcome }
+  | { type: 'dispatch'; records: number; failed: number }
+  | { type: 'build'; build: LocalBuild }
+  | { type: 'retry-forwarded'; records: number; failed: number }
+  | { type: 'dead-letter'; queue: string; body: string };
+
+export type IngestOutcome = IngestResult | { kind: 'failed'; error: string };
+
+/** The source registry as the events name it (account and region), and the destination's. */
+export const LOCAL_ACCOUNT = '123456789012';
+export const LOCAL_REGION = 'us-east-1';
+export const DESTINATION_ACCOUNT = '210987654321';
+export const DESTINATION_REGION = 'us-gov-west-1';
+export const DESTINATION_PARTITION = 'aws-us-gov';
+
+const FAKE_ACCESS_KEY_ID = 'AKIALOCALRUNNERFAKE0';
+const FAKE_SECRET_ACCESS_KEY = 'local-runner-fake-secret-access-key';
+
+interface Handlers {
+  ingest: LambdaHandler<unknown, IngestResult>;
+  queue: LambdaHandler<SQSEvent, SQSBatchResponse>;
+  buildState: LambdaHandler<unknown, BuildStateResult>;
+  retry: LambdaHandler<SQSEvent, SQSBatchResponse>;
+}
+
+let handlersLoaded = false;
+
+/** The four Lambda handler modules, compiled (dist), loaded once with the current process.env. */
+function loadHandlers(): Handlers {
+  if (handlersLoaded) {
+    throw new Error('one local runner per process: the handler modules read their environment when they load (use one runner per jest test file)');
+  }
+  handlersLoaded = true;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    ingest: (require('@ecr-replicate/ingest/dist/handler') as { handler: Handlers['ingest'] }).handler,
+    queue: (require('@ecr-replicate/dispatcher/dist/handlers/queue') as { handler: Handlers['queue'] }).handler,
+    buildState: (require('@ecr-replicate/dispatcher/dist/handlers/build-state') as { handler: Handlers['buildState'] }).handler,
+    retry: (require('@ecr-replicate/dispatcher/dist/handlers/retry') as { handler: Handlers['retry'] }).handler,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** The compiled worker and the stubs' preload; a clear error when the workspace is not built. */
+function workerFiles(): { workerEntry: string; preload: string } {
+  let workerEntry: string;
+  try {
+    workerEntry = require.resolve('@ecr-replicate/build-worker/dist/worker/main.js');
+  } catch {
+    throw new Error('the worker is not compiled: run "npx turbo run build" (or "npm run setup") at the repository root');
+  }
+  return { workerEntry, preload: require.resolve('@ecr-replicate/local/preload/worker-stubs.cjs') };
+}
+
+export interface LocalRunner {
+  readonly config: ReplicationConfig;
+  readonly options: Required<Pick<LocalRunnerOptions, 'timeScale' | 'batchSize' | 'maxAttempts' | 'leaseSeconds' | 'maxConcurrentBuilds'>>;
+  /** The source registry (open). */
+  readonly source: LocalRegistry;
+  /** The destination registry: Basic auth, user `AWS`, the password the stubbed ECR token decodes to. */
+  readonly destination: LocalRegistry;
+  /** The workers reach the destination through this proxy (latency 0 unless set): the cross-partition link. */
+  readonly destinationLink: FaultProxy;
+  readonly dynamo: LocalDynamoDb;
+  /** Every change of the job table, in order. */
+  readonly table: RecordingDynamoDb;
+  readonly tableName: string;
+  readonly store: JobStore;
+  readonly requestQueue: LocalQueue;
+  readonly requestDeadLetterQueue: LocalQueue;
+  readonly retryQueue: LocalQueue;
+  readonly retryDeadLetterQueue: LocalQueue;
+  /** Where EventBridge's targets put events they could not handle (Lambda's on-failure destination). */
+  readonly eventsDeadLetterQueue: LocalQueue;
+  readonly codebuild: LocalCodeBuild;
+  readonly projectName: string;
+  /** The source registry as events name it. */
+  readonly sourceIdentity: { account: string; region: string };
+  /** Registry credentials of the destination (for tools run by hand: `--dest-creds AWS:<password>`). */
+  readonly destinationCredentials: { username: string; password: string };
+  /** The components' logs (JSON lines), while the runner lives. */
+  readonly logFile: string;
+  readonly tempDir: string;
+  /** Lambda invocations so far, per function. */
+  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry', number>;
+
+  /** Delivers an ECR event to ingest (as EventBridge does: an asynchronous invocation, retried on error). */
+  emit(event: EcrImageActionEvent): Promise<IngestOutcome>;
+  /** Emits the events ECR sends for a push: tagless PUSHes for an index's children, then the tagged PUSH. */
+  emitPush(repository: string, image: PushedImage, tag?: string): Promise<Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }>>;
+  /** Emits a DELETE event (tag and digest as ECR reports them). */
+  emitDelete(repository: string, digest: string, tag?: string): Promise<IngestOutcome>;
+  /** An ECR Image Action event of the source registry. */
+  event(input: { action: 'PUSH' | 'DELETE'; repository: string; digest: string; tag?: string; mediaType?: string; time?: Date | number | string; id?: string }): EcrImageActionEvent;
+
+  /** What keeps the pipeline busy (empty when idle). */
+  busy(): string[];
+  /** Waits until no message is queued or in flight, no build runs and no handler is pending. */
+  waitForIdle(timeoutMs?: number): Promise<void>;
+  /** Whether anything is still to happen for one job: a message for it queued or in flight, a build with it, a handler pending. */
+  jobBusy(key: string): boolean;
+  /** Waits until nothing is to happen for the job (see jobBusy) and returns its record. */
+  waitForJob(key: string, timeoutMs?: number): Promise<JobRecord | undefined>;
+  /** The digest a registry serves for `repository:reference`, or undefined. */
+  digestAt(side: 'source' | 'destination', repository: string, reference: string): Promise<string | undefined>;
+  job(key: string): Promise<JobRecord | undefined>;
+  jobs(): Promise<JobRecord[]>;
+  stop(): Promise<void>;
+}
+
+/** Starts everything on free loopback ports. */
+export async function startLocalRunner(options: LocalRunnerOptions = {}): Promise<LocalRunner> {
+  const { workerEntry, preload } = workerFiles();
+  const config = parseReplicationConfig(options.config ?? {});
+  const settings = {
+    timeScale: options.timeScale ?? 1,
+    batchSize: options.batchSize ?? 10,
+    maxAttempts: options.maxAttempts ?? 5,
+    leaseSeconds: options.leaseSeconds ?? 900,
+    maxConcurrentBuilds: options.maxConcurrentBuilds ?? 3,
+  };
+  const logLevel = options.logLevel ?? 'INFO';
+  const notify = (event: RunnerEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      // narration must not break the pipeline
+    }
+  };
+
+  const keepTemp = options.keepTemp ?? process.env.ECR_REPLICATE_LOCAL_KEEP === '1';
+  const tempDir = mkdtempSync(join(tmpdir(), 'ecr-replicate-local-'));
+  const logFile = join(tempDir, 'components.log');
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // keep cleaning up
+      }
+    }
+  };
+
+  // Should the process exit without stop() (an error, a signal handler calling process.exit), the workers and files go too.
+  let codebuildForExit: LocalCodeBuild | undefined;
+  const onExit = (): void => {
+    codebuildForExit?.killAll();
+    if (!keepTemp) rmSync(tempDir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  try {
+    cleanups.push(() => {
+      process.removeListener('exit', onExit);
+      if (!keepTemp) rmSync(tempDir, { recursive: true, force: true });
+      else process.stderr.write(`local runner: kept ${tempDir} (components.log: the handlers' and workers' logs)\n`);
+    });
+    let logs: LogRouter | undefined;
+    if (options.routeLogs !== false) {
+      logs = routeComponentLogs(logFile);
+      cleanups.push(() => logs?.close());
+    }
+    const writeLog = (line: string): void => logs?.write(line);
+
+    // ---- local servers ------------------------------------------------------
+    const password = randomBytes(18).toString('base64url');
+    const started = await Promise.allSettled([startRegistry(), startRegistry({ htpasswd: { username: 'AWS', password } }), startLocalDynamoDb()]);
+    for (const result of started) if (result.status === 'fulfilled') cleanups.push(() => result.value.stop());
+    const failedStart = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failedStart) throw failedStart.reason;
+    const [source, destination, dynamo] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [LocalRegistry, LocalRegistry, LocalDynamoDb];
+    const destinationLink = await startFaultProxy(destination);
+    cleanups.push(() => destinationLink.stop());
+    const table = await startRecordingProxy(dynamo);
+    cleanups.push(() => table.close());
+    const tableName = 'ecr-replicate-local-jobs';
+    await createJobTable(dynamo.client, tableName);
+    const store = new JobStore(dynamo.documentClient, tableName);
+
+    // ---- queues -------------------------------------------------------------
+    const timeScale = settings.timeScale;
+    const queueOptions = { account: LOCAL_ACCOUNT, region: LOCAL_REGION, timeScale };
+    const requestDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-requests-dlq.fifo', fifo: true, visibilityTimeoutSeconds: 30 });
+    const requestQueue = new LocalQueue({
+      ...queueOptions,
+      name: 'ecr-replicate-local-requests.fifo',
+      fifo: true,
+      visibilityTimeoutSeconds: 360,
+      deduplicationScope: 'messageGroup',
+      maxReceiveCount: options.requestMaxReceiveCount ?? 5,
+      deadLetterQueue: requestDeadLetterQueue,
+    });
+    const retryDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-retries-dlq', fifo: false, visibilityTimeoutSeconds: 30 });
+    const retryQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-retries', fifo: false, visibilityTimeoutSeconds: 180, maxReceiveCount: 5, deadLetterQueue: retryDeadLetterQueue });
+    const eventsDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-events-dlq', fifo: false, visibilityTimeoutSeconds: 30 });
+    const reported = new Set<string>();
+    const queues = [requestQueue, requestDeadLetterQueue, retryQueue, retryDeadLetterQueue, eventsDeadLetterQueue];
+    cleanups.push(() => queues.forEach((q) => q.close()));
+    for (const dlq of [requestDeadLetterQueue, retryDeadLetterQueue, eventsDeadLetterQueue]) {
+      dlq.onChange(() => {
+        const last = dlq.sent.at(-1);
+        if (last !== undefined && !reported.has(last.messageId)) {
+          reported.add(last.messageId);
+          notify({ type: 'dead-letter', queue: dlq.name, body: last.body });
+        }
+      });
+    }
+
+    // ---- the environment Lambda gives the handlers ----------------------------
+    const projectName = 'ecr-replicate-local-worker';
+    const replicationConfigJson = JSON.stringify(config);
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: FAKE_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: FAKE_SECRET_ACCESS_KEY,
+      AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      REQUEST_QUEUE_URL: requestQueue.url,
+      RETRY_QUEUE_URL: retryQueue.url,
+      REPLICATION_CONFIG: replicationConfigJson,
+      JOB_TABLE: tableName,
+      WORKER_PROJECT_NAME: projectName,
+      LEASE_SECONDS: String(settings.leaseSeconds),
+      MAX_ATTEMPTS: String(settings.maxAttempts),
+      POWERTOOLS_LOG_LEVEL: logLevel,
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+
+    // ---- the stubs: SQS → the queues above, CodeBuild → the build runner -------
+    const queuesByUrl = new Map(queues.map((q) => [q.url, q]));
+    const sqs = mockClient(SQSClient);
+    cleanups.push(() => sqs.restore());
+    sqs
+      .onAnyCommand()
+      .rejects(new LocalServiceError('UnsupportedOperation', 'the local runner implements SQS SendMessage only'))
+      .on(SendMessageCommand)
+      .callsFake((input: SendMessageCommandInput) => {
+        const queue = input.QueueUrl === undefined ? undefined : queuesByUrl.get(input.QueueUrl);
+        if (queue === undefined) throw new LocalServiceError('AWS.SimpleQueueService.NonExistentQueue', `The specified queue does not exist: ${input.QueueUrl ?? '(none)'}`);
+        if (input.MessageBody === undefined) throw new LocalServiceError('MissingParameter', 'The request must contain the parameter MessageBody.');
+        const sent = queue.send({
+          body: input.MessageBody,
+          ...(input.MessageGroupId === undefined ? {} : { groupId: input.MessageGroupId }),
+          ...(input.MessageDeduplicationId === undefined ? {} : { deduplicationId: input.MessageDeduplicationId }),
+          ...(input.DelaySeconds === undefined ? {} : { delaySeconds: input.DelaySeconds }),
+          ...(input.MessageAttributes === undefined ? {} : { attributes: input.MessageAttributes as Record<string, { DataType: string; StringValue?: string }> }),
+        });
+        return {
+          MessageId: sent.messageId,
+          MD5OfMessageBody: createHash('md5').update(input.MessageBody).digest('hex'),
+          ...(sent.sequenceNumber === undefined ? {} : { SequenceNumber: sent.sequenceNumber }),
+        };
+      });
+
+    let stopping = false;
+    const handlers = loadHandlers();
+    const fnOptions = { region: LOCAL_REGION, account: LOCAL_ACCOUNT, timeScale };
+    const toEventsDlq = (record: AsyncFailureRecord): void => {
+      eventsDeadLetterQueue.send({ body: JSON.stringify(record) });
+    };
+    const ingest = new LocalFunction('ecr-replicate-local-ingest', handlers.ingest, { ...fnOptions, maximumRetryAttempts: 2, onFailure: toEventsDlq });
+    const dispatcher = new LocalFunction('ecr-replicate-local-dispatcher', handlers.queue, { ...fnOptions, timeoutSeconds: 60 });
+    const buildState = new LocalFunction('ecr-replicate-local-buildState', handlers.buildState, { ...fnOptions, maximumRetryAttempts: 2, onFailure: toEventsDlq });
+    const retry = new LocalFunction('ecr-replicate-local-retry', handlers.retry, fnOptions);
+    const functions = [ingest, dispatcher, buildState, retry];
+    cleanups.push(() => functions.forEach((f) => f.cancelRetries()));
+
+    const destinationSecret = {
+      user: 'ecr-replicate-local',
+      accesskey: 'AKIALOCALDESTINATION',
+      secretaccesskey: 'local-destination-fake-secret-access-key',
+      partition: DESTINATION_PARTITION,
+      accountid: DESTINATION_ACCOUNT,
+      region: DESTINATION_REGION,
+    };
+    const project: WorkerProject = {
+      name: projectName,
+      image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
+      computeType: 'BUILD_GENERAL1_SMALL',
+      timeoutInMinutes: 60,
+      environmentVariables: [
+        { name: 'JOB_TABLE', value: tableName },
+        { name: 'DEST_SECRET_ID', value: 'ecr-replicate-local/destination' },
+        { name: 'DEST_REGION', value: DESTINATION_REGION },
+        { name: 'REPLICATION_CONFIG', value: replicationConfigJson },
+        { name: 'LEASE_SECONDS', value: String(settings.leaseSeconds) },
+        { name: 'NODE_OPTIONS', value: '--enable-source-maps' },
+        { name: 'POWERTOOLS_LOG_LEVEL', value: logLevel },
+        // Local runs: the registries stand in for the ECR hosts.
+        { name: 'DEST_REGISTRY', value: destinationLink.url },
+        { name: 'SOURCE_REGISTRY', value: source.url },
+      ],
+    };
+    const codebuild = new LocalCodeBuild({
+      project,
+      account: LOCAL_ACCOUNT,
+      region: LOCAL_REGION,
+      workerEntry,
+      preload: [preload],
+      processEnvironment: {
+        AWS_ACCESS_KEY_ID: FAKE_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: FAKE_SECRET_ACCESS_KEY,
+        AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+        LOCAL_ECR_TOKEN: Buffer.from(`AWS:${password}`).toString('base64'),
+        LOCAL_DEST_SECRET_JSON: JSON.stringify(destinationSecret),
+        LOCAL_DEST_REGION: DESTINATION_REGION,
+      },
+      maxConcurrentBuilds: settings.maxConcurrentBuilds,
+      onStateChange: (event: BuildStateChangeEvent, build: LocalBuild) => {
+        notify({ type: 'build', build });
+        if (stopping) return;
+        void buildState.invokeAsync(event);
+      },
+      onOutput: (_build, line) => writeLog(line),
+    });
+    codebuildForExit = codebuild;
+    cleanups.push(() => codebuild.close());
+    const codebuildMock = mockClient(CodeBuildClient);
+    cleanups.push(() => codebuildMock.restore());
+    codebuildMock
+      .onAnyCommand()
+      .rejects(new LocalServiceError('UnsupportedOperation', 'the local runner implements CodeBuild StartBuild only'))
+      .on(StartBuildCommand)
+      .callsFake((input) => codebuild.startBuild(input));
+
+    // ---- event source mappings --------------------------------------------------
+    const requestMapping = new EventSourceMapping(requestQueue, (event) => dispatcher.invoke(event), {
+      batchSize: settings.batchSize,
+      maxConcurrency: options.dispatcherMaxConcurrency ?? 10,
+      batchingWindowMs: options.batchingWindowMs ?? 50,
+      onBatch: ({ records, failed }) => notify({ type: 'dispatch', records: records.length, failed: failed.length }),
+    });
+    const retryMapping = new EventSourceMapping(retryQueue, (event) => retry.invoke(event), {
+      batchSize: 10,
+      maxConcurrency: 5,
+      batchingWindowMs: 0,
+      onBatch: ({ records, failed }) => notify({ type: 'retry-forwarded', records: records.length, failed: failed.length }),
+    });
+    const mappings = [requestMapping, retryMapping];
+    cleanups.push(async () => {
+      stopping = true;
+      await Promise.all(mappings.map((m) => m.stop()));
+    });
+    requestMapping.start();
+    retryMapping.start();
+
+    // ---- the runner's interface ---------------------------------------------------
+    const identity = { account: LOCAL_ACCOUNT, region: LOCAL_REGION };
+    const makeEvent: LocalRunner['event'] = (input) => ecrImageActionEvent({ ...input, ...identity });
+    const emit = async (event: EcrImageActionEvent): Promise<IngestOutcome> => {
+      const result = await ingest.invokeAsync(event);
+      const outcome: IngestOutcome = result.ok ? result.result : { kind: 'failed', error: result.error instanceof Error ? result.error.message : String(result.error) };
+      notify({ type: 'ingest', event, outcome });
+      return outcome;
+    };
+    const busy = (): string[] => {
+      const reasons: string[] = [];
+      for (const queue of [requestQueue, retryQueue]) if (queue.size > 0) reasons.push(`${queue.name}: ${queue.size} message(s)`);
+      for (const mapping of mappings) if (mapping.active > 0) reasons.push(`${mapping.queue.name} poller: ${mapping.active} invocation(s)`);
+      const builds = codebuild.builds.filter((b) => b.status === 'QUEUED' || b.status === 'IN_PROGRESS');
+      if (builds.length > 0) reasons.push(`builds: ${builds.map((b) => `${b.id.split(':')[1]?.slice(0, 8)} ${b.status} ${JSON.stringify(b.jobKeys)}`).join('; ')}`);
+      for (const fn of functions) if (fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
+      return reasons;
+    };
+
+    const jobOfMessage = (body: string): string | undefined => {
+      try {
+        return jobKeyOf(parseReplicationRequestJson(body));
+      } catch {
+        return undefined;
+      }
+    };
+    const jobBusy = (key: string): boolean =>
+      [...requestQueue.peek(), ...retryQueue.peek()].some((m) => m.groupId === key || jobOfMessage(m.body) === key) ||
+      codebuild.builds.some((b) => (b.status === 'QUEUED' || b.status === 'IN_PROGRESS') && b.jobKeys.includes(key)) ||
+      functions.some((f) => f !== ingest && f.pending > 0);
+
+    let stopped: Promise<void> | undefined;
+    const runner: LocalRunner = {
+      config,
+      options: settings,
+      source,
+      destination,
+      destinationLink,
+      dynamo,
+      table,
+      tableName,
+      store,
+      requestQueue,
+      requestDeadLetterQueue,
+      retryQueue,
+      retryDeadLetterQueue,
+      eventsDeadLetterQueue,
+      codebuild,
+      projectName,
+      sourceIdentity: identity,
+      destinationCredentials: { username: 'AWS', password },
+      logFile,
+      tempDir,
+      invocations: () => ({ ingest: ingest.invocations, dispatcher: dispatcher.invocations, buildState: buildState.invocations, retry: retry.invocations }),
+      emit,
+      async emitPush(repository, image, tag) {
+        const results: Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }> = [];
+        for (const event of pushEvents(repository, image, tag, identity)) results.push({ event, outcome: await emit(event) });
+        return results;
+      },
+      emitDelete: (repository, digest, tag) => emit(makeEvent({ action: 'DELETE', repository, digest, ...(tag === undefined ? {} : { tag }) })),
+      event: makeEvent,
+      busy,
+      async waitForIdle(timeoutMs = 60_000) {
+        await waitFor(
+          async () => {
+            if (busy().length > 0) return false;
+            await sleep(40); // nothing may be about to start: look again
+            return busy().length === 0;
+          },
+          { timeoutMs, intervalMs: 20, what: 'the pipeline to settle', describe: () => busy().join(' | ') },
+        );
+      },
+      jobBusy,
+      async waitForJob(key, timeoutMs = 30_000) {
+        const found = await waitFor(
+          async () => {
+            if (jobBusy(key)) return false;
+            const record = await store.get(key);
+            return record?.status === 'IN_PROGRESS' || jobBusy(key) ? false : { record };
+          },
+          { timeoutMs, intervalMs: 20, what: `job ${key} to settle`, describe: () => busy().join(' | ') },
+        );
+        return found.record;
+      },
+      async digestAt(side, repository, reference) {
+        const registry = side === 'source' ? source : destination;
+        return (await fetchManifest(registry, repository, reference))?.digest;
+      },
+      job: (key) => store.get(key),
+      jobs: () => store.list(),
+      stop() {
+        stopped ??= (async () => {
+          stopping = true;
+          await cleanUp();
+        })();
+        return stopped;
+      },
+    };
+    return runner;
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
