@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { main } from '../src';
 import { TerminalReporter } from '../src/cli/reporter';
+import { jsonLinesOf as lines, runCli, type CliRun } from './support/cli';
 import { manifestDigestOf, ociIndex, pushImage, startRegistry, type LocalRegistry, type SyntheticImage } from '@ecr-replicate/testing';
+
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> => runCli(args, { env });
 
 const USER = 'replicator';
 const PASSWORD = 'test-only-password';
@@ -19,27 +21,6 @@ const BIN = join(__dirname, '..', 'bin', 'ecr-replicate.js');
 let source: LocalRegistry;
 let destination: LocalRegistry;
 let image: SyntheticImage;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdout, stderr, env });
-  return { code, stdout: out, stderr: err };
-}
-
-function lines(run: Run): Array<Record<string, unknown>> {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 beforeAll(async () => {
   [source, destination] = await Promise.all([startRegistry(), startRegistry({ htpasswd: { username: USER, password: PASSWORD } })]);

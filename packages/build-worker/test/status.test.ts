@@ -2,11 +2,10 @@
  * `ecr-replicate status` against the job table on dynalite: every status,
  * text and JSON, filters, and errors.
  */
-import { PassThrough } from 'node:stream';
 import { type ReplicationRequest } from '@ecr-replicate/common';
 import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
-import { main } from '../src';
+import { jsonLinesOf, runCli, type CliRun } from './support/cli';
 
 const TABLE = 'ecr-replicate-jobs';
 const DIGEST = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
@@ -15,26 +14,8 @@ const HOUR = 3_600_000;
 let dynamo: LocalDynamoDb;
 let env: NodeJS.ProcessEnv;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(['status', ...args], { stdout, stderr, env: { ...env, ...extraEnv } });
-  return { code, stdout: out, stderr: err };
-}
-
-function jsonRecords(run: Run): Array<Record<string, unknown>> {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => runCli(['status', ...args], { env: { ...env, ...extraEnv } });
+const jsonRecords = jsonLinesOf;
 
 let sequence = 0;
 function request(repository: string, tag: string | undefined, digest: string, time: number): ReplicationRequest {

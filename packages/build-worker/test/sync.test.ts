@@ -8,14 +8,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ErrorCode, jobKeyOf, messageGroupIdOf, parseReplicationRequestJson, type ReplicationConfigInput, type ReplicationRequest } from '@ecr-replicate/common';
 import { captureOutput, jsonLines, lambdaContext, lambdaRuntimeEnvironment, metricLines, FAKE_SECRET_ACCESS_KEY } from '@ecr-replicate/testing';
-import { main } from '../src';
+import { jsonLinesOf, runCli, type CliRun } from './support/cli';
 import type * as ReconcileHandler from '../src/handlers/reconcile';
 import { listEcrRepositories } from '../src/sync/repositories';
 import {
@@ -44,36 +43,19 @@ let source: LocalRegistry;
 let destination: LocalRegistry;
 let dir: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<Run> {
-  const stdout = Object.assign(new PassThrough(), options.tty ? { isTTY: true } : {});
-  const stderr = Object.assign(new PassThrough(), options.tty ? { isTTY: true, columns: 200 } : {});
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdout, stderr, env: { ECR_REPLICATE_DEST_CREDS: `${USER}:${PASSWORD}`, ...options.env } });
-  return { code, stdout: out, stderr: err };
-}
-
-function records(run: Run): Array<Record<string, unknown>> {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const cli = (args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<CliRun> =>
+  runCli(args, { ...options, env: { ECR_REPLICATE_DEST_CREDS: `${USER}:${PASSWORD}`, ...options.env } });
+const records = jsonLinesOf;
 
 /** The plan lines of a JSON run as `action repository:tag`, sorted. */
-function planOf(run: Run): string[] {
+function planOf(run: CliRun): string[] {
   return records(run)
     .filter((r) => r.event === 'plan')
     .map((r) => `${String(r.action)} ${String(r.destinationRepository)}:${String(r.tag)}`)
     .sort();
 }
 
-function summaryOf(run: Run): Record<string, unknown> {
+function summaryOf(run: CliRun): Record<string, unknown> {
   const last = records(run).at(-1);
   expect(last?.event).toBe('summary');
   return last as Record<string, unknown>;
@@ -87,7 +69,7 @@ async function configFile(config: ReplicationConfigInput): Promise<string> {
   return path;
 }
 
-async function sync(config: ReplicationConfigInput, ...extra: string[]): Promise<Run> {
+async function sync(config: ReplicationConfigInput, ...extra: string[]): Promise<CliRun> {
   return cli(['sync', source.host, destination.host, '--config', await configFile(config), ...extra]);
 }
 

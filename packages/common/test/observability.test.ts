@@ -1,24 +1,7 @@
 import { deduplicationIdOf } from '../src';
 import { MASK, METRICS_NAMESPACE, createLogger, createMetrics, isSecretKey, maskSecrets, maskSecretsInText } from '../src/observability';
+import { captureOutput } from '@ecr-replicate/testing';
 import { ACCESS_KEY_ID, SECRET_ACCESS_KEY, destinationSecret } from './fixtures';
-
-/** Everything written to stdout and stderr while `fn` runs. */
-async function captureOutput(fn: () => unknown): Promise<string> {
-  const chunks: string[] = [];
-  const capture = (chunk: unknown): boolean => {
-    chunks.push(String(chunk));
-    return true;
-  };
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    await fn();
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return chunks.join('');
-}
 
 describe('secret keys', () => {
   it.each(['secretaccesskey', 'SecretAccessKey', 'AWS_SECRET_ACCESS_KEY', 'accesskey', 'accessKeyId', 'password', 'Authorization', 'token', 'sessionToken', 'x-amz-security-token', 'destSecret'])(
@@ -46,7 +29,7 @@ describe('maskSecretsInText', () => {
 describe('createLogger', () => {
   it('writes JSON lines and masks secret fields at any depth', async () => {
     const logger = createLogger('test-service', { persistentKeys: { handler: 'unit' } });
-    const output = await captureOutput(() => {
+    const { output } = await captureOutput(() => {
       logger.info('loaded the destination secret', {
         secret: destinationSecret(),
         nested: { deeper: [{ credentials: { accesskey: ACCESS_KEY_ID, secretaccesskey: SECRET_ACCESS_KEY } }] },
@@ -74,7 +57,7 @@ describe('maskSecrets', () => {
 describe('createMetrics', () => {
   it('publishes embedded metrics in the product namespace with the service dimension', async () => {
     const metrics = createMetrics('test-service');
-    const output = await captureOutput(() => {
+    const { output } = await captureOutput(() => {
       metrics.addMetric('EventsDropped', 'Count', 1);
       metrics.publishStoredMetrics();
     });
