@@ -49,7 +49,7 @@ const COPY_TIMEOUT_MS = 10 * 60 * 1000;
 
 const USAGE = `Usage: npm run bench [-- options]
 
-Copies synthetic images between two local registries with ecr-replicate (src/, bundled)
+Copies synthetic images between two local registries with ecr-replicate (dist/, compiled)
 and with skopeo, alternately, and prints median seconds, ours/skopeo and peak RSS per case.
 
 Options:
@@ -58,7 +58,7 @@ Options:
   --latency-ms N    latency the proxies add each way (default 25)
   --cases LIST      comma-separated subset of cold,warm,latency (default all)
   --storage DIR     where the registries keep their data (default /dev/shm when it has
-                    3 GiB free, so that disk writeback does not add noise; else the temp dir)
+                    3 GiB free, so that disk writes do not bound the transfer; else the temp dir)
   --json FILE       also write every measurement to FILE
   -h, --help        this help
 `;
@@ -235,7 +235,7 @@ async function main(argv: string[]): Promise<number> {
   const singleMiB = quick ? 64 : 512;
   const skopeoFlags = ['--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false'];
 
-  out(`ecr-replicate copy benchmark: ours (src/, bundled) vs ${versionOf('skopeo', ['--version'])}${quick ? '   [--quick: small images, goals indicative only]' : ''}`);
+  out(`ecr-replicate copy benchmark: ours (the compiled CLI) vs ${versionOf('skopeo', ['--version'])}${quick ? '   [--quick: small images, goals indicative only]' : ''}`);
   out(`  machine    ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
   out(`  registries 2 × ${versionOf('/usr/bin/docker-registry', ['--version']).replace(/^\S+\s+/, '')} on 127.0.0.1, NO AUTH on either`);
   out('             (with htpasswd every request pays a bcrypt check, which would dominate the small requests)');
@@ -248,7 +248,7 @@ async function main(argv: string[]): Promise<number> {
   out(`  latency    ${latencyMs} ms each way on every request, proxies (in this process) in front of BOTH registries`);
   out('  time       wall time from spawn to exit, taken here the same way for both tools');
   const loadBefore = loadAverage();
-  out(`  load       1-minute load average ${loadBefore.toFixed(2)} at the start${loadBefore > cpus().length / 4 ? '  WARNING: the machine is busy, figures will be noisy' : ''}`);
+  out(`  load       1-minute load average ${loadBefore.toFixed(2)} at the start${loadBefore > cpus().length / 2 ? '  WARNING: the machine seems busy, figures may be noisy (see "others CPU s")' : ''}`);
   out(`  RSS        peak resident set: ours process.resourceUsage().maxRSS; skopeo ${hasGnuTime ? 'GNU time %M' : 'n/a (no /usr/bin/time)'}`);
   out();
 
