@@ -1,3 +1,5 @@
+import { ValidationError } from '../src';
+
 /** Sample inputs shared by the schema tests. */
 export const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 export const DIGEST_B = `sha256:${'b'.repeat(64)}`;
@@ -37,4 +39,15 @@ export function destinationSecret(overrides: Record<string, unknown> = {}) {
     region: 'us-gov-west-1',
     ...overrides,
   };
+}
+
+/** The ValidationError `fn` throws; fails the test when it throws nothing or something else. */
+export function validationError(fn: () => unknown): ValidationError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return error as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
 }

@@ -1,6 +1,5 @@
 import {
   ErrorCode,
-  ValidationError,
   describeDestinationSecret,
   jobKeyOf,
   messageGroupIdOf,
@@ -11,17 +10,7 @@ import {
   parseReplicationRequestJson,
   type ReplicationRequest,
 } from '../src';
-import { ACCESS_KEY_ID, DIGEST_A, SECRET_ACCESS_KEY, destinationSecret, ecrPushEvent } from './fixtures';
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return error as ValidationError;
-  }
-  throw new Error('expected a ValidationError');
-}
+import { ACCESS_KEY_ID, DIGEST_A, SECRET_ACCESS_KEY, destinationSecret, ecrPushEvent, validationError } from './fixtures';
 
 describe('ECR Image Action event', () => {
   it.each([

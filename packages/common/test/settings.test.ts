@@ -3,7 +3,6 @@ import {
   DispatchSettings,
   IngestSettings,
   RetryForwardSettings,
-  ValidationError,
   WorkerSettings,
   parseBuildStateSettings,
   parseDispatchSettings,
@@ -11,19 +10,10 @@ import {
   parseRetryForwardSettings,
   parseWorkerSettings,
 } from '../src';
+import { validationError } from './fixtures';
 
 const QUEUE_URL = 'https://sqs.us-west-2.amazonaws.com/123456789012/ecr-replicate-requests.fifo';
 const RETRY_URL = 'https://sqs.us-west-2.amazonaws.com/123456789012/ecr-replicate-retries';
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return error as ValidationError;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('ingest settings', () => {
   it('parses the queue URL and the configuration', () => {
