@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { JobStatus, digestProblem, repositoryProblem, tagProblem, type JobRecord } from '@ecr-replicate/common';
+import { JobStatus, RegionSchema, digestProblem, repositoryProblem, tagProblem, type JobRecord } from '@ecr-replicate/common';
 import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import { shortDigest } from '../sync/plan';
 import { formatTable, type CliIo } from './io';
@@ -19,7 +19,6 @@ export interface StatusArguments {
 }
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
 /** Parses `status` arguments; throws UsageError naming the bad argument. */
 export function parseStatusArguments(argv: string[], env: NodeJS.ProcessEnv): StatusArguments | 'help' {
@@ -48,7 +47,7 @@ export function parseStatusArguments(argv: string[], env: NodeJS.ProcessEnv): St
     if (!parsed.success) throw new UsageError(`--status "${values.status}" is not one of ${JobStatus.options.join(', ')}`);
     status = parsed.data;
   }
-  if (values.region !== undefined && !REGION.test(values.region)) throw new UsageError(`--region "${values.region}" is not an AWS region such as us-east-1`);
+  if (values.region !== undefined && !RegionSchema.safeParse(values.region).success) throw new UsageError(`--region "${values.region}" is not an AWS region such as us-east-1`);
   return {
     ...(positionals[0] !== undefined ? parseJobFilter(positionals[0]) : {}),
     table,
