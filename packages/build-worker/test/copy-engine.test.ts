@@ -5,6 +5,7 @@
  */
 import { ErrorCode, referrersTagOf } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, type CopyEvent, type CopyResult } from '../src';
+import { undiciLoaded } from '../src/http/undici';
 import {
   artifactWithSubject,
   blobExists,
@@ -83,6 +84,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all([source?.stop(), destination?.stop()]);
+});
+
+describe('registry client', () => {
+  it('loads only the parts of undici it uses (the index costs every start of the command line about 100 ms)', () => {
+    expect(undiciLoaded).toBe('lean');
+  });
 });
 
 describe('copy', () => {
@@ -172,10 +179,42 @@ describe('copy', () => {
       expect(all.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
       // Source: the root, the referrers API, the referrers index tag and three cosign tag probes.
       expect(srcProxy.requests.length).toBe(6);
-      // Destination: the tag (after one Basic challenge), then one HEAD per referrer.
-      expect(dstProxy.requests.length).toBeLessThanOrEqual(5);
+      // Destination: the tag and whether it knows the repository, asked at once (so each meets the Basic challenge), then one HEAD per referrer.
+      const answered = dstProxy.requests.filter((r) => r.status !== 401);
+      expect(answered.map((r) => r.url).slice(0, 2).sort()).toEqual(['/v2/apps/oci/manifests/v1', '/v2/apps/oci/tags/list?n=1']);
+      expect(answered.length).toBeLessThanOrEqual(5);
+      expect(dstProxy.requests.length - answered.length).toBeLessThanOrEqual(2);
     } finally {
       await Promise.all([srcProxy.stop(), dstProxy.stop()]);
+    }
+  });
+
+  it('asks a destination that does not know the repository for nothing it cannot have, and announces the plan first', async () => {
+    const dstProxy = await startFaultProxy(destination);
+    const events: CopyEvent[] = [];
+    try {
+      const result = await copy('apps/list', 'v1', { into: 'fresh/list', dst: destinationClient(dstProxy.host), events });
+      await expectSameDigest('apps/list', 'v1', images.list!.root.digest, 'fresh/list');
+      expect(result.blobs.copied).toBe(images.list!.blobs.length);
+      const asked = dstProxy.requests.filter((r) => r.status !== 401).map((r) => `${r.method} ${r.url.replace(/\?.*/, '').replace(/[0-9a-f-]{36}$/, '<upload>')}`);
+      expect(asked.filter((r) => r.startsWith('HEAD'))).toEqual([]);
+      expect(asked.slice(0, 2).sort()).toEqual(['GET /v2/fresh/list/manifests/v1', 'GET /v2/fresh/list/tags/list']);
+      expect(events[0]?.type).toBe('plan');
+    } finally {
+      await dstProxy.stop();
+    }
+  });
+
+  it('skips the blobs a known repository already has', async () => {
+    await copy('apps/single', 'v1', { into: 'mirror/known' });
+    const dstProxy = await startFaultProxy(destination);
+    try {
+      const result = await copy('apps/single', images.single!.root.digest, { into: 'mirror/known', tag: 'again', dst: destinationClient(dstProxy.host) });
+      expect(result.upToDate).toBe(false);
+      expect(result.blobs).toEqual({ copied: 0, skipped: images.single!.blobs.length, mounted: 0 });
+      expect(dstProxy.requests.filter((r) => r.method === 'PATCH' || r.method === 'POST')).toEqual([]);
+    } finally {
+      await dstProxy.stop();
     }
   });
 

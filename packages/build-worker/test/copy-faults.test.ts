@@ -7,6 +7,7 @@ import { ErrorCode } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, type CopyEvent, type CopyResult } from '../src';
 import {
   blobExists,
+  dockerImage,
   fetchBlob,
   manifestDigestOf,
   ociIndex,
@@ -16,6 +17,7 @@ import {
   startBlobCdn,
   startFaultProxy,
   startRegistry,
+  type ActiveFault,
   type FaultProxy,
   type LocalRegistry,
   type SyntheticImage,
@@ -40,9 +42,11 @@ function client(host: string, credentials?: { username: string; password: string
 }
 
 /** Copies the image into a fresh repository so every test starts cold. */
-async function copyThroughProxies(events: CopyEvent[] = []): Promise<{ result: CopyResult; repository: string }> {
+/** Copies the image into a new repository; `known`: one the destination already holds another image in (so blob HEADs are asked). */
+async function copyThroughProxies(events: CopyEvent[] = [], options: { known?: boolean } = {}): Promise<{ result: CopyResult; repository: string }> {
   run += 1;
   const repository = `faults/run${run}`;
+  if (options.known) await pushImage(destination, repository, dockerImage({ seed: `other-${run}`, layerSizes: [1024] }), 'other');
   const result = await copyImage({
     source: { client: client(srcProxy.host), repository: 'apps/oci', reference: 'v1' },
     destination: { client: client(dstProxy.host, { username: USER, password: PASSWORD }), repository, tag: 'v1' },
@@ -80,18 +84,18 @@ async function expectReplicated(repository: string): Promise<void> {
 
 describe('faults that heal', () => {
   it.each([
-    ['500 on blob downloads', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 3 }, action: { status: 500 } })],
-    ['503 on manifest reads', () => srcProxy.addFault({ match: { method: 'GET', path: /\/manifests\//, times: 2 }, action: { status: 503 } })],
-    ['connection resets on blob HEADs', () => dstProxy.addFault({ match: { method: 'HEAD', path: /\/blobs\//, times: 3 }, action: { reset: true } })],
-    ['connection resets on upload starts', () => dstProxy.addFault({ match: { method: 'POST', times: 2 }, action: { reset: true } })],
-    ['500 on upload commits', () => dstProxy.addFault({ match: { method: 'PUT', path: /\/blobs\/uploads\//, times: 2 }, action: { status: 500 } })],
-    ['a truncated blob body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 2 }, action: { truncateAfterBytes: 1000 } })],
-    ['a corrupted blob body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 2 }, action: { corruptByteAt: 100 } })],
-    ['a corrupted manifest body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/manifests\/sha256:/, times: 1 }, action: { corruptByteAt: 10 } })],
-    ['ECR-style 201 answers to PATCH', () => dstProxy.addFault({ match: { method: 'PATCH' }, action: { rewriteStatus: 201 } })],
-  ])('%s', async (_name, inject) => {
+    ['500 on blob downloads', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 3 }, action: { status: 500 } }), {}],
+    ['503 on manifest reads', () => srcProxy.addFault({ match: { method: 'GET', path: /\/manifests\//, times: 2 }, action: { status: 503 } }), {}],
+    ['connection resets on blob HEADs', () => dstProxy.addFault({ match: { method: 'HEAD', path: /\/blobs\//, times: 3 }, action: { reset: true } }), { known: true }],
+    ['connection resets on upload starts', () => dstProxy.addFault({ match: { method: 'POST', times: 2 }, action: { reset: true } }), {}],
+    ['500 on upload commits', () => dstProxy.addFault({ match: { method: 'PUT', path: /\/blobs\/uploads\//, times: 2 }, action: { status: 500 } }), {}],
+    ['a truncated blob body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 2 }, action: { truncateAfterBytes: 1000 } }), {}],
+    ['a corrupted blob body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/, times: 2 }, action: { corruptByteAt: 100 } }), {}],
+    ['a corrupted manifest body', () => srcProxy.addFault({ match: { method: 'GET', path: /\/manifests\/sha256:/, times: 1 }, action: { corruptByteAt: 10 } }), {}],
+    ['ECR-style 201 answers to PATCH', () => dstProxy.addFault({ match: { method: 'PATCH' }, action: { rewriteStatus: 201 } }), {}],
+  ] as Array<[string, () => ActiveFault, { known?: boolean }]>)('%s', async (_name, inject, options) => {
     const fault = inject();
-    const { repository } = await copyThroughProxies();
+    const { repository } = await copyThroughProxies([], options);
     expect(fault.hits).toBeGreaterThan(0);
     await expectReplicated(repository);
   });

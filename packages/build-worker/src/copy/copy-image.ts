@@ -5,7 +5,7 @@ import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-repl
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../http/retry';
 import type { ManifestData, RegistryClient } from '../registry/client';
 import { formatPlatform, parseManifest, platformMatches, type Descriptor, type ParsedManifest, type Platform } from '../registry/media-types';
-import type { CopyEventListener } from './events';
+import type { CopyEvent, CopyEventListener } from './events';
 import { createLimiter, type Limiter } from './limiter';
 import { shareInFlight } from './in-flight';
 import { DigestVerifier } from './verifier';
@@ -52,15 +52,21 @@ export interface CopyResult {
   seconds: number;
 }
 
+/**
+ * A manifest the destination lacks, with what it needs first: an image its
+ * blobs, an index the children the destination lacks.
+ */
 interface PlannedManifest {
   data: ManifestData;
   parsed: ParsedManifest;
+  blobs: Descriptor[];
+  children: PlannedManifest[];
 }
 
-/** Manifests to store (children before parents) and the blobs they need. */
-interface Plan {
-  manifests: PlannedManifest[];
-  blobs: Map<string, Descriptor>;
+/** Referrers found at the source: descriptors (API or index tag) and tagged manifests. */
+interface FoundReferrers {
+  descriptors: Descriptor[];
+  tagged: Array<{ tag: string; digest: string }>;
 }
 
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
@@ -87,6 +93,13 @@ class ImageCopy {
   private readonly retry: RetryPolicy;
   private readonly emit: CopyEventListener;
   private readonly blobCopies = new Map<string, Promise<void>>();
+  /** Events held back while the plan is made, so that a listener sees the plan before them. */
+  private held: CopyEvent[] | undefined;
+  /**
+   * False when the destination said it does not know the repository (before
+   * this copy wrote to it): no blob or manifest can be there, so none is asked for.
+   */
+  private destinationRepositoryKnown = true;
   private readonly stats = {
     manifests: { copied: 0, skipped: 0 },
     blobs: { copied: 0, skipped: 0, mounted: 0 },
@@ -101,7 +114,11 @@ class ImageCopy {
     this.blobLimit = createLimiter(concurrency);
     this.manifestLimit = createLimiter(Math.max(4, concurrency));
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.emit = options.onEvent ?? (() => undefined);
+    const listener = options.onEvent ?? (() => undefined);
+    this.emit = (event) => {
+      if (this.held) this.held.push(event);
+      else listener(event);
+    };
   }
 
   async run(): Promise<CopyResult> {
@@ -109,35 +126,33 @@ class ImageCopy {
     const { reference } = this.options.source;
     const tag = this.options.destination.tag;
 
-    // The source's root and, in parallel, where the destination tag points now.
-    const [sourceRoot, destinationHead] = await Promise.all([
+    // The source's root and, at once, what the destination tag holds now and whether the destination knows the repository.
+    const [sourceRoot, atTag, repositoryKnown] = await Promise.all([
       this.src.client.getManifest(this.src.repository, reference),
-      tag === undefined ? Promise.resolve(undefined) : this.dst.client.headManifest(this.dst.repository, tag),
+      tag === undefined ? Promise.resolve(undefined) : this.dst.client.lookupManifest(this.dst.repository, tag),
+      this.dst.client.repositoryKnown(this.dst.repository),
     ]);
+    this.destinationRepositoryKnown = repositoryKnown && !(atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown);
     const root = this.selectPlatforms(sourceRoot);
     const parsedRoot = parseManifest(root.bytes, root.mediaType);
-    const upToDate = tag !== undefined && destinationHead?.digest === root.digest;
+    const upToDate = atTag !== undefined && !('absent' in atTag) && atTag.digest === root.digest;
 
-    if (upToDate) {
-      this.stats.manifests.skipped += 1;
-      this.emit({ type: 'manifest', digest: root.digest, mediaType: root.mediaType, reference: tag, action: 'skipped' });
-    } else {
-      const plan = await this.plan(root, parsedRoot);
-      this.emit({
-        type: 'plan',
-        digest: root.digest,
-        mediaType: root.mediaType,
-        platforms: summarizePlatforms(parsedRoot),
-        blobs: plan.blobs.size,
-        bytes: [...plan.blobs.values()].reduce((sum, b) => sum + b.size, 0),
-      });
-      await this.execute(plan, tag);
+    // Referrers are looked up at the source while the image copies, and copied after it.
+    const wantReferrers = (this.options.referrers ?? true) && root.digest === sourceRoot.digest;
+    const referrers = wantReferrers ? this.findReferrers(sourceRoot.digest) : undefined;
+    referrers?.catch(() => undefined);
+    try {
+      if (upToDate) {
+        this.stats.manifests.skipped += 1;
+        this.emit({ type: 'manifest', digest: root.digest, mediaType: root.mediaType, reference: tag ?? root.digest, action: 'skipped' });
+      } else {
+        await this.copyRoot(root, parsedRoot, tag);
+      }
+    } finally {
+      // Nothing this copy started keeps running after it returns, even when it failed.
+      await Promise.allSettled([...this.blobCopies.values(), referrers]);
     }
-
-    const wantReferrers = this.options.referrers ?? true;
-    if (wantReferrers && root.digest === sourceRoot.digest) {
-      await this.copyReferrers(sourceRoot.digest);
-    }
+    if (referrers) await this.copyReferrers(await referrers);
 
     return {
       digest: root.digest,
@@ -178,55 +193,86 @@ class ImageCopy {
   }
 
   /**
-   * Walks a manifest tree: children the destination lacks are read from the
-   * source (an index's children in parallel) and their blobs collected.
+   * Plans the tree under the root (announcing it before any other event),
+   * stores it, and points the tag at it last. Blobs start copying as soon as
+   * their manifest is read, while the rest of the tree is still being read.
    */
-  private async plan(root: ManifestData, parsed: ParsedManifest): Promise<Plan> {
-    const plan: Plan = { manifests: [], blobs: new Map() };
-    await this.collect(plan, { data: root, parsed });
-    return plan;
-  }
-
-  private async collect(plan: Plan, node: PlannedManifest): Promise<void> {
-    if (node.parsed.kind === 'index') {
-      const children = await Promise.all(
-        node.parsed.children.map((child) =>
-          this.manifestLimit(async () => {
-            if (await this.dst.client.headManifest(this.dst.repository, child.digest)) {
-              this.stats.manifests.skipped += 1;
-              this.emit({ type: 'manifest', digest: child.digest, mediaType: child.mediaType, reference: child.digest, action: 'skipped' });
-              return undefined;
-            }
-            const data = await this.src.client.getManifest(this.src.repository, child.digest);
-            return { data, parsed: parseManifest(data.bytes, data.mediaType) };
-          }),
-        ),
-      );
-      for (const child of children) if (child) await this.collect(plan, child);
-    } else {
-      for (const blob of node.parsed.blobs) plan.blobs.set(blob.digest, blob);
+  private async copyRoot(root: ManifestData, parsed: ParsedManifest, tag: string | undefined): Promise<void> {
+    const held: CopyEvent[] = [];
+    this.held = held;
+    let plan: PlannedManifest | undefined;
+    try {
+      plan = await this.plan(root, parsed);
+    } finally {
+      this.held = undefined;
+      if (plan) {
+        const blobs = new Map<string, Descriptor>();
+        const collect = (node: PlannedManifest): void => {
+          for (const blob of node.blobs) blobs.set(blob.digest, blob);
+          node.children.forEach(collect);
+        };
+        collect(plan);
+        this.emit({
+          type: 'plan',
+          digest: root.digest,
+          mediaType: root.mediaType,
+          platforms: summarizePlatforms(parsed),
+          blobs: blobs.size,
+          bytes: [...blobs.values()].reduce((sum, b) => sum + b.size, 0),
+        });
+      }
+      for (const event of held) this.emit(event);
     }
-    plan.manifests.push(node);
-  }
-
-  /** Blobs first, then manifests children before parents, the root (and its tag) last. */
-  private async execute(plan: Plan, tag: string | undefined): Promise<void> {
-    await Promise.all([...plan.blobs.values()].map((blob) => this.copyBlob(blob)));
-    const root = plan.manifests.at(-1);
-    const children = plan.manifests.slice(0, -1);
-    // Children of nested indexes precede their parent in the list: store them in order, parallel per level is not needed for the common depth of one.
-    await Promise.all(children.filter((m) => m.parsed.kind === 'image').map((m) => this.manifestLimit(() => this.putManifest(m.data, m.data.digest))));
-    for (const m of children.filter((c) => c.parsed.kind === 'index')) await this.putManifest(m.data, m.data.digest);
-    if (root === undefined) return;
+    await this.storeDependencies(plan);
     if (tag === undefined) {
-      await this.putManifest(root.data, root.data.digest);
+      await this.putManifest(root, root.digest);
       return;
     }
     if (this.options.beforeTag) {
-      await this.putManifest(root.data, root.data.digest);
-      await this.options.beforeTag(root.data.digest);
+      await this.putManifest(root, root.digest);
+      await this.options.beforeTag(root.digest);
     }
-    await this.putTag(root.data, tag);
+    await this.putTag(root, tag);
+  }
+
+  /**
+   * Reads the manifests under `data` that the destination lacks (an index's
+   * children at once, each read while the destination is asked whether it
+   * has it) and starts copying each image's blobs as soon as it is read.
+   */
+  private async plan(data: ManifestData, parsed: ParsedManifest): Promise<PlannedManifest> {
+    if (parsed.kind !== 'index') {
+      for (const blob of parsed.blobs) this.copyBlob(blob).catch(() => undefined);
+      return { data, parsed, blobs: parsed.blobs, children: [] };
+    }
+    const children = await Promise.all(parsed.children.map((child) => this.manifestLimit(() => this.planChild(child))));
+    return { data, parsed, blobs: [], children: children.filter((c): c is PlannedManifest => c !== undefined) };
+  }
+
+  private async planChild(child: Descriptor): Promise<PlannedManifest | undefined> {
+    const [present, fetched] = await Promise.allSettled([
+      this.destinationRepositoryKnown ? this.dst.client.headManifest(this.dst.repository, child.digest) : Promise.resolve(undefined),
+      this.src.client.getManifest(this.src.repository, child.digest),
+    ]);
+    if (present.status === 'rejected') throw present.reason;
+    if (present.value) {
+      this.stats.manifests.skipped += 1;
+      this.emit({ type: 'manifest', digest: child.digest, mediaType: child.mediaType, reference: child.digest, action: 'skipped' });
+      return undefined;
+    }
+    if (fetched.status === 'rejected') throw fetched.reason;
+    return this.plan(fetched.value, parseManifest(fetched.value.bytes, fetched.value.mediaType));
+  }
+
+  /** Copies what a manifest needs: its blobs, or its children (each stored as soon as it is complete). */
+  private async storeDependencies(node: PlannedManifest): Promise<void> {
+    await Promise.all([
+      ...node.blobs.map((blob) => this.copyBlob(blob)),
+      ...node.children.map(async (child) => {
+        await this.storeDependencies(child);
+        await this.manifestLimit(() => this.putManifest(child.data, child.data.digest));
+      }),
+    ]);
   }
 
   private async putManifest(data: ManifestData, reference: string): Promise<void> {
@@ -271,7 +317,7 @@ class ImageCopy {
 
   private async transferBlob(blob: Descriptor): Promise<void> {
     const { client: dst, repository: dstRepo } = this.dst;
-    if (await dst.blobExists(dstRepo, blob.digest)) {
+    if (this.destinationRepositoryKnown && (await dst.blobExists(dstRepo, blob.digest))) {
       this.stats.blobs.skipped += 1;
       this.stats.bytes.skipped += blob.size;
       this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action: 'skipped' });
@@ -338,11 +384,11 @@ class ImageCopy {
   // ---- referrers ---------------------------------------------------------
 
   /**
-   * Finds the subject's referrers at the source — through the referrers API,
+   * Finds the subject's referrers at the source: through the referrers API,
    * the `sha256-<hex>` index tag, and cosign's `.sig`/`.att`/`.sbom` tags,
-   * all asked at once — and copies those the destination lacks.
+   * all asked at once.
    */
-  private async copyReferrers(subject: string): Promise<void> {
+  private async findReferrers(subject: string): Promise<FoundReferrers> {
     const { client: src, repository: srcRepo } = this.src;
     const indexTag = referrersTagOf(subject);
     const [viaApi, indexData, ...cosign] = await Promise.all([
@@ -350,31 +396,35 @@ class ImageCopy {
       src.findManifest(srcRepo, indexTag),
       ...COSIGN_SUFFIXES.map((suffix) => src.headManifest(srcRepo, `${indexTag}.${suffix}`)),
     ]);
-
     const descriptors = new Map<string, Descriptor>();
     for (const d of viaApi ?? []) descriptors.set(d.digest, d);
     if (indexData) {
       const parsed = parseManifest(indexData.bytes, indexData.mediaType);
       if (parsed.kind === 'index') for (const d of parsed.children) descriptors.set(d.digest, d);
     }
-
-    await Promise.all(
-      [...descriptors.values()].filter((d) => isDigest(d.digest)).map(async (d) => {
-        await this.copyByDigest(d.digest);
-        this.stats.referrers += 1;
-        this.emit({ type: 'referrer', digest: d.digest, ...(d.artifactType ? { artifactType: d.artifactType } : {}) });
-      }),
-    );
-    const tagged: Array<{ tag: string; digest: string }> = [];
+    const tagged: FoundReferrers['tagged'] = [];
     if (indexData) tagged.push({ tag: indexTag, digest: indexData.digest });
     COSIGN_SUFFIXES.forEach((suffix, i) => {
       const head = cosign[i];
       if (head) tagged.push({ tag: `${indexTag}.${suffix}`, digest: head.digest });
     });
+    return { descriptors: [...descriptors.values()].filter((d) => isDigest(d.digest)), tagged };
+  }
+
+  /** Copies the referrers found, those by digest first, then the tags (the index tag lists them). */
+  private async copyReferrers({ descriptors, tagged }: FoundReferrers): Promise<void> {
+    await Promise.all(
+      descriptors.map(async (d) => {
+        await this.copyByDigest(d.digest);
+        this.stats.referrers += 1;
+        this.emit({ type: 'referrer', digest: d.digest, ...(d.artifactType ? { artifactType: d.artifactType } : {}) });
+      }),
+    );
+    const listed = new Set(descriptors.map((d) => d.digest));
     await Promise.all(
       tagged.map(async ({ tag, digest }) => {
         await this.copyByDigest(digest, tag);
-        if (!descriptors.has(digest)) {
+        if (!listed.has(digest)) {
           this.stats.referrers += 1;
           this.emit({ type: 'referrer', digest, tag });
         }
@@ -385,15 +435,14 @@ class ImageCopy {
   /** Copies a manifest tree by digest, and points `tag` at it when given; skips what the destination has. */
   private async copyByDigest(digest: string, tag?: string): Promise<void> {
     const { client: dst, repository: dstRepo } = this.dst;
-    const present = tag === undefined ? await dst.headManifest(dstRepo, digest) : await dst.headManifest(dstRepo, tag);
+    const present = this.destinationRepositoryKnown ? await dst.headManifest(dstRepo, tag ?? digest) : undefined;
     if (present?.digest === digest) {
       this.stats.manifests.skipped += 1;
       return;
     }
     const data = await this.src.client.getManifest(this.src.repository, digest);
     const plan = await this.plan(data, parseManifest(data.bytes, data.mediaType));
-    await Promise.all([...plan.blobs.values()].map((blob) => this.copyBlob(blob)));
-    for (const m of plan.manifests.slice(0, -1)) await this.putManifest(m.data, m.data.digest);
+    await this.storeDependencies(plan);
     if (tag === undefined) await this.putManifest(data, digest);
     else await this.putTag(data, tag);
   }

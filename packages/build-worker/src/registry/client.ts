@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from '../http/undici';
 import { ErrorCode, ReplicationError, parseDigest } from '@ecr-replicate/common/core';
 import { DEFAULT_RETRY_POLICY, TransientError, classifyNetworkError, parseRetryAfter, withRetries, type RetryNotice, type RetryPolicy } from '../http/retry';
 import { Authenticator, type CredentialSource } from './auth';
@@ -289,10 +289,22 @@ export class RegistryClient {
 
   /** Like getManifest, but undefined when the manifest does not exist. */
   async findManifest(repository: string, reference: string): Promise<ManifestData | undefined> {
+    const found = await this.lookupManifest(repository, reference);
+    return 'absent' in found ? undefined : found;
+  }
+
+  /**
+   * Like getManifest, but an absent manifest is an answer: `absent`, and
+   * whether the registry knows the repository at all (it answers
+   * NAME_UNKNOWN for one it does not know: then no manifest or blob is there).
+   */
+  async lookupManifest(repository: string, reference: string): Promise<ManifestData | { absent: true; repositoryKnown: boolean }> {
     try {
       return await this.getManifest(repository, reference);
     } catch (error) {
-      if (error instanceof ReplicationError && error.code === ErrorCode.NotFound) return undefined;
+      if (error instanceof ReplicationError && error.code === ErrorCode.NotFound) {
+        return { absent: true, repositoryKnown: error.details.registryCode !== 'NAME_UNKNOWN' };
+      }
       throw error;
     }
   }
@@ -412,6 +424,23 @@ export class RegistryClient {
       }
       throw await this.failure(response, what);
     });
+  }
+
+  /**
+   * Whether the registry knows the repository: false only when it answers
+   * NAME_UNKNOWN to a one-tag listing. One try, no retry: on any failure the
+   * answer is true, which costs nothing but the shortcuts an unknown
+   * repository allows (asking it for no blob or manifest).
+   */
+  async repositoryKnown(repository: string): Promise<boolean> {
+    const what = `GET tags of ${repository} from ${this.host}`;
+    try {
+      const response = await this.send({ method: 'GET', url: this.url(`/v2/${repository}/tags/list?n=1`), scope: RegistryClient.pull(repository), what });
+      const text = await readText(response.body);
+      return !(response.statusCode === 404 && registryError(text).code === 'NAME_UNKNOWN');
+    } catch {
+      return true;
+    }
   }
 
   /** Every tag of a repository, following `Link` pagination. */
