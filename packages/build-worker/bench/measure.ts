@@ -1,10 +1,10 @@
 /**
  * Measuring one copy: running a tool as a child process (wall time from spawn to exit, peak
- * RSS), and timing every request the harness's latency proxies see while it runs.
+ * RSS), and timing every request the harness's latency links see while it runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { FaultProxy, LocalRegistry, RecordedRequest } from '@ecr-replicate/testing';
+import type { LatencyLink, LocalRegistry } from '@ecr-replicate/testing';
 
 /** GNU time, to read a child's peak RSS (`%M`, KiB) and CPU time; both tools run under it when present. */
 export const GNU_TIME = '/usr/bin/time';
@@ -176,7 +176,7 @@ export function loadAverage(): number {
   }
 }
 
-// ---- requests seen by the proxies -------------------------------------------
+// ---- requests seen by the links ---------------------------------------------
 
 export type Side = 'source' | 'destination';
 
@@ -194,7 +194,7 @@ export function kindOf(url: string): RequestKind {
   return 'other';
 }
 
-/** One request with the moments it reached the proxy and was answered (response head sent). */
+/** One request with the moments it reached the latency link and was answered (response head sent on). */
 export interface TimedRequest {
   side: Side;
   method: string;
@@ -205,56 +205,28 @@ export interface TimedRequest {
   status?: number;
 }
 
-/**
- * Times the requests of the harness's proxies. A proxy appends a record to its `requests`
- * array when a request arrives and sets the record's `status` just before it sends the
- * response head; this log wraps that array's `push` and each record's `status` to note both
- * moments (performance.now()), without changing what the proxy does.
- */
+/** The requests the latency links logged (each link times them itself, with performance.now()). */
 export class RequestLog {
-  private entries: TimedRequest[] = [];
+  constructor(private readonly links: Array<{ side: Side; link: LatencyLink }>) {}
 
-  constructor(private readonly proxies: Array<{ side: Side; proxy: FaultProxy }>) {
-    for (const { side, proxy } of proxies) {
-      const list = proxy.requests as RecordedRequest[];
-      const push = Array.prototype.push;
-      Object.defineProperty(list, 'push', {
-        configurable: true,
-        writable: true,
-        value: (...records: RecordedRequest[]): number => {
-          for (const record of records) this.track(side, record);
-          return push.apply(list, records);
-        },
-      });
-    }
-  }
-
-  private track(side: Side, record: RecordedRequest): void {
-    const entry: TimedRequest = { side, method: record.method, url: record.url, kind: kindOf(record.url), arrivedMs: performance.now() };
-    let status = record.status;
-    Object.defineProperty(record, 'status', {
-      configurable: true,
-      enumerable: true,
-      get: () => status,
-      set: (value: number | undefined) => {
-        status = value;
-        entry.status = value;
-        entry.answeredMs = performance.now();
-      },
-    });
-    this.entries.push(entry);
-  }
-
-  /** The requests logged since the last call; also empties the proxies' own logs, which must agree. */
+  /** The requests logged since the last call, oldest first. */
   take(): TimedRequest[] {
-    const taken = this.entries;
-    this.entries = [];
-    const recorded = this.proxies.reduce((sum, { proxy }) => sum + proxy.requests.length, 0);
-    for (const { proxy } of this.proxies) proxy.clearRequests();
-    if (recorded !== taken.length) {
-      throw new Error(`the proxies logged ${recorded} requests but the bench timed ${taken.length}: has the harness's FaultProxy.requests changed?`);
+    const taken: TimedRequest[] = [];
+    for (const { side, link } of this.links) {
+      for (const r of link.requests) {
+        taken.push({
+          side,
+          method: r.method,
+          url: r.url,
+          kind: kindOf(r.url),
+          arrivedMs: r.sentAt,
+          ...(r.answeredAt !== undefined ? { answeredMs: r.answeredAt } : {}),
+          ...(r.status !== undefined ? { status: r.status } : {}),
+        });
+      }
+      link.clearRequests();
     }
-    return taken;
+    return taken.sort((a, b) => a.arrivedMs - b.arrivedMs);
   }
 }
 
@@ -269,9 +241,9 @@ export interface RequestStats {
   byKind: Record<string, number>;
   /** Cross-repository mount attempts (POST ...?mount=). */
   mounts: number;
-  /** Most PATCH uploads in flight at once (arrival to answer at the destination proxy). */
+  /** Most PATCH uploads in flight at once (arrival to answer at the destination link). */
   maxUploadsInFlight: number;
-  /** Most requests in flight at once, both proxies together. */
+  /** Most requests in flight at once, both links together. */
   maxInFlight: number;
   /**
    * Waves of requests: a request that arrives while none is in flight starts a new wave.

@@ -14,9 +14,9 @@ export interface Sample {
   seconds: number;
   /** Peak RSS in KiB (ours: its own maxRSS; skopeo: GNU time), when known. */
   rssKiB?: number;
-  /** Through the proxies only. */
+  /** Through the latency links only. */
   requests?: RequestStats;
-  /** CPU seconds used during the copy by the tool, each registry, and this process (the proxies). */
+  /** CPU seconds used during the copy by the tool, each registry, and this process (the latency links). */
   cpu: CpuSeconds;
   /** Milliseconds after spawn at which the process exited. */
   exitMs: number;
@@ -39,9 +39,9 @@ export interface CaseInfo {
 }
 
 export const CASES: CaseInfo[] = [
-  { id: 'cold', title: 'loopback cold (empty destination repository, no proxy)', goal: 0.9 },
-  { id: 'warm', title: 'warm, through the latency proxies (destination already has the tag at the same digest)', goal: 0.5 },
-  { id: 'latency', title: 'latency cold (empty destination repository, through the latency proxies)', goal: 0.6 },
+  { id: 'cold', title: 'loopback cold (empty destination repository, registries directly)', goal: 0.9 },
+  { id: 'warm', title: 'warm, through the latency links (destination already has the tag at the same digest)', goal: 0.5 },
+  { id: 'latency', title: 'latency cold (empty destination repository, through the latency links)', goal: 0.6 },
 ];
 
 /** Peak RSS goal of our tool on the large single-layer image. */
@@ -161,7 +161,7 @@ export function kinds(byKind: Record<string, number>): string {
     .join(', ');
 }
 
-/** The request figures of the proxied cases: the median copy of each tool (by seconds). */
+/** The request figures of the cases through the links: the median copy of each tool (by seconds). */
 export function requestTable(samples: Sample[], caseIds: CaseId[], images: Array<{ key: ImageKey; name: string; blobs: number }>): string {
   const rows: string[][] = [
     ['case', 'image', 'tool', 'requests', 'src', 'dst', 'blob reqs', 'per blob', 'waves', 'max in flight', 'max PATCH in flight', '1st req ms', '1st PATCH ms', 'last answer ms', 'exit ms'],
@@ -205,7 +205,7 @@ function cpuCell(value: number | undefined): string {
  * cores were busy on average (all CPU / wall time).
  */
 export function cpuTable(samples: Sample[], caseIds: CaseId[], images: Array<{ key: ImageKey; name: string }>): string {
-  const rows: string[][] = [['case', 'image', 'tool', 'wall s', 'tool CPU s', 'src registry', 'dst registry', 'proxies', 'all CPU s', 'cores busy', 'others CPU s']];
+  const rows: string[][] = [['case', 'image', 'tool', 'wall s', 'tool CPU s', 'src registry', 'dst registry', 'links', 'all CPU s', 'cores busy', 'others CPU s']];
   for (const caseId of caseIds) {
     for (const image of images) {
       for (const tool of ['ours', 'skopeo'] as const) {

@@ -15,9 +15,9 @@ import {
   largeSingleLayerImage,
   manifestDigestOf,
   pushImage,
-  startFaultProxy,
+  startLatencyLink,
   startRegistry,
-  type FaultProxy,
+  type LatencyLink,
   type LocalRegistry,
   type SyntheticImage,
 } from '@ecr-replicate/testing';
@@ -55,7 +55,7 @@ and with skopeo, alternately, and prints median seconds, ours/skopeo and peak RS
 Options:
   --rounds N        rounds of every case (default 3; 1 with --quick)
   --quick           1 round, small images (4 MiB layers, 64 MiB single layer): a sanity run
-  --latency-ms N    latency the proxies add each way (default 25)
+  --latency-ms N    latency the links add each way (default 25)
   --cases LIST      comma-separated subset of cold,warm,latency (default all)
   --storage DIR     where the registries keep their data (default /dev/shm when it has
                     3 GiB free, so that disk writes do not bound the transfer; else the temp dir)
@@ -178,7 +178,7 @@ interface BenchImage {
 /** Everything to stop and remove at the end (or on Ctrl-C). */
 const resources = {
   registries: [] as LocalRegistry[],
-  proxies: [] as FaultProxy[],
+  links: [] as LatencyLink[],
   runDir: undefined as string | undefined,
 };
 let cleaning: Promise<void> | undefined;
@@ -187,7 +187,7 @@ let interrupted = false;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     killRunningChildren();
-    await Promise.allSettled(resources.proxies.map((p) => p.stop()));
+    await Promise.allSettled(resources.links.map((l) => l.stop()));
     await Promise.allSettled(resources.registries.map((r) => r.stop()));
     if (resources.runDir !== undefined) rmSync(resources.runDir, { recursive: true, force: true });
   })();
@@ -229,6 +229,10 @@ async function main(argv: string[]): Promise<number> {
   delete baseEnv.ECR_REPLICATE_SRC_CREDS;
   delete baseEnv.ECR_REPLICATE_DEST_CREDS;
   delete baseEnv.REGISTRY_AUTH_FILE;
+  // Node reads the file NODE_EXTRA_CA_CERTS names at every start, before any code runs (a
+  // system bundle costs tens of ms); no copy here uses TLS and skopeo reads no such file.
+  const extraCaCerts = baseEnv.NODE_EXTRA_CA_CERTS;
+  delete baseEnv.NODE_EXTRA_CA_CERTS;
   const isRoot = process.getuid?.() === 0;
 
   const layerMiB = quick ? 4 : 32;
@@ -245,14 +249,19 @@ async function main(argv: string[]): Promise<number> {
   out('             --preserve-digests: the synthetic layers are incompressible bytes labelled tar+gzip; without it');
   out('             skopeo gzips them and writes other digests (not the same work). Each skopeo run gets a fresh');
   out('             blob-info cache (XDG_DATA_HOME), else it mounts blobs from earlier rounds\' repositories.');
-  out(`  latency    ${latencyMs} ms each way on every request, proxies (in this process) in front of BOTH registries`);
+  out(`  latency    ${latencyMs} ms each way, TCP links (in this process) in front of BOTH registries: every byte is held`);
+  out('             that long in each direction, so each request and each answer arrive late; bodies stream through');
   out('  time       wall time from spawn to exit, taken here the same way for both tools');
+  if (extraCaCerts !== undefined) {
+    out(`  env        NODE_EXTRA_CA_CERTS (${extraCaCerts}) is unset for both tools: Node would read it at every start`);
+    out('             (see "setup: process start-up" for its cost); no copy uses TLS');
+  }
   const loadBefore = loadAverage();
   out(`  load       1-minute load average ${loadBefore.toFixed(2)} at the start${loadBefore > cpus().length / 2 ? '  WARNING: the machine seems busy, figures may be noisy (see "others CPU s")' : ''}`);
   out(`  RSS        peak resident set: ours process.resourceUsage().maxRSS; skopeo ${hasGnuTime ? 'GNU time %M' : 'n/a (no /usr/bin/time)'}`);
   out();
 
-  // ---- images, registries, proxies -------------------------------------------------------
+  // ---- images, registries, links ---------------------------------------------------------
   let t = performance.now();
   const [multi, single] = await Promise.all([
     largeMultiPlatformIndex({ layerMiB, seed: 'bench/multi' }),
@@ -290,17 +299,17 @@ async function main(argv: string[]): Promise<number> {
   await Promise.all(images.map((i) => pushImage(source, i.repository, i.image, TAG)));
   out(`setup: source ${source.host}, destination ${destination.host}; pushed to the source in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-  const sourceProxy = await startFaultProxy(source, { latencyMs });
-  resources.proxies.push(sourceProxy);
-  const destinationProxy = await startFaultProxy(destination, { latencyMs });
-  resources.proxies.push(destinationProxy);
+  const sourceLink = await startLatencyLink(source, { latencyMs });
+  resources.links.push(sourceLink);
+  const destinationLink = await startLatencyLink(destination, { latencyMs });
+  resources.links.push(destinationLink);
   const registryPids = { source: registryPid(source), destination: registryPid(destination) };
   if (registryPids.source === undefined || registryPids.destination === undefined) out('setup: registry processes not found: their CPU shows as 0');
   const log = new RequestLog([
-    { side: 'source', proxy: sourceProxy },
-    { side: 'destination', proxy: destinationProxy },
+    { side: 'source', link: sourceLink },
+    { side: 'destination', link: destinationLink },
   ]);
-  out(`setup: latency proxies ${sourceProxy.host} → source, ${destinationProxy.host} → destination`);
+  out(`setup: latency links ${sourceLink.host} → source, ${destinationLink.host} → destination`);
 
   // ---- running the tools -------------------------------------------------------------------
   let runCount = 0;
@@ -342,7 +351,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // Start-up cost of each process alone: ours loads its bundle and prints help; skopeo prints its version.
-  const startup = { ours: [] as number[], skopeo: [] as number[], oursRss: [] as number[] };
+  const startup = { ours: [] as number[], skopeo: [] as number[], oursRss: [] as number[], oursWithCerts: [] as number[] };
   for (let i = 0; i < 3; i++) {
     const o = await runMeasured(process.execPath, [entry, 'copy', '--help'], { env: baseEnv, timeoutMs: 60_000 });
     startup.ours.push(o.seconds * 1000);
@@ -350,10 +359,15 @@ async function main(argv: string[]): Promise<number> {
     if (rss !== undefined) startup.oursRss.push(rss);
     const s = await runMeasured('skopeo', ['--version'], { env: baseEnv, timeoutMs: 60_000 });
     startup.skopeo.push(s.seconds * 1000);
+    if (extraCaCerts !== undefined) {
+      const withCerts = await runMeasured(process.execPath, [entry, 'copy', '--help'], { env: { ...baseEnv, NODE_EXTRA_CA_CERTS: extraCaCerts }, timeoutMs: 60_000 });
+      startup.oursWithCerts.push(withCerts.seconds * 1000);
+    }
   }
   out(
     `setup: process start-up alone: ours ${Math.round(median(startup.ours))} ms (RSS ${mib(median(startup.oursRss))} MiB), ` +
-      `skopeo ${Math.round(median(startup.skopeo))} ms (medians of 3)`,
+      `skopeo ${Math.round(median(startup.skopeo))} ms (medians of 3)` +
+      (startup.oursWithCerts.length > 0 ? `; ours with NODE_EXTRA_CA_CERTS ${Math.round(median(startup.oursWithCerts))} ms` : ''),
   );
 
   // The warm case copies onto a destination that already has every image at the same tag.
@@ -374,9 +388,9 @@ async function main(argv: string[]): Promise<number> {
   for (let round = 1; round <= rounds; round++) {
     const order: ToolName[] = round % 2 === 1 ? ['ours', 'skopeo'] : ['skopeo', 'ours'];
     for (const caseId of options.cases) {
-      const proxied = caseId !== 'cold';
-      const srcHost = proxied ? sourceProxy.host : source.host;
-      const dstHost = proxied ? destinationProxy.host : destination.host;
+      const throughLinks = caseId !== 'cold';
+      const srcHost = throughLinks ? sourceLink.host : source.host;
+      const dstHost = throughLinks ? destinationLink.host : destination.host;
       for (const image of images) {
         for (const tool of order) {
           const repository = caseId === 'warm' ? `warm/${image.key}` : `${caseId}/${tool}/${round}/${image.key}`;
@@ -395,7 +409,7 @@ async function main(argv: string[]): Promise<number> {
           const driver = (driverCpu.user + driverCpu.system) / 1e6;
           const other = Math.max(0, machine - (cpuSeconds ?? 0) - source - destination - driver);
           const cpu = { ...(cpuSeconds !== undefined ? { tool: cpuSeconds } : {}), source, destination, driver, other };
-          const requests = proxied ? requestStats(log.take(), outcome.startedMs) : undefined;
+          const requests = throughLinks ? requestStats(log.take(), outcome.startedMs) : undefined;
           await verify(tool, image, repository);
           const sample: Sample = {
             round,
@@ -431,16 +445,16 @@ async function main(argv: string[]): Promise<number> {
   }
 
   out();
-  out(`CPU per copy (median CPU seconds; ${cpus().length} cores here, "cores busy" = all CPU / wall time; "proxies" = this process)`);
+  out(`CPU per copy (median CPU seconds; ${cpus().length} cores here, "cores busy" = all CPU / wall time; "links" = this process)`);
   out(cpuTable(samples, options.cases, imageRows));
 
-  const proxiedCases = options.cases.filter((c) => c !== 'cold');
-  if (proxiedCases.length > 0) {
+  const linkedCases = options.cases.filter((c) => c !== 'cold');
+  if (linkedCases.length > 0) {
     out();
-    out(`REQUESTS through the proxies (the median-time copy of each tool; ms after spawn; "waves": round trips waited for,`);
+    out(`REQUESTS through the links (the median-time copy of each tool; ms after spawn; "waves": round trips waited for,`);
     out(`a request arriving while none is in flight starts a new one; "per blob": blob+upload requests / blobs in the image)`);
-    out(requestTable(samples, proxiedCases, imageRows));
-    for (const caseId of proxiedCases) {
+    out(requestTable(samples, linkedCases, imageRows));
+    for (const caseId of linkedCases) {
       for (const image of images) {
         for (const tool of ['ours', 'skopeo'] as const) {
           const first = samples.find((s) => s.caseId === caseId && s.image === image.key && s.tool === tool && s.requests);

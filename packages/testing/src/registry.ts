@@ -7,3 +7,4 @@ export * from './registry/registry-server';
 export * from './registry/http-forward';
 export * from './registry/fault-proxy';
 export * from './registry/token-server';
+export * from './registry/latency-link';
