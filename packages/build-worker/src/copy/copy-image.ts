@@ -245,11 +245,18 @@ class ImageCopy {
       for (const blob of parsed.blobs) this.copyBlob(blob).catch(() => undefined);
       return { data, parsed, blobs: parsed.blobs, children: [] };
     }
-    const children = await Promise.all(parsed.children.map((child) => this.manifestLimit(() => this.planChild(child))));
+    const children = await Promise.all(
+      parsed.children.map(async (child) => {
+        // The limiter covers the requests only: a nested index plans its own children outside it.
+        const read = await this.manifestLimit(() => this.readChild(child));
+        return read && this.plan(read, parseManifest(read.bytes, read.mediaType));
+      }),
+    );
     return { data, parsed, blobs: [], children: children.filter((c): c is PlannedManifest => c !== undefined) };
   }
 
-  private async planChild(child: Descriptor): Promise<PlannedManifest | undefined> {
+  /** An index's child from the source, or undefined when the destination has it (both asked at once). */
+  private async readChild(child: Descriptor): Promise<ManifestData | undefined> {
     const [present, fetched] = await Promise.allSettled([
       this.destinationRepositoryKnown ? this.dst.client.headManifest(this.dst.repository, child.digest) : Promise.resolve(undefined),
       this.src.client.getManifest(this.src.repository, child.digest),
@@ -261,7 +268,7 @@ class ImageCopy {
       return undefined;
     }
     if (fetched.status === 'rejected') throw fetched.reason;
-    return this.plan(fetched.value, parseManifest(fetched.value.bytes, fetched.value.mediaType));
+    return fetched.value;
   }
 
   /** Copies what a manifest needs: its blobs, or its children (each stored as soon as it is complete). */
