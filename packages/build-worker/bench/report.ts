@@ -1,7 +1,10 @@
 /** The benchmark's figures: medians, ratios against skopeo, goals, and plain-text tables. */
 import type { RequestStats } from './measure';
 
-export type ToolName = 'ours' | 'skopeo';
+export type ToolName = 'ours' | 'skopeo' | 'floor';
+
+/** The tools, in the order tables show them. The floor (bench/floor.ts) runs in the cold cases only. */
+export const TOOLS: readonly ToolName[] = ['ours', 'skopeo', 'floor'];
 export type CaseId = 'cold' | 'warm' | 'latency';
 export type ImageKey = 'multi' | 'single';
 
@@ -84,25 +87,29 @@ export interface CaseFigures {
   ours: number;
   skopeo: number;
   ratio: number;
+  /** The floor's median seconds and floor/skopeo; NaN where the floor did not run. */
+  floor: number;
+  floorRatio: number;
 }
 
-/** Median seconds of both tools for one image of one case. */
+/** Median seconds of every tool for one image of one case. */
 export function figures(samples: Sample[], caseId: CaseId, image: ImageKey): CaseFigures {
-  const ours = median(select(samples, caseId, image, 'ours').map((s) => s.seconds));
-  const skopeo = median(select(samples, caseId, image, 'skopeo').map((s) => s.seconds));
-  return { ours, skopeo, ratio: ours / skopeo };
+  const [ours, skopeo, floor] = TOOLS.map((tool) => median(select(samples, caseId, image, tool).map((s) => s.seconds))) as [number, number, number];
+  return { ours, skopeo, ratio: ours / skopeo, floor, floorRatio: floor / skopeo };
 }
 
 /** Both images summed (sum of the per-image medians). */
 export function summedFigures(samples: Sample[], caseId: CaseId, images: ImageKey[]): CaseFigures {
   let ours = 0;
   let skopeo = 0;
+  let floor = 0;
   for (const image of images) {
     const f = figures(samples, caseId, image);
     ours += f.ours;
     skopeo += f.skopeo;
+    floor += f.floor;
   }
-  return { ours, skopeo, ratio: ours / skopeo };
+  return { ours, skopeo, ratio: ours / skopeo, floor, floorRatio: floor / skopeo };
 }
 
 export function peakRss(samples: Sample[], caseId: CaseId | undefined, image: ImageKey, tool: ToolName): number | undefined {
@@ -120,9 +127,12 @@ function runsOf(samples: Sample[], caseId: CaseId, image: ImageKey, tool: ToolNa
     .join(' ');
 }
 
-/** The table of one case: one row per image and a row with both summed. */
+/** The table of one case: one row per image and a row with both summed; the floor's columns where it ran. */
 export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key: ImageKey; name: string }>): string {
-  const header = ['image', 'ours s', 'skopeo s', 'ours/skopeo', 'goal', '', 'ours peak RSS MiB', 'skopeo peak RSS MiB', 'runs ours | skopeo (s)'];
+  const withFloor = samples.some((s) => s.caseId === info.id && s.tool === 'floor');
+  const floorCells = (f: CaseFigures): string[] => (withFloor ? [f.floor.toFixed(2), f.floorRatio.toFixed(2)] : []);
+  const header = ['image', 'ours s', 'skopeo s', 'ours/skopeo', 'goal', '', ...(withFloor ? ['floor s', 'floor/skopeo'] : []), 'ours peak RSS MiB', 'skopeo peak RSS MiB'];
+  header.push(`runs ours | skopeo${withFloor ? ' | floor' : ''} (s)`);
   const rows: string[][] = [header];
   for (const { key, name } of images) {
     const f = figures(samples, info.id, key);
@@ -133,9 +143,12 @@ export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key
       f.ratio.toFixed(2),
       `<= ${info.goal.toFixed(2)}`,
       verdict(f.ratio <= info.goal),
+      ...floorCells(f),
       mib(peakRss(samples, info.id, key, 'ours')),
       mib(peakRss(samples, info.id, key, 'skopeo')),
-      `${runsOf(samples, info.id, key, 'ours')} | ${runsOf(samples, info.id, key, 'skopeo')}`,
+      TOOLS.filter((tool) => withFloor || tool !== 'floor')
+        .map((tool) => runsOf(samples, info.id, key, tool))
+        .join(' | '),
     ]);
   }
   if (images.length > 1) {
@@ -144,9 +157,9 @@ export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key
       info.id,
       images.map((i) => i.key),
     );
-    rows.push(['both (sum)', sum.ours.toFixed(2), sum.skopeo.toFixed(2), sum.ratio.toFixed(2), `<= ${info.goal.toFixed(2)}`, verdict(sum.ratio <= info.goal), '', '', '']);
+    rows.push(['both (sum)', sum.ours.toFixed(2), sum.skopeo.toFixed(2), sum.ratio.toFixed(2), `<= ${info.goal.toFixed(2)}`, verdict(sum.ratio <= info.goal), ...floorCells(sum), '', '', '']);
   }
-  return table(rows, [0, 5, 8]);
+  return table(rows, [0, 5, header.length - 1]);
 }
 
 function ms(value: number | undefined): string {
@@ -168,7 +181,7 @@ export function requestTable(samples: Sample[], caseIds: CaseId[], images: Array
   ];
   for (const caseId of caseIds) {
     for (const image of images) {
-      for (const tool of ['ours', 'skopeo'] as const) {
+      for (const tool of TOOLS) {
         const chosen = select(samples, caseId, image.key, tool).filter((s) => s.requests !== undefined);
         if (chosen.length === 0) continue;
         const mid = [...chosen].sort((a, b) => a.seconds - b.seconds)[Math.floor((chosen.length - 1) / 2)] as Sample;
@@ -208,7 +221,7 @@ export function cpuTable(samples: Sample[], caseIds: CaseId[], images: Array<{ k
   const rows: string[][] = [['case', 'image', 'tool', 'wall s', 'tool CPU s', 'src registry', 'dst registry', 'links', 'all CPU s', 'cores busy', 'others CPU s']];
   for (const caseId of caseIds) {
     for (const image of images) {
-      for (const tool of ['ours', 'skopeo'] as const) {
+      for (const tool of TOOLS) {
         const chosen = select(samples, caseId, image.key, tool);
         if (chosen.length === 0) continue;
         const toolCpu = chosen.map((s) => s.cpu.tool).filter((v): v is number => v !== undefined);
