@@ -10,26 +10,19 @@
  * beforehand (digests, sizes, manifest bytes), so it parses nothing; it verifies nothing
  * (no hash), retries nothing, and starts in a few milliseconds.
  *
- * It is a yardstick, not a hard bound: the pipe between the two curls costs a copy, and
- * curl's small writes make a registry read them less efficiently, so a tool can beat it
- * on loopback. Through the latency links, where the links pace what reaches the registries,
- * it is the fastest copy measured here.
+ * It is a yardstick, not a hard bound: the pipe between the two curls adds a copy and a
+ * process hop to every chunk, so on loopback a tool can match or beat it. Through the
+ * latency links it is the fastest copy measured here.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SyntheticImage } from '@ecr-replicate/testing';
+import { MANIFEST_ACCEPT } from '../src/registry/media-types';
 
 /** A string as one bash word. */
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
-
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(',');
 
 /**
  * Writes the floor's script for `image` (and its manifests' bytes) into `dir`; returns the
@@ -53,7 +46,7 @@ export function writeFloorScript(image: SyntheticImage, dir: string, key: string
     'fail() { echo "floor: $*" >&2; exit 1; }',
     '# Waits for every job in pids; fails when one did.',
     'all() { for p in "${pids[@]}"; do wait "$p" || exit 1; done; }',
-    `accept=${quote(ACCEPT)}`,
+    `accept=${quote(MANIFEST_ACCEPT)}`,
     'absolute() { case $1 in http*) echo "$1" ;; *) echo "$origin$1" ;; esac; }',
     'location() { tr -d "\\r" | sed -n "s/^[Ll]ocation: //p"; }',
     '',
