@@ -245,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
   out(`  machine    ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
   out(`  registries 2 × ${versionOf('/usr/bin/docker-registry', ['--version']).replace(/^\S+\s+/, '')} on 127.0.0.1, NO AUTH on either`);
   out('             (with htpasswd every request pays a bcrypt check, which would dominate the small requests)');
-  out(`  rounds     ${rounds}; the two tools alternate copy by copy, and which goes first swaps every round`);
+  out(`  rounds     ${rounds}; the tools take turns copy by copy, and which goes first rotates every round`);
   out(`  ours       node copy-entry.cjs copy SRC DST  (the compiled CLI as bin/ecr-replicate.js runs it, default concurrency 8; node start-up included)`);
   out(`  skopeo     skopeo copy ${skopeoFlags.join(' ')} docker://SRC docker://DST`);
   out('             --preserve-digests: the synthetic layers are incompressible bytes labelled tar+gzip; without it');
