@@ -8,8 +8,8 @@
  * that on a small machine a benchmark through it is not bound by the relay.
  * Each request head reaches the registry `latencyMs` after it was sent and
  * each response head comes back `latencyMs` later; bodies stream through
- * with the same delay. Connection
- * set-up is not delayed (as with the fault proxy).
+ * with the same delay. Connection set-up is not delayed (as with the fault
+ * proxy).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
