@@ -1,23 +1,18 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent } from '../copy/events';
 import type { EntryResult } from '../sync/apply';
-import { shortDigest, type ScanProgress, type SyncFailure, type SyncPlan } from '../sync/plan';
+import { shortDigest, type ActionCounts, type ScanProgress, type SyncFailure, type SyncPlan } from '../sync/plan';
 import { formatTable } from './io';
 import { StatusLine, bar, mib } from './status-line';
 
-/** The end of a sync, as printed last. */
-export interface SyncSummary {
+/** The end of a sync, as printed last; the action counts are the plan's entries by action. */
+export interface SyncSummary extends ActionCounts {
   mode: 'dry-run' | 'direct' | 'enqueue';
   source: string;
   destination: string;
   /** Selected source repositories and tags. */
   repositories: number;
   tags: number;
-  /** Plan entries by action. */
-  ok: number;
-  copy: number;
-  update: number;
-  delete: number;
   /** Entries done right here (direct) or queued for the workers (enqueue). */
   done?: number;
   queued?: number;

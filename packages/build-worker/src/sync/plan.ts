@@ -316,9 +316,12 @@ class RepositoryScanner {
   }
 }
 
+/** How many of a plan's entries there are of each action. */
+export type ActionCounts = Record<PlanAction, number>;
+
 /** Counts of a plan's entries by action. */
-export function countActions(entries: readonly PlanEntry[]): Record<PlanAction, number> {
-  const counts: Record<PlanAction, number> = { copy: 0, update: 0, delete: 0, ok: 0 };
+export function countActions(entries: readonly PlanEntry[]): ActionCounts {
+  const counts: ActionCounts = { copy: 0, update: 0, delete: 0, ok: 0 };
   for (const entry of entries) counts[entry.action] += 1;
   return counts;
 }

@@ -6,7 +6,7 @@ import { describeDestinationSecret, partitionOfRegion, type DestinationSecret, t
 import type { RegistryClient } from '../registry/client';
 import { destinationIdentity, ecrClient, endpointOf } from '../worker/registries';
 import { enqueuePlan, type SourceRegistryIdentity } from './enqueue';
-import { countActions, planSync } from './plan';
+import { countActions, planSync, type ActionCounts } from './plan';
 import { listEcrRepositories } from './repositories';
 
 export interface ScheduledSyncDependencies {
@@ -24,14 +24,10 @@ export interface ScheduledSyncDependencies {
   now?: () => Date;
 }
 
-/** What one scheduled run found and queued. */
-export interface ScheduledSyncSummary {
+/** What one scheduled run found and queued; the action counts are the plan's entries by action. */
+export interface ScheduledSyncSummary extends ActionCounts {
   repositories: number;
   tags: number;
-  ok: number;
-  copy: number;
-  update: number;
-  delete: number;
   /** Tags that differ: copy + update + delete. */
   drift: number;
   queued: number;
