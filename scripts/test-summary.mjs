@@ -24,7 +24,9 @@ for (const name of readdirSync(packagesDir).sort()) {
   // Suites that failed to run (syntax error, crash) count as one failure each.
   failed += results.numFailedTests + results.numRuntimeErrorTestSuites;
   skipped += results.numPendingTests + results.numTodoTests;
-  console.log(`${name}: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numRuntimeErrorTestSuites} suites crashed`);
+  console.log(
+    `${name}: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numRuntimeErrorTestSuites} suites crashed`,
+  );
 }
 for (const name of missing) console.log(`${name}: no test results (its tests did not run)`);
 failed += missing.length;

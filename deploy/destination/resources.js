@@ -23,7 +23,8 @@ const DELETE_ACTIONS = ['ecr:BatchDeleteImage'];
 const REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const REPOSITORY_PATTERN = /^(?:\*|(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/?\*)?)$/;
 
-const list = (value) => (value === undefined || value === null || value === '' ? [] : Array.isArray(value) ? value : [value]);
+const list = (value) =>
+  value === undefined || value === null || value === '' ? [] : Array.isArray(value) ? value : [value];
 
 function fail(message) {
   throw new Error(`destination stack configuration: ${message}`);
@@ -45,17 +46,20 @@ function logicalIdOf(name) {
 /** `{ Resources, Outputs }` of the destination stack. */
 function destinationResources(params) {
   const userName = String(params.userName || '');
-  if (!/^[A-Za-z0-9+=,.@_-]{1,64}$/.test(userName)) fail('param "userName" must be an IAM user name (1 to 64 of A-Z a-z 0-9 + = , . @ _ -)');
+  if (!/^[A-Za-z0-9+=,.@_-]{1,64}$/.test(userName))
+    fail('param "userName" must be an IAM user name (1 to 64 of A-Z a-z 0-9 + = , . @ _ -)');
   const patterns = list(params.repositories).map(String);
   if (patterns.length === 0) fail('param "repositories" must name at least one repository or pattern');
   for (const pattern of patterns) {
-    if (!REPOSITORY_PATTERN.test(pattern)) fail(`param "repositories": "${pattern}" is not a repository name or a prefix ending in *`);
+    if (!REPOSITORY_PATTERN.test(pattern))
+      fail(`param "repositories": "${pattern}" is not a repository name or a prefix ending in *`);
   }
   if (typeof params.deletes !== 'boolean') fail('param "deletes" must be true or false');
   const created = list(params.createRepositories).map(String);
   for (const name of created) {
     if (!REPOSITORY_NAME.test(name)) fail(`param "createRepositories": "${name}" is not a valid repository name`);
-    if (!patterns.some((pattern) => matches(pattern, name))) fail(`param "createRepositories": "${name}" is outside "repositories", the user could not write to it`);
+    if (!patterns.some((pattern) => matches(pattern, name)))
+      fail(`param "createRepositories": "${name}" is outside "repositories", the user could not write to it`);
   }
 
   const Resources = {
@@ -117,7 +121,8 @@ function destinationResources(params) {
 module.exports = {
   resources: async ({ resolveVariable }) => {
     const params = {};
-    for (const name of ['userName', 'repositories', 'deletes', 'createRepositories', 'scanOnPush']) params[name] = await resolveVariable(`param:${name}`);
+    for (const name of ['userName', 'repositories', 'deletes', 'createRepositories', 'scanOnPush'])
+      params[name] = await resolveVariable(`param:${name}`);
     return destinationResources(params);
   },
   destinationResources,

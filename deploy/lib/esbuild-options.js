@@ -34,10 +34,18 @@ function workspaceEntryPoints(packageName) {
     return undefined;
   }
   if (manifest.name !== packageName) return undefined;
-  const declared = manifest.exports === undefined ? { '.': manifest.main || './dist/index.js' } : typeof manifest.exports === 'string' ? { '.': manifest.exports } : manifest.exports;
+  const declared =
+    manifest.exports === undefined
+      ? { '.': manifest.main || './dist/index.js' }
+      : typeof manifest.exports === 'string'
+        ? { '.': manifest.exports }
+        : manifest.exports;
   const entries = {};
   for (const [subpath, target] of Object.entries(declared)) {
-    const built = typeof target === 'string' ? target : target && (target.require || target.node || target.default || target.import);
+    const built =
+      typeof target === 'string'
+        ? target
+        : target && (target.require || target.node || target.default || target.import);
     const match = typeof built === 'string' ? /^(?:\.\/)?dist\/(.+)\.js$/.exec(built) : null;
     if (match === null) continue;
     const importPath = subpath === '.' ? packageName : `${packageName}${subpath.slice(1)}`;
@@ -60,7 +68,10 @@ const workspaceSources = {
       const entries = cache.get(packageName);
       if (entries === undefined) return undefined;
       const source = entries[args.path];
-      if (source === undefined) return { errors: [{ text: `"${args.path}" is not an entry point ${packageName} exports (package.json "exports")` }] };
+      if (source === undefined)
+        return {
+          errors: [{ text: `"${args.path}" is not an entry point ${packageName} exports (package.json "exports")` }],
+        };
       return { path: source };
     });
   },

@@ -55,7 +55,9 @@ function imageActionPattern(config) {
 /** ARNs (Fn::Sub) of the source repositories the worker may read. */
 function sourceRepositoryArns(config) {
   const prefixes = repositoryPrefixes(config) || [''];
-  return prefixes.map((prefix) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/${prefix}*` }));
+  return prefixes.map((prefix) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/${prefix}*`,
+  }));
 }
 
 /** Checks the destination parameters; returns `{ partition, region, accountId, registry }`. */
@@ -71,8 +73,14 @@ function destination({ partition, region, accountId }) {
     );
   }
   const account = accountId === undefined || accountId === null ? '' : String(accountId);
-  if (account !== '' && !/^\d{12}$/.test(account)) throw new StageConfigError('param "destinationAccountId" must be empty or a 12-digit account id');
-  return { partition, region, accountId: account, registry: account === '' ? undefined : common.ecrHost({ accountId: account, region }) };
+  if (account !== '' && !/^\d{12}$/.test(account))
+    throw new StageConfigError('param "destinationAccountId" must be empty or a 12-digit account id');
+  return {
+    partition,
+    region,
+    accountId: account,
+    registry: account === '' ? undefined : common.ecrHost({ accountId: account, region }),
+  };
 }
 
 /** Numeric parameters: name → [min, max] (the bounds of the settings that read them, and of AWS). */
@@ -126,7 +134,15 @@ function reconcileScheduleExpression(raw) {
 function reconcileScheduleEvents(raw, ruleName) {
   const expression = reconcileScheduleExpression(raw);
   if (expression === undefined) return [];
-  return [{ schedule: { name: ruleName, description: 'Drift repair: compares the registries and queues what differs', rate: [expression] } }];
+  return [
+    {
+      schedule: {
+        name: ruleName,
+        description: 'Drift repair: compares the registries and queues what differs',
+        rate: [expression],
+      },
+    },
+  ];
 }
 
 /** Wraps a function of the resolved parameters as a serverless variable resolver. */
@@ -149,16 +165,28 @@ module.exports = {
     parseReplication(replication);
     return JSON.stringify(replication || {});
   }),
-  imageActionRulePattern: resolver(['replication'], ({ replication }) => imageActionPattern(parseReplication(replication))),
-  workerSourceRepositoryArns: resolver(['replication'], ({ replication }) => sourceRepositoryArns(parseReplication(replication))),
+  imageActionRulePattern: resolver(['replication'], ({ replication }) =>
+    imageActionPattern(parseReplication(replication)),
+  ),
+  workerSourceRepositoryArns: resolver(['replication'], ({ replication }) =>
+    sourceRepositoryArns(parseReplication(replication)),
+  ),
   tuning: resolver(Object.keys(NUMERIC_PARAMS), checkTuning),
   reconcileEvents: async ({ resolveVariable }) => {
     const ruleName = await resolveVariable('self:custom.names.reconcileRule');
-    return resolver(['reconcileSchedule'], ({ reconcileSchedule }) => reconcileScheduleEvents(reconcileSchedule, ruleName))({ resolveVariable });
+    return resolver(['reconcileSchedule'], ({ reconcileSchedule }) =>
+      reconcileScheduleEvents(reconcileSchedule, ruleName),
+    )({ resolveVariable });
   },
   destinationRegistry: resolver(['destinationPartition', 'destinationRegion', 'destinationAccountId'], (params) => {
-    const checked = destination({ partition: params.destinationPartition, region: params.destinationRegion, accountId: params.destinationAccountId });
-    return checked.registry || `(destination account not set: the worker uses the secret's accountid, in ${checked.region})`;
+    const checked = destination({
+      partition: params.destinationPartition,
+      region: params.destinationRegion,
+      accountId: params.destinationAccountId,
+    });
+    return (
+      checked.registry || `(destination account not set: the worker uses the secret's accountid, in ${checked.region})`
+    );
   }),
   // plain functions
   StageConfigError,

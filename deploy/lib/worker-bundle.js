@@ -25,7 +25,8 @@ async function bundleWorker(entry) {
   const files = result.outputFiles
     .map((file) => ({ name: path.basename(file.path), data: Buffer.from(file.contents) }))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
-  if (!files.some((file) => file.name === WORKER_SCRIPT)) throw new Error(`esbuild produced no ${WORKER_SCRIPT} for ${entry}`);
+  if (!files.some((file) => file.name === WORKER_SCRIPT))
+    throw new Error(`esbuild produced no ${WORKER_SCRIPT} for ${entry}`);
   return {
     zip: createZip(files),
     files: files.map((file) => ({ name: file.name, size: file.data.length })),

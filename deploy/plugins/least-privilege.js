@@ -25,9 +25,11 @@ function policyStatements(template) {
     const properties = resource.Properties || {};
     const documents = [];
     if (['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(resource.Type)) {
-      for (const policy of asArray(properties.Policies)) documents.push([`${logicalId}/${policy.PolicyName}`, policy.PolicyDocument]);
+      for (const policy of asArray(properties.Policies))
+        documents.push([`${logicalId}/${policy.PolicyName}`, policy.PolicyDocument]);
     }
-    if (['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(resource.Type)) documents.push([logicalId, properties.PolicyDocument]);
+    if (['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(resource.Type))
+      documents.push([logicalId, properties.PolicyDocument]);
     for (const [where, document] of documents) {
       for (const statement of asArray(document && document.Statement)) found.push([where, statement]);
     }
@@ -41,10 +43,12 @@ function references(value, logicalId) {
   if (value === null || typeof value !== 'object') return false;
   if (value.Ref === logicalId) return true;
   const getAtt = value['Fn::GetAtt'];
-  if (getAtt && (getAtt[0] === logicalId || (typeof getAtt === 'string' && getAtt.split('.')[0] === logicalId))) return true;
+  if (getAtt && (getAtt[0] === logicalId || (typeof getAtt === 'string' && getAtt.split('.')[0] === logicalId)))
+    return true;
   const sub = value['Fn::Sub'];
   const subText = Array.isArray(sub) ? sub[0] : sub;
-  if (typeof subText === 'string' && (subText.includes(`\${${logicalId}}`) || subText.includes(`\${${logicalId}.`))) return true;
+  if (typeof subText === 'string' && (subText.includes(`\${${logicalId}}`) || subText.includes(`\${${logicalId}.`)))
+    return true;
   return Object.values(value).some((item) => references(item, logicalId));
 }
 
@@ -60,12 +64,14 @@ function findViolations(template, anyResourceActions = DEFAULT_ANY_RESOURCE_ACTI
     }
     const actions = asArray(statement.Action);
     for (const action of actions) {
-      if (typeof action !== 'string' || action.includes('*')) violations.push(`${where}: action ${JSON.stringify(action)} has a wildcard`);
+      if (typeof action !== 'string' || action.includes('*'))
+        violations.push(`${where}: action ${JSON.stringify(action)} has a wildcard`);
     }
     const onAnyResource = asArray(statement.Resource).some((resource) => resource === '*');
     if (onAnyResource) {
       for (const action of actions) {
-        if (typeof action === 'string' && !allowedOnAny.has(action.toLowerCase())) violations.push(`${where}: ${action} on Resource "*"`);
+        if (typeof action === 'string' && !allowedOnAny.has(action.toLowerCase()))
+          violations.push(`${where}: ${action} on Resource "*"`);
       }
     }
   }

@@ -96,7 +96,8 @@ class WorkerArtifactPlugin {
   /** The deployment bucket as the compiled template names it. */
   bucketReference() {
     const provider = this.serverless.service.provider;
-    const configured = (provider.deploymentBucketObject && provider.deploymentBucketObject.name) || provider.deploymentBucket;
+    const configured =
+      (provider.deploymentBucketObject && provider.deploymentBucketObject.name) || provider.deploymentBucket;
     return typeof configured === 'string' && configured !== '' ? configured : { Ref: 'ServerlessDeploymentBucket' };
   }
 
@@ -109,7 +110,8 @@ class WorkerArtifactPlugin {
     const bucket = this.bucketReference();
 
     const projectResource = template.Resources[project];
-    if (!projectResource || projectResource.Type !== 'AWS::CodeBuild::Project') throw this.error(`resource ${project} is not an AWS::CodeBuild::Project`);
+    if (!projectResource || projectResource.Type !== 'AWS::CodeBuild::Project')
+      throw this.error(`resource ${project} is not an AWS::CodeBuild::Project`);
     projectResource.Properties.Source = {
       ...projectResource.Properties.Source,
       Type: 'S3',
@@ -117,7 +119,8 @@ class WorkerArtifactPlugin {
     };
 
     const roleResource = template.Resources[role];
-    if (!roleResource || roleResource.Type !== 'AWS::IAM::Role') throw this.error(`resource ${role} is not an AWS::IAM::Role`);
+    if (!roleResource || roleResource.Type !== 'AWS::IAM::Role')
+      throw this.error(`resource ${role} is not an AWS::IAM::Role`);
     const policies = roleResource.Properties.Policies || (roleResource.Properties.Policies = []);
     policies.push({
       PolicyName: 'read-worker-artifact',
@@ -137,7 +140,11 @@ class WorkerArtifactPlugin {
   /** The framework's deploy plugin: its upload routine, bucket and package path. */
   deployPlugin() {
     const found = this.serverless.pluginManager.plugins.find(
-      (plugin) => plugin && plugin.constructor && plugin.constructor.name === 'AwsDeploy' && typeof plugin.uploadZipFile === 'function',
+      (plugin) =>
+        plugin &&
+        plugin.constructor &&
+        plugin.constructor.name === 'AwsDeploy' &&
+        typeof plugin.uploadZipFile === 'function',
     );
     if (!found) throw this.error("cannot find the framework's AwsDeploy plugin to upload the worker");
     return found;

@@ -44,7 +44,8 @@ function readSettings(env) {
   const bucket = (env.PACKAGE_BUCKET || '').trim();
   if (environment === '') return { skip: 'ENVIRONMENT is not set' };
   if (bucket === '') return { skip: 'PACKAGE_BUCKET is not set' };
-  if (!/^[a-zA-Z0-9_-]+$/.test(environment)) throw new ConfigError('ENVIRONMENT must be a stage name (letters, digits, - and _)');
+  if (!/^[a-zA-Z0-9_-]+$/.test(environment))
+    throw new ConfigError('ENVIRONMENT must be a stage name (letters, digits, - and _)');
   const prefix = env.PACKAGE_PREFIX || '';
   if (prefix !== '') {
     if (prefix.startsWith('/')) throw new ConfigError('PACKAGE_PREFIX must not begin with "/"');
@@ -72,7 +73,8 @@ function artifactDirectoryOf(dir) {
   const file = path.join(dir, STATE_FILE);
   if (!fs.existsSync(file)) throw new ConfigError(`${dir} is not a serverless package: ${STATE_FILE} is missing`);
   const directory = JSON.parse(fs.readFileSync(file, 'utf8')).package?.artifactDirectoryName;
-  if (typeof directory !== 'string' || directory === '') throw new ConfigError(`${STATE_FILE} names no artifact directory`);
+  if (typeof directory !== 'string' || directory === '')
+    throw new ConfigError(`${STATE_FILE} names no artifact directory`);
   return directory;
 }
 
@@ -82,7 +84,8 @@ function packageHash(dir) {
   const hash = createHash('sha256');
   for (const file of listFiles(dir)) {
     let data = fs.readFileSync(path.join(dir, file));
-    if (file.endsWith('.json')) data = Buffer.from(data.toString('utf8').split(directory).join(DIRECTORY_PLACEHOLDER), 'utf8');
+    if (file.endsWith('.json'))
+      data = Buffer.from(data.toString('utf8').split(directory).join(DIRECTORY_PLACEHOLDER), 'utf8');
     hash.update(`${file}\0${data.length}\0`);
     hash.update(data);
   }
@@ -113,17 +116,27 @@ function upload(settings, dir, hash) {
   try {
     fs.writeFileSync(archive, createZip(files));
     const result = aws([
-      's3api', 'put-object',
-      '--bucket', settings.bucket,
-      '--key', settings.key,
-      '--body', archive,
-      '--content-type', 'application/zip',
-      '--server-side-encryption', 'aws:kms',
-      '--ssekms-key-id', settings.kmsKeyId,
-      '--metadata', `${HASH_METADATA}=${hash}`,
-      '--output', 'json',
+      's3api',
+      'put-object',
+      '--bucket',
+      settings.bucket,
+      '--key',
+      settings.key,
+      '--body',
+      archive,
+      '--content-type',
+      'application/zip',
+      '--server-side-encryption',
+      'aws:kms',
+      '--ssekms-key-id',
+      settings.kmsKeyId,
+      '--metadata',
+      `${HASH_METADATA}=${hash}`,
+      '--output',
+      'json',
     ]);
-    if (result.status !== 0) throw new Error(`aws s3api put-object failed (exit ${result.status}): ${result.stderr.trim()}`);
+    if (result.status !== 0)
+      throw new Error(`aws s3api put-object failed (exit ${result.status}): ${result.stderr.trim()}`);
   } finally {
     fs.rmSync(temp, { recursive: true, force: true });
   }
@@ -136,7 +149,8 @@ function main(argv, env) {
     console.log(`upload-package: not uploading: ${settings.skip}`);
     return 0;
   }
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ConfigError(`package directory ${dir} does not exist`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new ConfigError(`package directory ${dir} does not exist`);
   const hash = packageHash(dir);
   const target = `s3://${settings.bucket}/${settings.key}`;
   const previous = uploadedHash(settings.bucket, settings.key);

@@ -33,7 +33,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`ecr-replicate: internal error: ${error instanceof Error && error.stack ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `ecr-replicate: internal error: ${error instanceof Error && error.stack ? error.stack : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

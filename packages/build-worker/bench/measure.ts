@@ -59,7 +59,9 @@ export function runMeasured(
   options: { env: NodeJS.ProcessEnv; timeoutMs: number; timeFile?: string },
 ): Promise<RunOutcome> {
   const [file, argv] =
-    options.timeFile !== undefined && hasGnuTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', options.timeFile, command, ...args]] : [command, args];
+    options.timeFile !== undefined && hasGnuTime
+      ? [GNU_TIME, ['-f', '%M %U %S', '-o', options.timeFile, command, ...args]]
+      : [command, args];
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -96,7 +98,11 @@ export function runMeasured(
       killGroup(child); // nothing of it may linger
       const end = exited ?? { code: child.exitCode, signal: child.signalCode, at: performance.now() };
       if (timedOut) {
-        reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs / 1000} s; stderr: ${stderr.trim().slice(-2000)}`));
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} did not finish within ${options.timeoutMs / 1000} s; stderr: ${stderr.trim().slice(-2000)}`,
+          ),
+        );
         return;
       }
       const outcome: RunOutcome = {
@@ -112,9 +118,12 @@ export function runMeasured(
       if (options.timeFile !== undefined && hasGnuTime) {
         try {
           // GNU time writes "Command exited with non-zero status N" before the figures on failure.
-          const [rss, user, system] = (readFileSync(options.timeFile, 'utf8').trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+          const [rss, user, system] = (readFileSync(options.timeFile, 'utf8').trim().split('\n').at(-1) ?? '')
+            .split(' ')
+            .map(Number);
           if (rss !== undefined && Number.isFinite(rss) && rss > 0) outcome.timeRssKiB = rss;
-          if (user !== undefined && system !== undefined && Number.isFinite(user + system)) outcome.timeCpuSeconds = user + system;
+          if (user !== undefined && system !== undefined && Number.isFinite(user + system))
+            outcome.timeCpuSeconds = user + system;
         } catch {
           // no figure
         }

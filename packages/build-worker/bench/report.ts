@@ -43,7 +43,11 @@ export interface CaseInfo {
 
 export const CASES: CaseInfo[] = [
   { id: 'cold', title: 'loopback cold (empty destination repository, registries directly)', goal: 0.9 },
-  { id: 'warm', title: 'warm, through the latency links (destination already has the tag at the same digest)', goal: 0.5 },
+  {
+    id: 'warm',
+    title: 'warm, through the latency links (destination already has the tag at the same digest)',
+    goal: 0.5,
+  },
   { id: 'latency', title: 'latency cold (empty destination repository, through the latency links)', goal: 0.6 },
 ];
 
@@ -54,7 +58,9 @@ export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function mib(kib: number | undefined): string {
@@ -94,7 +100,9 @@ export interface CaseFigures {
 
 /** Median seconds of every tool for one image of one case. */
 export function figures(samples: Sample[], caseId: CaseId, image: ImageKey): CaseFigures {
-  const [ours, skopeo, floor] = TOOLS.map((tool) => median(select(samples, caseId, image, tool).map((s) => s.seconds))) as [number, number, number];
+  const [ours, skopeo, floor] = TOOLS.map((tool) =>
+    median(select(samples, caseId, image, tool).map((s) => s.seconds)),
+  ) as [number, number, number];
   return { ours, skopeo, ratio: ours / skopeo, floor, floorRatio: floor / skopeo };
 }
 
@@ -112,7 +120,12 @@ export function summedFigures(samples: Sample[], caseId: CaseId, images: ImageKe
   return { ours, skopeo, ratio: ours / skopeo, floor, floorRatio: floor / skopeo };
 }
 
-export function peakRss(samples: Sample[], caseId: CaseId | undefined, image: ImageKey, tool: ToolName): number | undefined {
+export function peakRss(
+  samples: Sample[],
+  caseId: CaseId | undefined,
+  image: ImageKey,
+  tool: ToolName,
+): number | undefined {
   const values = samples
     .filter((s) => (caseId === undefined || s.caseId === caseId) && s.image === image && s.tool === tool)
     .map((s) => s.rssKiB)
@@ -131,7 +144,17 @@ function runsOf(samples: Sample[], caseId: CaseId, image: ImageKey, tool: ToolNa
 export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key: ImageKey; name: string }>): string {
   const withFloor = samples.some((s) => s.caseId === info.id && s.tool === 'floor');
   const floorCells = (f: CaseFigures): string[] => (withFloor ? [f.floor.toFixed(2), f.floorRatio.toFixed(2)] : []);
-  const header = ['image', 'ours s', 'skopeo s', 'ours/skopeo', 'goal', '', ...(withFloor ? ['floor s', 'floor/skopeo'] : []), 'ours peak RSS MiB', 'skopeo peak RSS MiB'];
+  const header = [
+    'image',
+    'ours s',
+    'skopeo s',
+    'ours/skopeo',
+    'goal',
+    '',
+    ...(withFloor ? ['floor s', 'floor/skopeo'] : []),
+    'ours peak RSS MiB',
+    'skopeo peak RSS MiB',
+  ];
   header.push(`runs ours | skopeo${withFloor ? ' | floor' : ''} (s)`);
   const rows: string[][] = [header];
   for (const { key, name } of images) {
@@ -157,7 +180,18 @@ export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key
       info.id,
       images.map((i) => i.key),
     );
-    rows.push(['both (sum)', sum.ours.toFixed(2), sum.skopeo.toFixed(2), sum.ratio.toFixed(2), `<= ${info.goal.toFixed(2)}`, verdict(sum.ratio <= info.goal), ...floorCells(sum), '', '', '']);
+    rows.push([
+      'both (sum)',
+      sum.ours.toFixed(2),
+      sum.skopeo.toFixed(2),
+      sum.ratio.toFixed(2),
+      `<= ${info.goal.toFixed(2)}`,
+      verdict(sum.ratio <= info.goal),
+      ...floorCells(sum),
+      '',
+      '',
+      '',
+    ]);
   }
   return table(rows, [0, 5, header.length - 1]);
 }
@@ -175,9 +209,29 @@ export function kinds(byKind: Record<string, number>): string {
 }
 
 /** The request figures of the cases through the links: the median copy of each tool (by seconds). */
-export function requestTable(samples: Sample[], caseIds: CaseId[], images: Array<{ key: ImageKey; name: string; blobs: number }>): string {
+export function requestTable(
+  samples: Sample[],
+  caseIds: CaseId[],
+  images: Array<{ key: ImageKey; name: string; blobs: number }>,
+): string {
   const rows: string[][] = [
-    ['case', 'image', 'tool', 'requests', 'src', 'dst', 'blob reqs', 'per blob', 'waves', 'max in flight', 'max PATCH in flight', '1st req ms', '1st PATCH ms', 'last answer ms', 'exit ms'],
+    [
+      'case',
+      'image',
+      'tool',
+      'requests',
+      'src',
+      'dst',
+      'blob reqs',
+      'per blob',
+      'waves',
+      'max in flight',
+      'max PATCH in flight',
+      '1st req ms',
+      '1st PATCH ms',
+      'last answer ms',
+      'exit ms',
+    ],
   ];
   for (const caseId of caseIds) {
     for (const image of images) {
@@ -218,7 +272,21 @@ function cpuCell(value: number | undefined): string {
  * cores were busy on average (all CPU / wall time).
  */
 export function cpuTable(samples: Sample[], caseIds: CaseId[], images: Array<{ key: ImageKey; name: string }>): string {
-  const rows: string[][] = [['case', 'image', 'tool', 'wall s', 'tool CPU s', 'src registry', 'dst registry', 'links', 'all CPU s', 'cores busy', 'others CPU s']];
+  const rows: string[][] = [
+    [
+      'case',
+      'image',
+      'tool',
+      'wall s',
+      'tool CPU s',
+      'src registry',
+      'dst registry',
+      'links',
+      'all CPU s',
+      'cores busy',
+      'others CPU s',
+    ],
+  ];
   for (const caseId of caseIds) {
     for (const image of images) {
       for (const tool of TOOLS) {

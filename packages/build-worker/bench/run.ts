@@ -22,7 +22,18 @@ import {
   type SyntheticImage,
 } from '@ecr-replicate/testing';
 import { writeFloorScript } from './floor';
-import { cpuSecondsOf, hasGnuTime, killRunningChildren, loadAverage, machineBusySeconds, registryPid, RequestLog, requestStats, runMeasured, type RunOutcome } from './measure';
+import {
+  cpuSecondsOf,
+  hasGnuTime,
+  killRunningChildren,
+  loadAverage,
+  machineBusySeconds,
+  registryPid,
+  RequestLog,
+  requestStats,
+  runMeasured,
+  type RunOutcome,
+} from './measure';
 import {
   CASES,
   caseTable,
@@ -91,12 +102,14 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (values.help === true) return 'help';
   const whole = (text: string | undefined, name: string, fallback: number, min: number): number => {
     if (text === undefined) return fallback;
-    if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`${name} must be a whole number of at least ${min} (got "${text}")`);
+    if (!/^\d+$/.test(text) || Number(text) < min)
+      throw new Error(`${name} must be a whole number of at least ${min} (got "${text}")`);
     return Number(text);
   };
   const quick = values.quick === true;
   const cases = (values.cases ?? 'cold,warm,latency').split(',').map((c) => c.trim());
-  for (const c of cases) if (!CASES.some((info) => info.id === c)) throw new Error(`--cases: unknown case "${c}" (cold, warm, latency)`);
+  for (const c of cases)
+    if (!CASES.some((info) => info.id === c)) throw new Error(`--cases: unknown case "${c}" (cold, warm, latency)`);
   return {
     rounds: whole(values.rounds, '--rounds', quick ? 1 : 3, 1),
     quick,
@@ -161,7 +174,11 @@ const out = (line = ''): void => {
 
 function versionOf(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0] ?? '?';
+    return (
+      execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim()
+        .split('\n')[0] ?? '?'
+    );
   } catch {
     return 'not found';
   }
@@ -241,22 +258,32 @@ async function main(argv: string[]): Promise<number> {
   const singleMiB = quick ? 64 : 512;
   const skopeoFlags = ['--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false'];
 
-  out(`ecr-replicate copy benchmark: ours (the compiled CLI) vs ${versionOf('skopeo', ['--version'])}${quick ? '   [--quick: small images, goals indicative only]' : ''}`);
+  out(
+    `ecr-replicate copy benchmark: ours (the compiled CLI) vs ${versionOf('skopeo', ['--version'])}${quick ? '   [--quick: small images, goals indicative only]' : ''}`,
+  );
   out(`  machine    ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-  out(`  registries 2 × ${versionOf('/usr/bin/docker-registry', ['--version']).replace(/^\S+\s+/, '')} on 127.0.0.1, NO AUTH on either`);
+  out(
+    `  registries 2 × ${versionOf('/usr/bin/docker-registry', ['--version']).replace(/^\S+\s+/, '')} on 127.0.0.1, NO AUTH on either`,
+  );
   out('             (with htpasswd every request pays a bcrypt check, which would dominate the small requests)');
   out(`  rounds     ${rounds}; the tools take turns copy by copy, and which goes first rotates every round`);
-  out(`  ours       node copy-entry.cjs copy SRC DST  (the compiled CLI as bin/ecr-replicate.js runs it, default concurrency 8; node start-up included)`);
+  out(
+    `  ours       node copy-entry.cjs copy SRC DST  (the compiled CLI as bin/ecr-replicate.js runs it, default concurrency 8; node start-up included)`,
+  );
   out(`  skopeo     skopeo copy ${skopeoFlags.join(' ')} docker://SRC docker://DST`);
   out('             --preserve-digests: the synthetic layers are incompressible bytes labelled tar+gzip; without it');
   out('             skopeo gzips them and writes other digests (not the same work). Each skopeo run gets a fresh');
-  out('             blob-info cache (XDG_DATA_HOME), else it mounts blobs from earlier rounds\' repositories.');
-  out(`  latency    ${latencyMs} ms each way, TCP links (in this process) in front of BOTH registries: every byte is held`);
+  out("             blob-info cache (XDG_DATA_HOME), else it mounts blobs from earlier rounds' repositories.");
+  out(
+    `  latency    ${latencyMs} ms each way, TCP links (in this process) in front of BOTH registries: every byte is held`,
+  );
   out('             that long in each direction, so each request and each answer arrive late; bodies stream through');
   const curlVersion = versionOf('curl', ['--version']);
   const withFloor = curlVersion !== 'not found';
   if (withFloor) {
-    out(`  floor      bash floor-<image>.sh SRC DST with ${curlVersion.split(' ').slice(0, 2).join(' ')}, in the cold cases: the same copy as a fully parallel`);
+    out(
+      `  floor      bash floor-<image>.sh SRC DST with ${curlVersion.split(' ').slice(0, 2).join(' ')}, in the cold cases: the same copy as a fully parallel`,
+    );
     out('             curl pipeline (every blob GET piped into its PATCH at once, nothing verified; bench/floor.ts),');
     out('             the yardstick the goals were set by, measured in the same run');
   } else {
@@ -264,12 +291,18 @@ async function main(argv: string[]): Promise<number> {
   }
   out('  time       wall time from spawn to exit, taken here the same way for every tool');
   if (extraCaCerts !== undefined) {
-    out(`  env        NODE_EXTRA_CA_CERTS (${extraCaCerts}) is unset for both tools: Node would read it at every start`);
+    out(
+      `  env        NODE_EXTRA_CA_CERTS (${extraCaCerts}) is unset for both tools: Node would read it at every start`,
+    );
     out('             (see "setup: process start-up" for its cost); no copy uses TLS');
   }
   const loadBefore = loadAverage();
-  out(`  load       1-minute load average ${loadBefore.toFixed(2)} at the start${loadBefore > cpus().length / 2 ? '  WARNING: the machine seems busy, figures may be noisy (see "others CPU s")' : ''}`);
-  out(`  RSS        peak resident set: ours process.resourceUsage().maxRSS; skopeo ${hasGnuTime ? 'GNU time %M' : 'n/a (no /usr/bin/time)'}`);
+  out(
+    `  load       1-minute load average ${loadBefore.toFixed(2)} at the start${loadBefore > cpus().length / 2 ? '  WARNING: the machine seems busy, figures may be noisy (see "others CPU s")' : ''}`,
+  );
+  out(
+    `  RSS        peak resident set: ours process.resourceUsage().maxRSS; skopeo ${hasGnuTime ? 'GNU time %M' : 'n/a (no /usr/bin/time)'}`,
+  );
   out();
 
   // ---- images, registries, links ---------------------------------------------------------
@@ -306,16 +339,21 @@ async function main(argv: string[]): Promise<number> {
   const storage = chooseStorage(options.storage);
   const [source, destination] = await startRegistriesIn(storage);
   resources.registries.push(source, destination);
-  out(`setup: registry data in ${source.rootDir} and ${destination.rootDir}${storage === '/dev/shm' ? ' (tmpfs; --storage DIR to change)' : ''}`);
+  out(
+    `setup: registry data in ${source.rootDir} and ${destination.rootDir}${storage === '/dev/shm' ? ' (tmpfs; --storage DIR to change)' : ''}`,
+  );
   await Promise.all(images.map((i) => pushImage(source, i.repository, i.image, TAG)));
-  out(`setup: source ${source.host}, destination ${destination.host}; pushed to the source in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  out(
+    `setup: source ${source.host}, destination ${destination.host}; pushed to the source in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 
   const sourceLink = await startLatencyLink(source, { latencyMs });
   resources.links.push(sourceLink);
   const destinationLink = await startLatencyLink(destination, { latencyMs });
   resources.links.push(destinationLink);
   const registryPids = { source: registryPid(source), destination: registryPid(destination) };
-  if (registryPids.source === undefined || registryPids.destination === undefined) out('setup: registry processes not found: their CPU shows as 0');
+  if (registryPids.source === undefined || registryPids.destination === undefined)
+    out('setup: registry processes not found: their CPU shows as 0');
   const log = new RequestLog([
     { side: 'source', link: sourceLink },
     { side: 'destination', link: destinationLink },
@@ -325,21 +363,44 @@ async function main(argv: string[]): Promise<number> {
   // ---- running the tools -------------------------------------------------------------------
   let runCount = 0;
   const floorScripts = new Map(images.map((i) => [i.key, writeFloorScript(i.image, runDir, i.key)]));
-  async function runTool(tool: ToolName, image: BenchImage, from: string, to: string): Promise<{ outcome: RunOutcome; rssKiB?: number; cpuSeconds?: number }> {
+  async function runTool(
+    tool: ToolName,
+    image: BenchImage,
+    from: string,
+    to: string,
+  ): Promise<{ outcome: RunOutcome; rssKiB?: number; cpuSeconds?: number }> {
     runCount += 1;
     const timeFile = join(runDir, `time-${runCount}.txt`);
     if (tool === 'floor') {
-      const outcome = await runMeasured('bash', [floorScripts.get(image.key) as string, from, to], { env: baseEnv, timeoutMs: COPY_TIMEOUT_MS, timeFile });
-      if (outcome.code !== 0) throw new Error(`floor: copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${outcome.stderr.trim().slice(-3000)}`);
+      const outcome = await runMeasured('bash', [floorScripts.get(image.key) as string, from, to], {
+        env: baseEnv,
+        timeoutMs: COPY_TIMEOUT_MS,
+        timeFile,
+      });
+      if (outcome.code !== 0)
+        throw new Error(
+          `floor: copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${outcome.stderr.trim().slice(-3000)}`,
+        );
       return { outcome, ...(outcome.timeCpuSeconds !== undefined ? { cpuSeconds: outcome.timeCpuSeconds } : {}) };
     }
     if (tool === 'ours') {
-      const outcome = await runMeasured(process.execPath, [entry, 'copy', from, to], { env: baseEnv, timeoutMs: COPY_TIMEOUT_MS, timeFile });
-      if (outcome.code !== 0) throw new Error(`ours: copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${(outcome.stderr + outcome.stdout).trim().slice(-3000)}`);
+      const outcome = await runMeasured(process.execPath, [entry, 'copy', from, to], {
+        env: baseEnv,
+        timeoutMs: COPY_TIMEOUT_MS,
+        timeFile,
+      });
+      if (outcome.code !== 0)
+        throw new Error(
+          `ours: copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${(outcome.stderr + outcome.stdout).trim().slice(-3000)}`,
+        );
       const reported = parseUsage(outcome.fd3);
       const rssKiB = reported.maxRssKiB ?? outcome.timeRssKiB;
       const cpuSeconds = reported.cpuSeconds ?? outcome.timeCpuSeconds;
-      return { outcome, ...(rssKiB !== undefined ? { rssKiB } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
+      return {
+        outcome,
+        ...(rssKiB !== undefined ? { rssKiB } : {}),
+        ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
+      };
     }
     // A blob-info cache of its own for every run, so that skopeo knows no more than our tool does.
     const cache = join(runDir, `skopeo-${runCount}`);
@@ -348,8 +409,15 @@ async function main(argv: string[]): Promise<number> {
     // As root, containers/image puts that cache in /var/lib/containers unless it believes it is rootless.
     if (isRoot) env._CONTAINERS_ROOTLESS_UID = '1000';
     try {
-      const outcome = await runMeasured('skopeo', ['copy', ...skopeoFlags, `docker://${from}`, `docker://${to}`], { env, timeoutMs: COPY_TIMEOUT_MS, timeFile });
-      if (outcome.code !== 0) throw new Error(`skopeo copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${outcome.stderr.trim().slice(-3000)}`);
+      const outcome = await runMeasured('skopeo', ['copy', ...skopeoFlags, `docker://${from}`, `docker://${to}`], {
+        env,
+        timeoutMs: COPY_TIMEOUT_MS,
+        timeFile,
+      });
+      if (outcome.code !== 0)
+        throw new Error(
+          `skopeo copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${outcome.stderr.trim().slice(-3000)}`,
+        );
       return {
         outcome,
         ...(outcome.timeRssKiB !== undefined ? { rssKiB: outcome.timeRssKiB } : {}),
@@ -363,12 +431,19 @@ async function main(argv: string[]): Promise<number> {
   async function verify(tool: ToolName, image: BenchImage, repository: string): Promise<void> {
     const digest = await manifestDigestOf(destination, repository, TAG);
     if (digest !== image.image.root.digest) {
-      throw new Error(`${tool}: ${destination.host}/${repository}:${TAG} is ${digest}, the source's ${image.repository}:${TAG} is ${image.image.root.digest}`);
+      throw new Error(
+        `${tool}: ${destination.host}/${repository}:${TAG} is ${digest}, the source's ${image.repository}:${TAG} is ${image.image.root.digest}`,
+      );
     }
   }
 
   // Start-up cost of each process alone: ours loads its bundle and prints help; skopeo prints its version.
-  const startup = { ours: [] as number[], skopeo: [] as number[], oursRss: [] as number[], oursWithCerts: [] as number[] };
+  const startup = {
+    ours: [] as number[],
+    skopeo: [] as number[],
+    oursRss: [] as number[],
+    oursWithCerts: [] as number[],
+  };
   for (let i = 0; i < 3; i++) {
     const o = await runMeasured(process.execPath, [entry, 'copy', '--help'], { env: baseEnv, timeoutMs: 60_000 });
     startup.ours.push(o.seconds * 1000);
@@ -377,21 +452,31 @@ async function main(argv: string[]): Promise<number> {
     const s = await runMeasured('skopeo', ['--version'], { env: baseEnv, timeoutMs: 60_000 });
     startup.skopeo.push(s.seconds * 1000);
     if (extraCaCerts !== undefined) {
-      const withCerts = await runMeasured(process.execPath, [entry, 'copy', '--help'], { env: { ...baseEnv, NODE_EXTRA_CA_CERTS: extraCaCerts }, timeoutMs: 60_000 });
+      const withCerts = await runMeasured(process.execPath, [entry, 'copy', '--help'], {
+        env: { ...baseEnv, NODE_EXTRA_CA_CERTS: extraCaCerts },
+        timeoutMs: 60_000,
+      });
       startup.oursWithCerts.push(withCerts.seconds * 1000);
     }
   }
   out(
     `setup: process start-up alone: ours ${Math.round(median(startup.ours))} ms (RSS ${mib(median(startup.oursRss))} MiB), ` +
       `skopeo ${Math.round(median(startup.skopeo))} ms (medians of 3)` +
-      (startup.oursWithCerts.length > 0 ? `; ours with NODE_EXTRA_CA_CERTS ${Math.round(median(startup.oursWithCerts))} ms` : ''),
+      (startup.oursWithCerts.length > 0
+        ? `; ours with NODE_EXTRA_CA_CERTS ${Math.round(median(startup.oursWithCerts))} ms`
+        : ''),
   );
 
   // The warm case copies onto a destination that already has every image at the same tag.
   if (options.cases.includes('warm')) {
     t = performance.now();
     for (const image of images) {
-      await runTool('ours', image, `${source.host}/${image.repository}:${TAG}`, `${destination.host}/warm/${image.key}:${TAG}`);
+      await runTool(
+        'ours',
+        image,
+        `${source.host}/${image.repository}:${TAG}`,
+        `${destination.host}/warm/${image.key}:${TAG}`,
+      );
       await verify('ours', image, `warm/${image.key}`);
     }
     out(`setup: seeded warm/<image>:${TAG} on the destination in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -400,7 +485,8 @@ async function main(argv: string[]): Promise<number> {
 
   // ---- the rounds ----------------------------------------------------------------------------
   const samples: Sample[] = [];
-  const total = rounds * images.length * options.cases.reduce((sum, caseId) => sum + (caseId === 'warm' || !withFloor ? 2 : 3), 0);
+  const total =
+    rounds * images.length * options.cases.reduce((sum, caseId) => sum + (caseId === 'warm' || !withFloor ? 2 : 3), 0);
   let done = 0;
   for (let round = 1; round <= rounds; round++) {
     // Each tool goes first in turn: the order rotates every round.
@@ -420,7 +506,12 @@ async function main(argv: string[]): Promise<number> {
             driver: process.cpuUsage(),
             machine: machineBusySeconds(),
           };
-          const { outcome, rssKiB, cpuSeconds } = await runTool(tool, image, `${srcHost}/${image.repository}:${TAG}`, `${dstHost}/${repository}:${TAG}`);
+          const { outcome, rssKiB, cpuSeconds } = await runTool(
+            tool,
+            image,
+            `${srcHost}/${image.repository}:${TAG}`,
+            `${dstHost}/${repository}:${TAG}`,
+          );
           const machine = machineBusySeconds() - before.machine;
           const driverCpu = process.cpuUsage(before.driver);
           const source = cpuSecondsOf(registryPids.source) - before.source;
@@ -443,7 +534,9 @@ async function main(argv: string[]): Promise<number> {
           };
           samples.push(sample);
           done += 1;
-          const extra = requests ? `  ${String(requests.total).padStart(3)} requests (${requests.blobRequests} on blobs${requests.mounts > 0 ? `, ${requests.mounts} mounts` : ''})` : '';
+          const extra = requests
+            ? `  ${String(requests.total).padStart(3)} requests (${requests.blobRequests} on blobs${requests.mounts > 0 ? `, ${requests.mounts} mounts` : ''})`
+            : '';
           out(
             `[${String(done).padStart(String(total).length)}/${total}] round ${round}  ${caseId.padEnd(7)}  ${image.key.padEnd(6)}  ${tool.padEnd(6)}` +
               `  ${outcome.seconds.toFixed(2).padStart(6)} s  RSS ${mib(rssKiB).padStart(4)} MiB  CPU ${cpu.tool === undefined ? 'n/a' : cpu.tool.toFixed(2).padStart(5)} s  digest ok${extra}`,
@@ -456,7 +549,9 @@ async function main(argv: string[]): Promise<number> {
   // ---- figures ---------------------------------------------------------------------------------
   const imageRows = images.map((i) => ({ key: i.key, name: i.name, blobs: i.blobs }));
   out();
-  out(`RESULTS (median of ${rounds} round${rounds === 1 ? '' : 's'}; seconds from spawn to exit; peak RSS = highest of the rounds)`);
+  out(
+    `RESULTS (median of ${rounds} round${rounds === 1 ? '' : 's'}; seconds from spawn to exit; peak RSS = highest of the rounds)`,
+  );
   for (const info of CASES.filter((c) => options.cases.includes(c.id))) {
     out();
     out(`${info.title}`);
@@ -464,19 +559,27 @@ async function main(argv: string[]): Promise<number> {
   }
 
   out();
-  out(`CPU per copy (median CPU seconds; ${cpus().length} cores here, "cores busy" = all CPU / wall time; "links" = this process)`);
+  out(
+    `CPU per copy (median CPU seconds; ${cpus().length} cores here, "cores busy" = all CPU / wall time; "links" = this process)`,
+  );
   out(cpuTable(samples, options.cases, imageRows));
 
   const linkedCases = options.cases.filter((c) => c !== 'cold');
   if (linkedCases.length > 0) {
     out();
-    out(`REQUESTS through the links (the median-time copy of each tool; ms after spawn; "waves": round trips waited for,`);
-    out(`a request arriving while none is in flight starts a new one; "per blob": blob+upload requests / blobs in the image)`);
+    out(
+      `REQUESTS through the links (the median-time copy of each tool; ms after spawn; "waves": round trips waited for,`,
+    );
+    out(
+      `a request arriving while none is in flight starts a new one; "per blob": blob+upload requests / blobs in the image)`,
+    );
     out(requestTable(samples, linkedCases, imageRows));
     for (const caseId of linkedCases) {
       for (const image of images) {
         for (const tool of TOOLS) {
-          const first = samples.find((s) => s.caseId === caseId && s.image === image.key && s.tool === tool && s.requests);
+          const first = samples.find(
+            (s) => s.caseId === caseId && s.image === image.key && s.tool === tool && s.requests,
+          );
           if (first?.requests) out(`  ${caseId} ${image.key} ${tool}: ${kinds(first.requests.byKind)}`);
         }
       }
@@ -501,8 +604,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (options.cases.includes('warm')) {
     const requestsOf = (tool: ToolName, image?: ImageKey): NonNullable<Sample['requests']>[] =>
-      samples.filter((s) => s.caseId === 'warm' && s.tool === tool && (image === undefined || s.image === image)).flatMap((s) => (s.requests ? [s.requests] : []));
-    const perImage = (tool: ToolName): string => images.map((i) => `${i.key} ${range(requestsOf(tool, i.key).map((r) => r.total))}`).join(', ');
+      samples
+        .filter((s) => s.caseId === 'warm' && s.tool === tool && (image === undefined || s.image === image))
+        .flatMap((s) => (s.requests ? [s.requests] : []));
+    const perImage = (tool: ToolName): string =>
+      images.map((i) => `${i.key} ${range(requestsOf(tool, i.key).map((r) => r.total))}`).join(', ');
     const ours = requestsOf('ours');
     const blobRequests = Math.max(...ours.map((r) => r.blobRequests));
     goalRows.push([
@@ -538,16 +644,17 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2))
-  .then(
-    async (code) => {
-      await cleanup();
-      process.exit(code);
-    },
-    async (error: unknown) => {
-      if (interrupted) return; // the signal handler cleans up and exits
-      process.stderr.write(`\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      await cleanup();
-      process.exit(1);
-    },
-  );
+main(process.argv.slice(2)).then(
+  async (code) => {
+    await cleanup();
+    process.exit(code);
+  },
+  async (error: unknown) => {
+    if (interrupted) return; // the signal handler cleans up and exits
+    process.stderr.write(
+      `\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    await cleanup();
+    process.exit(1);
+  },
+);

@@ -6,7 +6,9 @@ try {
   cli = require('../dist/cli/main.js');
 } catch (error) {
   if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes('dist/cli/main')) {
-    process.stderr.write('ecr-replicate is not built yet: run "npm run setup" (or "npx turbo run build") at the repository root.\n');
+    process.stderr.write(
+      'ecr-replicate is not built yet: run "npm run setup" (or "npx turbo run build") at the repository root.\n',
+    );
     process.exit(1);
   }
   throw error;

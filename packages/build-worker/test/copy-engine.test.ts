@@ -44,16 +44,35 @@ function sourceClient(host = source.host): RegistryClient {
 }
 
 function destinationClient(host = destination.host): RegistryClient {
-  const client = new RegistryClient({ host, plainHttp: true, credentials: async () => ({ username: USER, password: PASSWORD }) });
+  const client = new RegistryClient({
+    host,
+    plainHttp: true,
+    credentials: async () => ({ username: USER, password: PASSWORD }),
+  });
   clients.push(client);
   return client;
 }
 
-async function copy(repository: string, reference: string, options: { tag?: string; into?: string; events?: CopyEvent[]; src?: RegistryClient; dst?: RegistryClient; platforms?: Array<{ os: string; architecture: string; variant?: string }> } = {}): Promise<CopyResult> {
+async function copy(
+  repository: string,
+  reference: string,
+  options: {
+    tag?: string;
+    into?: string;
+    events?: CopyEvent[];
+    src?: RegistryClient;
+    dst?: RegistryClient;
+    platforms?: Array<{ os: string; architecture: string; variant?: string }>;
+  } = {},
+): Promise<CopyResult> {
   const tag = options.tag ?? (reference.includes(':') ? undefined : reference);
   return copyImage({
     source: { client: options.src ?? sourceClient(), repository, reference },
-    destination: { client: options.dst ?? destinationClient(), repository: options.into ?? repository, ...(tag ? { tag } : {}) },
+    destination: {
+      client: options.dst ?? destinationClient(),
+      repository: options.into ?? repository,
+      ...(tag ? { tag } : {}),
+    },
     ...(options.platforms ? { platforms: options.platforms } : {}),
     onEvent: (event) => options.events?.push(event),
   });
@@ -62,15 +81,25 @@ async function copy(repository: string, reference: string, options: { tag?: stri
 async function expectSameDigest(repository: string, tag: string, expected: string, into = repository): Promise<void> {
   expect(await manifestDigestOf(source, repository, tag)).toBe(expected);
   expect(await manifestDigestOf(destination, into, tag)).toBe(expected);
-  expect(await skopeoInspectDigest(`${destination.host}/${into}:${tag}`, { tlsVerify: false, creds: `${USER}:${PASSWORD}` })).toBe(expected);
+  expect(
+    await skopeoInspectDigest(`${destination.host}/${into}:${tag}`, { tlsVerify: false, creds: `${USER}:${PASSWORD}` }),
+  ).toBe(expected);
 }
 
 const images: Record<string, SyntheticImage> = {};
 
 beforeAll(async () => {
-  [source, destination] = await Promise.all([startRegistry(), startRegistry({ htpasswd: { username: USER, password: PASSWORD } })]);
+  [source, destination] = await Promise.all([
+    startRegistry(),
+    startRegistry({ htpasswd: { username: USER, password: PASSWORD } }),
+  ]);
   images.oci = ociIndex({ platforms: PLATFORMS, sharedBaseSize: 256 * 1024, layerSize: 64 * 1024, seed: 'oci' });
-  images.list = dockerManifestList({ platforms: PLATFORMS.slice(0, 2), sharedBaseSize: 128 * 1024, layerSize: 32 * 1024, seed: 'list' });
+  images.list = dockerManifestList({
+    platforms: PLATFORMS.slice(0, 2),
+    sharedBaseSize: 128 * 1024,
+    layerSize: 32 * 1024,
+    seed: 'list',
+  });
   images.single = dockerImage({ seed: 'single', layerSizes: [200 * 1024, 10 * 1024] });
   await pushImage(source, 'apps/oci', images.oci, 'v1');
   await pushImage(source, 'apps/list', images.list, 'v1');
@@ -91,7 +120,11 @@ describe('registry client', () => {
   it('loads only the parts of undici it uses (the index costs every start of the command line about 100 ms)', () => {
     // The compiled client (turbo builds before testing), in a fresh process: what a user's start loads.
     const client = join(__dirname, '..', 'dist', 'registry', 'client.js');
-    const loaded = execFileSync(process.execPath, ['-e', `require(${JSON.stringify(client)}); console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' });
+    const loaded = execFileSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(client)}); console.log(JSON.stringify(Object.keys(require.cache)))`],
+      { encoding: 'utf8' },
+    );
     const undiciFiles = (JSON.parse(loaded) as string[]).filter((file) => file.includes('/node_modules/undici/'));
     expect(undiciFiles.some((file) => file.endsWith('/lib/dispatcher/agent.js'))).toBe(true);
     expect(undiciFiles.filter((file) => file.endsWith('/undici/index.js') || file.includes('/lib/web/'))).toEqual([]);
@@ -105,9 +138,12 @@ describe('copy', () => {
     expect(result.digest).toBe(images.oci!.root.digest);
     expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64/v8', 'linux/ppc64le']);
     await expectSameDigest('apps/oci', 'v1', images.oci!.root.digest);
-    for (const child of images.oci!.manifests) expect(await manifestDigestOf(destination, 'apps/oci', child.digest)).toBe(child.digest);
+    for (const child of images.oci!.manifests)
+      expect(await manifestDigestOf(destination, 'apps/oci', child.digest)).toBe(child.digest);
     // The shared base layer travelled once: blob events are unique per digest.
-    const copied = events.filter((e): e is Extract<CopyEvent, { type: 'blob' }> => e.type === 'blob').map((e) => e.digest);
+    const copied = events
+      .filter((e): e is Extract<CopyEvent, { type: 'blob' }> => e.type === 'blob')
+      .map((e) => e.digest);
     expect(new Set(copied).size).toBe(copied.length);
     const allBlobs = [...images.oci!.blobs, ...images.signature!.blobs, ...images.sbom!.blobs].map((b) => b.digest);
     expect(result.blobs.copied).toBe(new Set(allBlobs).size);
@@ -116,27 +152,46 @@ describe('copy', () => {
     expect(await manifestDigestOf(destination, 'apps/oci', sigTag)).toBe(images.signature!.root.digest);
     expect(await manifestDigestOf(destination, 'apps/oci', images.sbom!.root.digest)).toBe(images.sbom!.root.digest);
     const indexTag = referrersTagOf(images.oci!.root.digest);
-    expect(await manifestDigestOf(destination, 'apps/oci', indexTag)).toBe(await manifestDigestOf(source, 'apps/oci', indexTag));
+    expect(await manifestDigestOf(destination, 'apps/oci', indexTag)).toBe(
+      await manifestDigestOf(source, 'apps/oci', indexTag),
+    );
     expect(result.referrers).toBe(3);
   });
 
   it('finds referrers through the referrers API where the source serves it (as ECR does)', async () => {
     const subject = dockerImage({ seed: 'api-subject' });
-    const attestation = artifactWithSubject(subject.root, { artifactType: 'application/vnd.in-toto+json', seed: 'api-att' });
+    const attestation = artifactWithSubject(subject.root, {
+      artifactType: 'application/vnd.in-toto+json',
+      seed: 'api-att',
+    });
     await pushImage(source, 'apps/api', subject, 'v1');
     await pushImage(source, 'apps/api', attestation); // by digest only: no referrers tag to find it by
     const proxy = await startFaultProxy(source);
     const listing = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ mediaType: attestation.root.mediaType, digest: attestation.root.digest, size: attestation.root.bytes.length, artifactType: 'application/vnd.in-toto+json' }],
+      manifests: [
+        {
+          mediaType: attestation.root.mediaType,
+          digest: attestation.root.digest,
+          size: attestation.root.bytes.length,
+          artifactType: 'application/vnd.in-toto+json',
+        },
+      ],
     });
-    proxy.addFault({ match: { method: 'GET', path: /\/referrers\// }, action: { status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: listing } });
+    proxy.addFault({
+      match: { method: 'GET', path: /\/referrers\// },
+      action: { status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: listing },
+    });
     try {
       const events: CopyEvent[] = [];
       const result = await copy('apps/api', 'v1', { src: sourceClient(proxy.host), events });
       expect(result.referrers).toBe(1);
-      expect(events).toContainEqual({ type: 'referrer', digest: attestation.root.digest, artifactType: 'application/vnd.in-toto+json' });
+      expect(events).toContainEqual({
+        type: 'referrer',
+        digest: attestation.root.digest,
+        artifactType: 'application/vnd.in-toto+json',
+      });
       expect(await manifestDigestOf(destination, 'apps/api', attestation.root.digest)).toBe(attestation.root.digest);
       expect(proxy.requests.some((r) => r.url === `/v2/apps/api/referrers/${subject.root.digest}`)).toBe(true);
     } finally {
@@ -176,7 +231,10 @@ describe('copy', () => {
     const srcProxy = await startFaultProxy(source);
     const dstProxy = await startFaultProxy(destination);
     try {
-      const result = await copy('apps/oci', 'v1', { src: sourceClient(srcProxy.host), dst: destinationClient(dstProxy.host) });
+      const result = await copy('apps/oci', 'v1', {
+        src: sourceClient(srcProxy.host),
+        dst: destinationClient(dstProxy.host),
+      });
       expect(result.upToDate).toBe(true);
       expect(result.bytes.copied).toBe(0);
       expect(result.blobs.copied).toBe(0);
@@ -185,9 +243,15 @@ describe('copy', () => {
       expect(all.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
       // Source: the root, the referrers API, the referrers index tag and three cosign tag probes.
       expect(srcProxy.requests.length).toBe(6);
-      // Destination: the tag and whether it knows the repository, asked at once (so each meets the Basic challenge), then one HEAD per referrer.
+      // Destination: the tag and whether it knows the repository, asked at once (so each meets the Basic challenge),
+      // then one HEAD per referrer.
       const answered = dstProxy.requests.filter((r) => r.status !== 401);
-      expect(answered.map((r) => r.url).slice(0, 2).sort()).toEqual(['/v2/apps/oci/manifests/v1', '/v2/apps/oci/tags/list?n=1']);
+      expect(
+        answered
+          .map((r) => r.url)
+          .slice(0, 2)
+          .sort(),
+      ).toEqual(['/v2/apps/oci/manifests/v1', '/v2/apps/oci/tags/list?n=1']);
       expect(answered.length).toBeLessThanOrEqual(5);
       expect(dstProxy.requests.length - answered.length).toBeLessThanOrEqual(2);
     } finally {
@@ -199,10 +263,16 @@ describe('copy', () => {
     const dstProxy = await startFaultProxy(destination);
     const events: CopyEvent[] = [];
     try {
-      const result = await copy('apps/list', 'v1', { into: 'fresh/list', dst: destinationClient(dstProxy.host), events });
+      const result = await copy('apps/list', 'v1', {
+        into: 'fresh/list',
+        dst: destinationClient(dstProxy.host),
+        events,
+      });
       await expectSameDigest('apps/list', 'v1', images.list!.root.digest, 'fresh/list');
       expect(result.blobs.copied).toBe(images.list!.blobs.length);
-      const asked = dstProxy.requests.filter((r) => r.status !== 401).map((r) => `${r.method} ${r.url.replace(/\?.*/, '').replace(/[0-9a-f-]{36}$/, '<upload>')}`);
+      const asked = dstProxy.requests
+        .filter((r) => r.status !== 401)
+        .map((r) => `${r.method} ${r.url.replace(/\?.*/, '').replace(/[0-9a-f-]{36}$/, '<upload>')}`);
       expect(asked.filter((r) => r.startsWith('HEAD'))).toEqual([]);
       expect(asked.slice(0, 2).sort()).toEqual(['GET /v2/fresh/list/manifests/v1', 'GET /v2/fresh/list/tags/list']);
       expect(events[0]?.type).toBe('plan');
@@ -215,7 +285,11 @@ describe('copy', () => {
     await copy('apps/single', 'v1', { into: 'mirror/known' });
     const dstProxy = await startFaultProxy(destination);
     try {
-      const result = await copy('apps/single', images.single!.root.digest, { into: 'mirror/known', tag: 'again', dst: destinationClient(dstProxy.host) });
+      const result = await copy('apps/single', images.single!.root.digest, {
+        into: 'mirror/known',
+        tag: 'again',
+        dst: destinationClient(dstProxy.host),
+      });
       expect(result.upToDate).toBe(false);
       expect(result.blobs).toEqual({ copied: 0, skipped: images.single!.blobs.length, mounted: 0 });
       expect(dstProxy.requests.filter((r) => r.method === 'PATCH' || r.method === 'POST')).toEqual([]);
@@ -226,15 +300,26 @@ describe('copy', () => {
 
   it('picks platforms, says that the digest changes, and keeps the chosen child intact', async () => {
     const events: CopyEvent[] = [];
-    const result = await copy('apps/oci', 'v1', { into: 'picked/oci', tag: 'arm', events, platforms: [{ os: 'linux', architecture: 'arm64' }] });
+    const result = await copy('apps/oci', 'v1', {
+      into: 'picked/oci',
+      tag: 'arm',
+      events,
+      platforms: [{ os: 'linux', architecture: 'arm64' }],
+    });
     expect(result.digest).not.toBe(images.oci!.root.digest);
     expect(result.sourceDigest).toBe(images.oci!.root.digest);
     expect(events.some((e) => e.type === 'warning' && e.message.includes('differs from the source'))).toBe(true);
     const index = await fetchManifest(destination, 'picked/oci', 'arm');
-    const children = (JSON.parse(index!.bytes.toString()) as { manifests: Array<{ digest: string; platform: { architecture: string } }> }).manifests;
+    const children = (
+      JSON.parse(index!.bytes.toString()) as {
+        manifests: Array<{ digest: string; platform: { architecture: string } }>;
+      }
+    ).manifests;
     expect(children.map((c) => c.platform.architecture)).toEqual(['arm64']);
     expect(await manifestDigestOf(destination, 'picked/oci', children[0]!.digest)).toBe(children[0]!.digest);
-    await expect(copy('apps/oci', 'v1', { into: 'picked/oci', tag: 'x', platforms: [{ os: 'windows', architecture: 'amd64' }] })).rejects.toThrow(
+    await expect(
+      copy('apps/oci', 'v1', { into: 'picked/oci', tag: 'x', platforms: [{ os: 'windows', architecture: 'amd64' }] }),
+    ).rejects.toThrow(
       /windows\/amd64 not in the source index \(it has: linux\/amd64, linux\/arm64\/v8, linux\/ppc64le\)/,
     );
   });
@@ -244,12 +329,24 @@ describe('copy', () => {
     const proxy = await startFaultProxy(destination);
     const immutable = {
       status: 400,
-      body: JSON.stringify({ errors: [{ code: 'TAG_INVALID', message: "The image tag 'v1' already exists in the 'immutable/app' repository and cannot be overwritten because the repository is immutable." }] }),
+      body: JSON.stringify({
+        errors: [
+          {
+            code: 'TAG_INVALID',
+            message:
+              "The image tag 'v1' already exists in the 'immutable/app' repository and cannot be overwritten because the repository is immutable.",
+          },
+        ],
+      }),
     };
     proxy.addFault({ match: { method: 'PUT', path: /\/manifests\/v1$/ }, action: immutable });
     try {
       // Same digest: the engine sees the tag already there and never even PUTs.
-      const same = await copy('apps/single', 'v1', { into: 'immutable/app', tag: 'v1', dst: destinationClient(proxy.host) });
+      const same = await copy('apps/single', 'v1', {
+        into: 'immutable/app',
+        tag: 'v1',
+        dst: destinationClient(proxy.host),
+      });
       expect(same.digest).toBe(images.single!.root.digest);
       // Another image to the same immutable tag.
       const other = copy('apps/list', 'v1', { into: 'immutable/app', tag: 'v1', dst: destinationClient(proxy.host) });
@@ -263,10 +360,20 @@ describe('copy', () => {
 
   it('rejects a manifest over 4 MiB before reading it whole', async () => {
     const proxy = await startFaultProxy(source);
-    const huge = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [], annotations: { pad: 'x'.repeat(4 * 1024 * 1024 + 1) } });
-    proxy.addFault({ match: { method: 'GET', path: /\/manifests\/huge$/ }, action: { status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: huge } });
+    const huge = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [],
+      annotations: { pad: 'x'.repeat(4 * 1024 * 1024 + 1) },
+    });
+    proxy.addFault({
+      match: { method: 'GET', path: /\/manifests\/huge$/ },
+      action: { status: 200, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: huge },
+    });
     try {
-      await expect(copy('apps/oci', 'huge', { src: sourceClient(proxy.host) })).rejects.toMatchObject({ code: ErrorCode.ManifestTooLarge });
+      await expect(copy('apps/oci', 'huge', { src: sourceClient(proxy.host) })).rejects.toMatchObject({
+        code: ErrorCode.ManifestTooLarge,
+      });
     } finally {
       await proxy.stop();
     }
@@ -279,9 +386,15 @@ describe('copy', () => {
       code: ErrorCode.AuthFailed,
       message: expect.stringContaining('requires credentials and none were given'),
     });
-    const wrong = new RegistryClient({ host: destination.host, plainHttp: true, credentials: async () => ({ username: USER, password: 'wrong' }) });
+    const wrong = new RegistryClient({
+      host: destination.host,
+      plainHttp: true,
+      credentials: async () => ({ username: USER, password: 'wrong' }),
+    });
     clients.push(wrong);
-    await expect(copy('apps/single', 'v1', { into: 'nocreds/app', dst: wrong })).rejects.toMatchObject({ code: ErrorCode.AuthFailed });
+    await expect(copy('apps/single', 'v1', { into: 'nocreds/app', dst: wrong })).rejects.toMatchObject({
+      code: ErrorCode.AuthFailed,
+    });
     expect(await blobExists(destination, 'nocreds/app', images.single!.root.digest)).toBe(false);
   });
 });

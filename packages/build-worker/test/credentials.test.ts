@@ -31,13 +31,24 @@ beforeEach(() => {
 });
 
 function secretJson(overrides: Record<string, unknown> = {}): string {
-  return JSON.stringify({ user: 'ecr-replicate', accesskey: ACCESS_KEY, secretaccesskey: SECRET_KEY, partition: 'aws-us-gov', accountid: '210987654321', ...overrides });
+  return JSON.stringify({
+    user: 'ecr-replicate',
+    accesskey: ACCESS_KEY,
+    secretaccesskey: SECRET_KEY,
+    partition: 'aws-us-gov',
+    accountid: '210987654321',
+    ...overrides,
+  });
 }
 
 describe('challenges and Retry-After', () => {
   it('parses Basic and Bearer challenges', () => {
     expect(parseChallenge('Basic realm="basic-realm"')).toEqual({ scheme: 'basic', params: { realm: 'basic-realm' } });
-    expect(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"')).toEqual({
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"',
+      ),
+    ).toEqual({
       scheme: 'bearer',
       params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' },
     });
@@ -53,19 +64,30 @@ describe('challenges and Retry-After', () => {
   });
 
   it('refuses credentials a Basic registry rejected instead of looping', async () => {
-    const auth = new Authenticator('r.example', async () => ({ username: 'u', password: 'p' }), async () => ({ status: 500, body: '' }));
+    const auth = new Authenticator(
+      'r.example',
+      async () => ({ username: 'u', password: 'p' }),
+      async () => ({ status: 500, body: '' }),
+    );
     const header = await auth.onUnauthorized('Basic realm="x"', 'repository:a:pull', undefined);
-    await expect(auth.onUnauthorized('Basic realm="x"', 'repository:a:pull', header)).rejects.toMatchObject({ code: ErrorCode.AuthFailed, message: 'r.example rejected the credentials' });
+    await expect(auth.onUnauthorized('Basic realm="x"', 'repository:a:pull', header)).rejects.toMatchObject({
+      code: ErrorCode.AuthFailed,
+      message: 'r.example rejected the credentials',
+    });
   });
 
   it('shares one token request among concurrent requests of a scope', async () => {
     let requests = 0;
-    const auth = new Authenticator('r.example', async () => undefined, async (url) => {
-      requests += 1;
-      expect(new URL(url).searchParams.getAll('scope')).toEqual(['repository:a:pull']);
-      await new Promise((r) => setTimeout(r, 10));
-      return { status: 200, body: JSON.stringify({ token: 't1', expires_in: 300 }) };
-    });
+    const auth = new Authenticator(
+      'r.example',
+      async () => undefined,
+      async (url) => {
+        requests += 1;
+        expect(new URL(url).searchParams.getAll('scope')).toEqual(['repository:a:pull']);
+        await new Promise((r) => setTimeout(r, 10));
+        return { status: 200, body: JSON.stringify({ token: 't1', expires_in: 300 }) };
+      },
+    );
     await auth.onUnauthorized('Bearer realm="http://127.0.0.1:1/token",service="s"', 'repository:a:pull', undefined);
     const headers = await Promise.all([1, 2, 3, 4].map(() => auth.headerFor('repository:a:pull')));
     expect(headers).toEqual(['Bearer t1', 'Bearer t1', 'Bearer t1', 'Bearer t1']);
@@ -82,7 +104,15 @@ describe('credential sources', () => {
   it('reads the Docker config file auths (auth or username/password)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'creds-'));
     const path = join(dir, 'config.json');
-    await writeFile(path, JSON.stringify({ auths: { 'a.example': { auth: Buffer.from('u1:p1').toString('base64') }, 'https://b.example': { username: 'u2', password: 'p2' } } }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        auths: {
+          'a.example': { auth: Buffer.from('u1:p1').toString('base64') },
+          'https://b.example': { username: 'u2', password: 'p2' },
+        },
+      }),
+    );
     try {
       expect(await dockerConfigCredentials('a.example', path)).toEqual({ username: 'u1', password: 'p1' });
       expect(await dockerConfigCredentials('b.example', path)).toEqual({ username: 'u2', password: 'p2' });
@@ -96,7 +126,9 @@ describe('credential sources', () => {
   });
 
   it('gets an ECR token and decodes AWS:<password>, in the registry region and FIPS endpoint', async () => {
-    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from('AWS:ecr-password').toString('base64') }] });
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .resolves({ authorizationData: [{ authorizationToken: Buffer.from('AWS:ecr-password').toString('base64') }] });
     const registry = parseEcrHost('123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com');
     expect(await ecrCredentials(registry)).toEqual({ username: 'AWS', password: 'ecr-password' });
     const call = ecr.commandCalls(GetAuthorizationTokenCommand)[0]!;
@@ -106,39 +138,55 @@ describe('credential sources', () => {
   });
 
   it('turns an ECR failure into AUTH_FAILED naming the registry', async () => {
-    ecr.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error('The security token included in the request is invalid'), { name: 'UnrecognizedClientException' }));
+    ecr.on(GetAuthorizationTokenCommand).rejects(
+      Object.assign(new Error('The security token included in the request is invalid'), {
+        name: 'UnrecognizedClientException',
+      }),
+    );
     await expect(ecrCredentials(parseEcrHost(GOV_HOST))).rejects.toMatchObject({
       code: ErrorCode.AuthFailed,
-      message: expect.stringContaining('could not get an ECR token for 210987654321 in us-gov-west-1: UnrecognizedClientException'),
+      message: expect.stringContaining(
+        'could not get an ECR token for 210987654321 in us-gov-west-1: UnrecognizedClientException',
+      ),
     });
   });
 
   it('uses the destination secret keys for the destination partition', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretJson() });
-    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from('AWS:gov-password').toString('base64') }] });
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .resolves({ authorizationData: [{ authorizationToken: Buffer.from('AWS:gov-password').toString('base64') }] });
     const secret = await loadDestinationSecret(SECRET_ARN);
-    expect(await (secrets.commandCalls(GetSecretValueCommand)[0]!.thisValue as SecretsManagerClient).config.region()).toBe('us-east-1');
+    expect(
+      await (secrets.commandCalls(GetSecretValueCommand)[0]!.thisValue as SecretsManagerClient).config.region(),
+    ).toBe('us-east-1');
     const chosen = chooseCredentials(GOV_HOST, { secret });
     expect(chosen.basicUpFront).toBe(true);
     expect(chosen.origin).not.toContain(SECRET_KEY);
     expect(await chosen.source()).toEqual({ username: 'AWS', password: 'gov-password' });
-    const credentials = await (ecr.commandCalls(GetAuthorizationTokenCommand)[0]!.thisValue as ECRClient).config.credentials();
+    const credentials = await (
+      ecr.commandCalls(GetAuthorizationTokenCommand)[0]!.thisValue as ECRClient
+    ).config.credentials();
     expect(credentials).toMatchObject({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY });
   });
 
   it('refuses a secret for another account or partition than the destination host', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: secretJson({ accountid: '111111111111' }) });
     const secret = await loadDestinationSecret(SECRET_ARN);
-    expect(() => chooseCredentials(GOV_HOST, { secret })).toThrow(/secret is for account 111111111111 in aws-us-gov, but the destination is 210987654321/);
+    expect(() => chooseCredentials(GOV_HOST, { secret })).toThrow(
+      /secret is for account 111111111111 in aws-us-gov, but the destination is 210987654321/,
+    );
     expect(() => chooseCredentials('127.0.0.1:5000', { secret })).toThrow(/is not an ECR registry host/);
   });
 
   it('names a broken secret field without its value, and an unreadable secret by name', async () => {
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: secretJson({ secretaccesskey: undefined, partition: SECRET_KEY }) });
-    const error = (await loadDestinationSecret(SECRET_ARN).then(
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: secretJson({ secretaccesskey: undefined, partition: SECRET_KEY }) });
+    const error = await loadDestinationSecret(SECRET_ARN).then(
       () => new Error('expected a rejection'),
       (e: unknown) => e as Error,
-    ));
+    );
     expect(error.message).toContain('secretaccesskey: is required');
     expect(error.message).toContain('partition');
     expect(error.message).toContain(SECRET_ARN);
@@ -146,12 +194,17 @@ describe('credential sources', () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '' });
     await expect(loadDestinationSecret(SECRET_ARN)).rejects.toThrow(/is empty/);
     secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(loadDestinationSecret(SECRET_ARN)).rejects.toMatchObject({ code: ErrorCode.AwsService, message: expect.stringContaining('AccessDeniedException') });
+    await expect(loadDestinationSecret(SECRET_ARN)).rejects.toMatchObject({
+      code: ErrorCode.AwsService,
+      message: expect.stringContaining('AccessDeniedException'),
+    });
   });
 
   it('reads the region of a secret ARN', () => {
     expect(regionOfSecretArn(SECRET_ARN)).toBe('us-east-1');
-    expect(regionOfSecretArn('arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x')).toBe('us-gov-west-1');
+    expect(regionOfSecretArn('arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x')).toBe(
+      'us-gov-west-1',
+    );
     expect(regionOfSecretArn('plain-name')).toBeUndefined();
   });
 });

@@ -14,7 +14,8 @@ const HOUR = 3_600_000;
 let dynamo: LocalDynamoDb;
 let env: NodeJS.ProcessEnv;
 
-const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => runCli(['status', ...args], { env: { ...env, ...extraEnv } });
+const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
+  runCli(['status', ...args], { env: { ...env, ...extraEnv } });
 const jsonRecords = jsonLinesOf;
 
 let sequence = 0;
@@ -35,17 +36,35 @@ function request(repository: string, tag: string | undefined, digest: string, ti
 beforeAll(async () => {
   dynamo = await startLocalDynamoDb();
   await createJobTable(dynamo.client, TABLE);
-  env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  env = {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
   const store = new JobStore(dynamo.documentClient, TABLE);
   const now = Date.now();
   // COMPLETE, 3 hours ago.
   await store.recordRequest(request('mirror/team/app', 'v1', DIGEST(1), now - 4 * HOUR), now - 4 * HOUR);
   await store.acquireLease('mirror/team/app:v1', 'build-1', 60_000, now - 4 * HOUR);
-  await store.finish('mirror/team/app:v1', 'build-1', { status: 'COMPLETE', replicatedDigest: DIGEST(1), bytesCopied: 1234, durationSeconds: 2.5 }, now - 3 * HOUR);
+  await store.finish(
+    'mirror/team/app:v1',
+    'build-1',
+    { status: 'COMPLETE', replicatedDigest: DIGEST(1), bytesCopied: 1234, durationSeconds: 2.5 },
+    now - 3 * HOUR,
+  );
   // FAILED with its error, 2 days ago.
   await store.recordRequest(request('mirror/team/app', 'v2', DIGEST(2), now - 50 * HOUR), now - 50 * HOUR);
   await store.acquireLease('mirror/team/app:v2', 'build-2', 60_000, now - 50 * HOUR);
-  await store.finish('mirror/team/app:v2', 'build-2', { status: 'FAILED', error: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'the tag v2 is immutable at the destination' } }, now - 49 * HOUR);
+  await store.finish(
+    'mirror/team/app:v2',
+    'build-2',
+    {
+      status: 'FAILED',
+      error: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'the tag v2 is immutable at the destination' },
+    },
+    now - 49 * HOUR,
+  );
   // IN_PROGRESS, leased by a worker, 30 seconds ago.
   await store.recordRequest(request('mirror/team/app', 'v3', DIGEST(3), now - 40_000), now - 40_000);
   await store.acquireLease('mirror/team/app:v3', 'build-3', 15 * 60_000, now - 30_000);
@@ -72,9 +91,15 @@ describe('ecr-replicate status', () => {
       'mirror/team/app:v2',
       'mirror/team/app:v3',
     ]);
-    expect(run.stdout).toMatch(/^mirror\/team\/app:v1\s+COMPLETE\s+sha256:111111111111\s+sha256:111111111111\s+0\s+3h$/m);
-    expect(run.stdout).toMatch(/^mirror\/team\/app:v2\s+FAILED\s+sha256:222222222222\s+-\s+1\s+2d\s+IMMUTABLE_TAG_CONFLICT: the tag v2 is immutable at the destination$/m);
-    expect(run.stdout).toMatch(/^mirror\/team\/app:v3\s+IN_PROGRESS\s+sha256:333333333333\s+-\s+0\s+3\ds\s+leased to build-3 until \d{4}-\d\d-\d\dT/m);
+    expect(run.stdout).toMatch(
+      /^mirror\/team\/app:v1\s+COMPLETE\s+sha256:111111111111\s+sha256:111111111111\s+0\s+3h$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^mirror\/team\/app:v2\s+FAILED\s+sha256:222222222222\s+-\s+1\s+2d\s+IMMUTABLE_TAG_CONFLICT: the tag v2 is immutable at the destination$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^mirror\/team\/app:v3\s+IN_PROGRESS\s+sha256:333333333333\s+-\s+0\s+3\ds\s+leased to build-3 until \d{4}-\d\d-\d\dT/m,
+    );
     expect(run.stdout).toMatch(/^mirror\/other\/tool:latest\s+PENDING\s+sha256:444444444444\s+-\s+0\s+5m$/m);
     expect(lines.at(-1)).toBe('5 jobs: 2 PENDING, 1 COMPLETE, 1 FAILED, 1 IN_PROGRESS');
   });
@@ -95,14 +120,25 @@ describe('ecr-replicate status', () => {
       source: { accountId: '123456789012', region: 'us-east-1', repository: 'team/app' },
     });
     expect(jobs.find((j) => j.tag === 'v1')?.ageSeconds).toBeGreaterThanOrEqual(3 * 3600);
-    expect(jobs.find((j) => j.tag === 'v2')).toMatchObject({ status: 'FAILED', attempts: 1, lastError: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'the tag v2 is immutable at the destination' } });
-    expect(jobs.find((j) => j.tag === 'v3')).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'build-3', leaseExpiresAt: expect.any(String) });
+    expect(jobs.find((j) => j.tag === 'v2')).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      lastError: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'the tag v2 is immutable at the destination' },
+    });
+    expect(jobs.find((j) => j.tag === 'v3')).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'build-3',
+      leaseExpiresAt: expect.any(String),
+    });
     expect(jobs.find((j) => j.tag === 'v1')).not.toHaveProperty('leaseOwner');
   });
 
   it('filters by repository, by tag and by status', async () => {
     const repository = await cli(['mirror/other/tool', '--table', TABLE, '--json']);
-    expect(jsonRecords(repository).map((j) => j.jobKey)).toEqual(['mirror/other/tool:latest', `mirror/other/tool@${DIGEST(5)}`]);
+    expect(jsonRecords(repository).map((j) => j.jobKey)).toEqual([
+      'mirror/other/tool:latest',
+      `mirror/other/tool@${DIGEST(5)}`,
+    ]);
 
     const tag = await cli(['mirror/team/app:v2', '--table', TABLE]);
     expect(tag.code).toBe(0);
@@ -110,7 +146,9 @@ describe('ecr-replicate status', () => {
     expect(tag.stdout).toContain('1 job: 1 FAILED');
 
     const digest = await cli([`mirror/other/tool@${DIGEST(5)}`, '--table', TABLE, '--json']);
-    expect(jsonRecords(digest)).toEqual([expect.objectContaining({ jobKey: `mirror/other/tool@${DIGEST(5)}`, status: 'PENDING' })]);
+    expect(jsonRecords(digest)).toEqual([
+      expect.objectContaining({ jobKey: `mirror/other/tool@${DIGEST(5)}`, status: 'PENDING' }),
+    ]);
     expect(jsonRecords(digest)[0]).not.toHaveProperty('tag');
 
     const failed = await cli(['--table', TABLE, '--status', 'failed', '--json']);
@@ -132,11 +170,17 @@ describe('ecr-replicate status', () => {
     const run = await cli(['--table', 'no-such-table']);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^ecr-replicate status: cannot read the job table "no-such-table": ResourceNotFoundException: .*\(are the name, region and account right\?\)\n$/);
+    expect(run.stderr).toMatch(
+      /^ecr-replicate status: cannot read the job table "no-such-table": ResourceNotFoundException: .*\(are the name, region and account right\?\)\n$/,
+    );
 
-    const unreachable = await cli(['mirror/team/app:v1', '--table', TABLE], { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' });
+    const unreachable = await cli(['mirror/team/app:v1', '--table', TABLE], {
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9',
+    });
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toBe(`ecr-replicate status: cannot read the job table "${TABLE}": connect ECONNREFUSED 127.0.0.1:9\n`);
+    expect(unreachable.stderr).toBe(
+      `ecr-replicate status: cannot read the job table "${TABLE}": connect ECONNREFUSED 127.0.0.1:9\n`,
+    );
   });
 
   it.each([
@@ -159,6 +203,7 @@ describe('ecr-replicate status', () => {
   it('documents every option in --help', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
-    for (const option of ['--table', '--status', '--region', '--json', 'AWS_ENDPOINT_URL_DYNAMODB']) expect(run.stdout).toContain(option);
+    for (const option of ['--table', '--status', '--region', '--json', 'AWS_ENDPOINT_URL_DYNAMODB'])
+      expect(run.stdout).toContain(option);
   });
 });

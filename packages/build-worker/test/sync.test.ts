@@ -12,8 +12,22 @@ import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } 
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ErrorCode, jobKeyOf, messageGroupIdOf, parseReplicationRequestJson, type ReplicationConfigInput, type ReplicationRequest } from '@ecr-replicate/common';
-import { captureOutput, jsonLines, lambdaContext, lambdaRuntimeEnvironment, metricLines, FAKE_SECRET_ACCESS_KEY } from '@ecr-replicate/testing';
+import {
+  ErrorCode,
+  jobKeyOf,
+  messageGroupIdOf,
+  parseReplicationRequestJson,
+  type ReplicationConfigInput,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
+import {
+  captureOutput,
+  jsonLines,
+  lambdaContext,
+  lambdaRuntimeEnvironment,
+  metricLines,
+  FAKE_SECRET_ACCESS_KEY,
+} from '@ecr-replicate/testing';
 import { jsonLinesOf, runCli, type CliRun } from './support/cli';
 import type * as ReconcileHandler from '../src/handlers/reconcile';
 import { listEcrRepositories } from '../src/sync/repositories';
@@ -97,7 +111,15 @@ beforeEach(() => {
 
 describe('ecr-replicate sync', () => {
   const a = dockerImage({ seed: 'sync-a' });
-  const b = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], seed: 'sync-b', sharedBaseSize: 32 * 1024, layerSize: 8 * 1024 });
+  const b = ociIndex({
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+    ],
+    seed: 'sync-b',
+    sharedBaseSize: 32 * 1024,
+    layerSize: 8 * 1024,
+  });
   const stale = dockerImage({ seed: 'sync-stale' });
   const c = dockerImage({ seed: 'sync-c' });
   const only = { repositories: { include: ['prefix:s1/'] } };
@@ -118,35 +140,60 @@ describe('ecr-replicate sync', () => {
     expect(run.code).toBe(0);
     expect(planOf(run)).toEqual(['copy s1/app:latest', 'copy s1/tool:1.0', 'ok s1/app:v1', 'update s1/app:v2']);
     const update = records(run).find((r) => r.action === 'update');
-    expect(update).toMatchObject({ sourceRepository: 's1/app', sourceDigest: b.root.digest, destinationDigest: stale.root.digest });
-    expect(summaryOf(run)).toMatchObject({ mode: 'dry-run', repositories: 2, tags: 4, ok: 1, copy: 2, update: 1, delete: 0, failed: 0, equal: false });
+    expect(update).toMatchObject({
+      sourceRepository: 's1/app',
+      sourceDigest: b.root.digest,
+      destinationDigest: stale.root.digest,
+    });
+    expect(summaryOf(run)).toMatchObject({
+      mode: 'dry-run',
+      repositories: 2,
+      tags: 4,
+      ok: 1,
+      copy: 2,
+      update: 1,
+      delete: 0,
+      failed: 0,
+      equal: false,
+    });
     expect(await manifestDigestOf(destination, 's1/app', 'v2')).toBe(stale.root.digest);
     expect(await digestOrAbsent(destination, 's1/app', 'latest')).toBeUndefined();
   });
 
   it('--dry-run prints a table on a terminal', async () => {
-    const run = await cli(['sync', source.host, destination.host, '--config', await configFile(only), '--dry-run'], { tty: true });
+    const run = await cli(['sync', source.host, destination.host, '--config', await configFile(only), '--dry-run'], {
+      tty: true,
+    });
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ACTION\s+REPOSITORY\s+TAG\s+SOURCE\s+DESTINATION\s+REASON$/m);
-    expect(run.stdout).toMatch(new RegExp(`^update\\s+s1/app\\s+v2\\s+${b.root.digest.slice(0, 19)}\\s+${stale.root.digest.slice(0, 19)}\\s+another digest at the destination$`, 'm'));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^update\\s+s1/app\\s+v2\\s+${b.root.digest.slice(0, 19)}\\s+${stale.root.digest.slice(0, 19)}\\s+another digest at the destination$`,
+        'm',
+      ),
+    );
     expect(run.stdout).toMatch(/^copy\s+s1\/tool\s+1\.0\s+sha256:[0-9a-f]{12}\s+-\s+missing at the destination$/m);
-    expect(run.stdout).toMatch(/^dry run, nothing changed: 3 to change \(2 copy, 1 update, 0 delete\), 1 tag equal; 2 repositories, 4 tags compared in \d+\.\d s$/m);
+    expect(run.stdout).toMatch(
+      /^dry run, nothing changed: 3 to change \(2 copy, 1 update, 0 delete\), 1 tag equal; 2 repositories, 4 tags compared in \d+\.\d s$/m,
+    );
   });
 
   it('makes the destination equal, then a second sync plans nothing', async () => {
     const run = await sync(only);
     expect(run.code).toBe(0);
-    expect(records(run).filter((r) => r.event === 'done').map((r) => `${String(r.destinationRepository)}:${String(r.tag)}`).sort()).toEqual([
-      's1/app:latest',
-      's1/app:v2',
-      's1/tool:1.0',
-    ]);
+    expect(
+      records(run)
+        .filter((r) => r.event === 'done')
+        .map((r) => `${String(r.destinationRepository)}:${String(r.tag)}`)
+        .sort(),
+    ).toEqual(['s1/app:latest', 's1/app:v2', 's1/tool:1.0']);
     expect(summaryOf(run)).toMatchObject({ mode: 'direct', done: 3, failed: 0, equal: true });
     expect(await manifestDigestOf(destination, 's1/app', 'v1')).toBe(a.root.digest);
     expect(await manifestDigestOf(destination, 's1/app', 'v2')).toBe(b.root.digest);
     expect(await manifestDigestOf(destination, 's1/app', 'latest')).toBe(b.root.digest);
     expect(await manifestDigestOf(destination, 's1/tool', '1.0')).toBe(c.root.digest);
-    for (const child of b.manifests) expect(await manifestDigestOf(destination, 's1/app', child.digest)).toBe(child.digest);
+    for (const child of b.manifests)
+      expect(await manifestDigestOf(destination, 's1/app', child.digest)).toBe(child.digest);
 
     const again = await sync(only);
     expect(again.code).toBe(0);
@@ -157,12 +204,20 @@ describe('ecr-replicate sync', () => {
   it('shows progress on a terminal and a summary line', async () => {
     const image = dockerImage({ seed: 'sync-tty' });
     await pushImage(source, 's1tty/app', image, 'v1');
-    const run = await cli(['sync', source.host, destination.host, '--config', await configFile({ repositories: { include: ['s1tty/*'] } })], { tty: true });
+    const run = await cli(
+      ['sync', source.host, destination.host, '--config', await configFile({ repositories: { include: ['s1tty/*'] } })],
+      { tty: true },
+    );
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/repositories \d+\/1 {2}tags \d+ {2}copies \d\/1/);
     expect(run.stdout).toMatch(/^copy\s+s1tty\/app\s+v1\s/m);
-    expect(run.stdout).toMatch(/^synced 1 of 1 \(1 copy, 0 update, 0 delete\), 0 tags equal; 1 repository, 1 tag compared, 0\.\d MiB copied in \d+\.\d s$/m);
-    const again = await cli(['sync', source.host, destination.host, '--config', await configFile({ repositories: { include: ['s1tty/*'] } })], { tty: true });
+    expect(run.stdout).toMatch(
+      /^synced 1 of 1 \(1 copy, 0 update, 0 delete\), 0 tags equal; 1 repository, 1 tag compared, 0\.\d MiB copied in \d+\.\d s$/m,
+    );
+    const again = await cli(
+      ['sync', source.host, destination.host, '--config', await configFile({ repositories: { include: ['s1tty/*'] } })],
+      { tty: true },
+    );
     expect(again.stdout).toMatch(/^already equal: 1 tag equal; 1 repository, 1 tag compared in \d+\.\d s\n$/);
   });
 
@@ -186,7 +241,10 @@ describe('ecr-replicate sync', () => {
 
     const dry = await sync({ ...config, deletes: true }, '--dry-run');
     expect(planOf(dry)).toEqual(['delete s2/app:alias', 'delete s2/app:old', 'ok s2/app:v1']);
-    expect(records(dry).find((r) => r.tag === 'old')).toMatchObject({ destinationDigest: gone.root.digest, reason: 'gone from the source' });
+    expect(records(dry).find((r) => r.tag === 'old')).toMatchObject({
+      destinationDigest: gone.root.digest,
+      reason: 'gone from the source',
+    });
 
     const on = await sync({ ...config, deletes: true });
     expect(on.code).toBe(0);
@@ -218,7 +276,10 @@ describe('ecr-replicate sync', () => {
     const run = await sync(config);
     expect(run.code).toBe(0);
     expect(planOf(run)).toEqual(['copy apps/legacy:v2', 'copy mirror/s3/app:v1']);
-    expect(records(run).find((r) => r.tag === 'v2')).toMatchObject({ sourceRepository: 's3/legacy', destinationRepository: 'apps/legacy' });
+    expect(records(run).find((r) => r.tag === 'v2')).toMatchObject({
+      sourceRepository: 's3/legacy',
+      destinationRepository: 'apps/legacy',
+    });
     expect(await manifestDigestOf(destination, 'mirror/s3/app', 'v1')).toBe(image.root.digest);
     expect(await manifestDigestOf(destination, 'apps/legacy', 'v2')).toBe(legacy.root.digest);
     expect(await listTags(destination, 'mirror/s3/app')).toEqual(['v1']);
@@ -230,8 +291,13 @@ describe('ecr-replicate sync', () => {
     await pushImage(source, 's4/one', image, 'v1');
     await pushImage(source, 's4/two', image, 'v1');
     await pushImage(source, 's4/fine', image, 'v1');
-    const config = { repositories: { include: ['prefix:s4/'] }, mapping: { repositories: { 's4/one': 'same/name', 's4/two': 'same/name' } } };
-    const run = await cli(['sync', source.host, destination.host], { env: { REPLICATION_CONFIG: JSON.stringify(config) } });
+    const config = {
+      repositories: { include: ['prefix:s4/'] },
+      mapping: { repositories: { 's4/one': 'same/name', 's4/two': 'same/name' } },
+    };
+    const run = await cli(['sync', source.host, destination.host], {
+      env: { REPLICATION_CONFIG: JSON.stringify(config) },
+    });
     expect(run.code).toBe(1);
     const failures = records(run).filter((r) => r.event === 'failure');
     expect(failures.map((f) => f.sourceRepository)).toEqual(['s4/one', 's4/two']);
@@ -258,7 +324,9 @@ describe('ecr-replicate sync', () => {
     const { tag: indexTag, index } = await pushReferrer(source, 's5/signed', image.root, sbom);
     const dry = await sync(config, '--dry-run');
     expect(planOf(dry)).toEqual(['update s5/signed:v1']);
-    expect(records(dry).find((r) => r.event === 'plan')).toMatchObject({ reason: `referrer tag ${indexTag} is missing at the destination` });
+    expect(records(dry).find((r) => r.event === 'plan')).toMatchObject({
+      reason: `referrer tag ${indexTag} is missing at the destination`,
+    });
 
     // A tag of the scheme the copy engine does not carry with its subject is compared like any tag.
     const other = artifactWithSubject(image.root, { artifactType: 'application/vnd.example+json', seed: 'sync-other' });
@@ -281,9 +349,22 @@ describe('ecr-replicate sync', () => {
     const proxy = await startFaultProxy(source);
     proxy.addFault({ match: { path: /^\/v2\/s6\/broken\/tags\/list/ }, action: { status: 403 } });
     try {
-      const run = await cli(['sync', proxy.host, destination.host, '--config', await configFile({ repositories: { include: ['prefix:s6/'] } })]);
+      const run = await cli([
+        'sync',
+        proxy.host,
+        destination.host,
+        '--config',
+        await configFile({ repositories: { include: ['prefix:s6/'] } }),
+      ]);
       expect(run.code).toBe(1);
-      expect(records(run)).toContainEqual(expect.objectContaining({ event: 'failure', stage: 'list', sourceRepository: 's6/broken', code: ErrorCode.AccessDenied }));
+      expect(records(run)).toContainEqual(
+        expect.objectContaining({
+          event: 'failure',
+          stage: 'list',
+          sourceRepository: 's6/broken',
+          code: ErrorCode.AccessDenied,
+        }),
+      );
       expect(await manifestDigestOf(destination, 's6/fine', 'v1')).toBe(image.root.digest);
       expect(summaryOf(run)).toMatchObject({ done: 1, failed: 1, equal: false });
     } finally {
@@ -294,7 +375,11 @@ describe('ecr-replicate sync', () => {
   it('exits 1 with a clear error when the source cannot be listed', async () => {
     const run = await cli(['sync', '127.0.0.1:9', destination.host, '--retries', '1']);
     expect(run.code).toBe(1);
-    expect(records(run).at(-1)).toMatchObject({ event: 'error', code: 'NETWORK', message: expect.stringContaining('repository catalog of 127.0.0.1:9') });
+    expect(records(run).at(-1)).toMatchObject({
+      event: 'error',
+      code: 'NETWORK',
+      message: expect.stringContaining('repository catalog of 127.0.0.1:9'),
+    });
   });
 
   describe('--enqueue', () => {
@@ -307,13 +392,35 @@ describe('ecr-replicate sync', () => {
       await pushImage(destination, 'mirror/s7/app', old, 'v2');
       await pushImage(destination, 'mirror/s7/app', image, 'same');
       await pushImage(destination, 'mirror/s7/app', old, 'gone');
-      sqs.on(SendMessageCommand).callsFake((input: { MessageDeduplicationId: string }) => ({ MessageId: `m-${input.MessageDeduplicationId.slice(5, 13)}` }));
-      const config = { repositories: { include: ['s7/app'] }, mapping: { prefixes: [{ from: 's7/', to: 'mirror/s7/' }] }, deletes: true };
+      sqs.on(SendMessageCommand).callsFake((input: { MessageDeduplicationId: string }) => ({
+        MessageId: `m-${input.MessageDeduplicationId.slice(5, 13)}`,
+      }));
+      const config = {
+        repositories: { include: ['s7/app'] },
+        mapping: { prefixes: [{ from: 's7/', to: 'mirror/s7/' }] },
+        deletes: true,
+      };
       const before = Date.now();
-      const run = await sync(config, '--enqueue', QUEUE_URL, '--source-account', '123456789012', '--source-region', 'us-east-1');
+      const run = await sync(
+        config,
+        '--enqueue',
+        QUEUE_URL,
+        '--source-account',
+        '123456789012',
+        '--source-region',
+        'us-east-1',
+      );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(summaryOf(run)).toMatchObject({ mode: 'enqueue', copy: 1, update: 1, delete: 1, ok: 1, queued: 3, failed: 0 });
+      expect(summaryOf(run)).toMatchObject({
+        mode: 'enqueue',
+        copy: 1,
+        update: 1,
+        delete: 1,
+        ok: 1,
+        queued: 3,
+        failed: 0,
+      });
 
       const calls = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
       expect(calls).toHaveLength(3);
@@ -329,11 +436,19 @@ describe('ecr-replicate sync', () => {
         return request;
       });
       const byTag = new Map<string | undefined, ReplicationRequest>(requests.map((r) => [r.tag, r]));
-      expect(byTag.get('v1')).toMatchObject({ action: 'PUSH', digest: image.root.digest, destination: { repository: 'mirror/s7/app' } });
+      expect(byTag.get('v1')).toMatchObject({
+        action: 'PUSH',
+        digest: image.root.digest,
+        destination: { repository: 'mirror/s7/app' },
+      });
       expect(byTag.get('v2')).toMatchObject({ action: 'PUSH', digest: image.root.digest });
       expect(byTag.get('gone')).toMatchObject({ action: 'DELETE', digest: old.root.digest });
       expect(new Set(requests.map((r) => r.eventId)).size).toBe(3);
-      expect(records(run).filter((r) => r.event === 'queued').map((r) => r.messageId)).toHaveLength(3);
+      expect(
+        records(run)
+          .filter((r) => r.event === 'queued')
+          .map((r) => r.messageId),
+      ).toHaveLength(3);
       // Nothing was copied here: the workers do it.
       expect(await digestOrAbsent(destination, 'mirror/s7/app', 'v1')).toBeUndefined();
       expect(await manifestDigestOf(destination, 'mirror/s7/app', 'v2')).toBe(old.root.digest);
@@ -345,28 +460,99 @@ describe('ecr-replicate sync', () => {
       await pushImage(source, 's8/app', image, 'v1');
       await pushImage(source, 's8/app', image, 'v2');
       sqs.on(SendMessageCommand).callsFake((input: { MessageGroupId: string }) => {
-        if (input.MessageGroupId.endsWith(':v2')) throw Object.assign(new Error('throttled'), { name: 'RequestThrottled' });
+        if (input.MessageGroupId.endsWith(':v2'))
+          throw Object.assign(new Error('throttled'), { name: 'RequestThrottled' });
         return { MessageId: 'm-1' };
       });
-      const run = await sync({ repositories: { include: ['s8/app'] } }, '--enqueue', QUEUE_URL, '--source-account', '123456789012', '--source-region', 'us-east-1');
+      const run = await sync(
+        { repositories: { include: ['s8/app'] } },
+        '--enqueue',
+        QUEUE_URL,
+        '--source-account',
+        '123456789012',
+        '--source-region',
+        'us-east-1',
+      );
       expect(run.code).toBe(1);
-      expect(records(run)).toContainEqual(expect.objectContaining({ event: 'failed', tag: 'v2', error: expect.objectContaining({ code: 'AWS_SERVICE', message: expect.stringContaining('RequestThrottled') }) }));
+      expect(records(run)).toContainEqual(
+        expect.objectContaining({
+          event: 'failed',
+          tag: 'v2',
+          error: expect.objectContaining({ code: 'AWS_SERVICE', message: expect.stringContaining('RequestThrottled') }),
+        }),
+      );
       expect(summaryOf(run)).toMatchObject({ queued: 1, failed: 1 });
     });
   });
 
   it.each([
     [['sync'], /sync takes SOURCE_REGISTRY and DESTINATION_REGISTRY \(got 0 arguments\)/],
-    [['sync', '127.0.0.1:5000/team', '127.0.0.1:5001'], /SOURCE_REGISTRY "127.0.0.1:5000\/team" is not a registry host\[:port\]/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--direct', '--enqueue', QUEUE_URL], /--direct and --enqueue are exclusive/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', 'https://sqs.us-east-1.amazonaws.com/123456789012/standard'], /is not the URL of a FIFO queue/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', QUEUE_URL], /--enqueue needs the source's ECR account and region: 127.0.0.1:5000 is not an ECR host/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', QUEUE_URL, '--source-account', '12', '--source-region', 'us-east-1'], /--source-account "12" is not a 12-digit/],
-    [['sync', '111111111111.dkr.ecr.us-east-1.amazonaws.com', '127.0.0.1:5001', '--enqueue', QUEUE_URL, '--source-account', '123456789012', '--source-region', 'us-east-1'], /111111111111.dkr.ecr.us-east-1.amazonaws.com is ECR/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--source-region', 'us-east-1'], /--source-account and --source-region only go with --enqueue/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--config', '/nonexistent/config.json'], /--config \/nonexistent\/config.json: cannot read the file \(ENOENT\)/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--concurrency', '0'], /--concurrency must be a whole number from 1 to 64/],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--dest-secret', 'x'], /--dest-secret and --dest-creds .* are exclusive/],
+    [
+      ['sync', '127.0.0.1:5000/team', '127.0.0.1:5001'],
+      /SOURCE_REGISTRY "127.0.0.1:5000\/team" is not a registry host\[:port\]/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--direct', '--enqueue', QUEUE_URL],
+      /--direct and --enqueue are exclusive/,
+    ],
+    [
+      [
+        'sync',
+        '127.0.0.1:5000',
+        '127.0.0.1:5001',
+        '--enqueue',
+        'https://sqs.us-east-1.amazonaws.com/123456789012/standard',
+      ],
+      /is not the URL of a FIFO queue/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', QUEUE_URL],
+      /--enqueue needs the source's ECR account and region: 127.0.0.1:5000 is not an ECR host/,
+    ],
+    [
+      [
+        'sync',
+        '127.0.0.1:5000',
+        '127.0.0.1:5001',
+        '--enqueue',
+        QUEUE_URL,
+        '--source-account',
+        '12',
+        '--source-region',
+        'us-east-1',
+      ],
+      /--source-account "12" is not a 12-digit/,
+    ],
+    [
+      [
+        'sync',
+        '111111111111.dkr.ecr.us-east-1.amazonaws.com',
+        '127.0.0.1:5001',
+        '--enqueue',
+        QUEUE_URL,
+        '--source-account',
+        '123456789012',
+        '--source-region',
+        'us-east-1',
+      ],
+      /111111111111.dkr.ecr.us-east-1.amazonaws.com is ECR/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--source-region', 'us-east-1'],
+      /--source-account and --source-region only go with --enqueue/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--config', '/nonexistent/config.json'],
+      /--config \/nonexistent\/config.json: cannot read the file \(ENOENT\)/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--concurrency', '0'],
+      /--concurrency must be a whole number from 1 to 64/,
+    ],
+    [
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--dest-secret', 'x'],
+      /--dest-secret and --dest-creds .* are exclusive/,
+    ],
     [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--bogus'], /Unknown option '--bogus'/],
   ])('exits 2 on bad usage %j', async (args, message) => {
     const run = await cli(args);
@@ -390,10 +576,25 @@ describe('ecr-replicate sync', () => {
   it('documents every option in --help', async () => {
     const run = await cli(['sync', '--help']);
     expect(run.code).toBe(0);
-    for (const option of ['--dry-run', '--direct', '--enqueue', '--config', '--src-creds', '--dest-creds', '--dest-secret', '--plain-http', '--concurrency', '--retries', '--json', '--source-account']) {
+    for (const option of [
+      '--dry-run',
+      '--direct',
+      '--enqueue',
+      '--config',
+      '--src-creds',
+      '--dest-creds',
+      '--dest-secret',
+      '--plain-http',
+      '--concurrency',
+      '--retries',
+      '--json',
+      '--source-account',
+    ]) {
       expect(run.stdout).toContain(option);
     }
-    expect((await cli(['--help'])).stdout).toMatch(/sync SOURCE_REGISTRY DESTINATION_REGISTRY[\s\S]*status \[REPOSITORY\[:TAG\]\]/);
+    expect((await cli(['--help'])).stdout).toMatch(
+      /sync SOURCE_REGISTRY DESTINATION_REGISTRY[\s\S]*status \[REPOSITORY\[:TAG\]\]/,
+    );
   });
 });
 
@@ -405,16 +606,30 @@ describe('listing ECR repositories', () => {
       .on(DescribeRepositoriesCommand, { nextToken: 'page-2' })
       .resolves({ repositories: [{ repositoryName: 'team/c' }] });
     const registry = { accountId: '111111111111', region: 'us-east-1', partition: 'aws' as const, fips: false };
-    expect(await listEcrRepositories(registry, new ECRClient({ region: 'us-east-1' }))).toEqual(['team/a', 'team/b', 'team/c']);
-    expect(ecr.commandCalls(DescribeRepositoriesCommand)[0]!.args[0].input).toMatchObject({ registryId: '111111111111' });
+    expect(await listEcrRepositories(registry, new ECRClient({ region: 'us-east-1' }))).toEqual([
+      'team/a',
+      'team/b',
+      'team/c',
+    ]);
+    expect(ecr.commandCalls(DescribeRepositoriesCommand)[0]!.args[0].input).toMatchObject({
+      registryId: '111111111111',
+    });
   });
 
   it('names the registry and the AWS error when it fails', async () => {
-    ecr.on(DescribeRepositoriesCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
-    const registry = { accountId: '111111111111', region: 'us-gov-west-1', partition: 'aws-us-gov' as const, fips: false };
+    ecr
+      .on(DescribeRepositoriesCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+    const registry = {
+      accountId: '111111111111',
+      region: 'us-gov-west-1',
+      partition: 'aws-us-gov' as const,
+      fips: false,
+    };
     await expect(listEcrRepositories(registry, new ECRClient({ region: 'us-gov-west-1' }))).rejects.toMatchObject({
       code: ErrorCode.AwsService,
-      message: 'ECR DescribeRepositories of registry 111111111111 in us-gov-west-1 failed: AccessDeniedException: not allowed',
+      message:
+        'ECR DescribeRepositories of registry 111111111111 in us-gov-west-1 failed: AccessDeniedException: not allowed',
     });
   });
 });
@@ -422,7 +637,14 @@ describe('listing ECR repositories', () => {
 describe('scheduled reconcile Lambda', () => {
   const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzRECONCILE';
   const ACCESS_KEY = 'AKIAIOSFODNN7RECONCIL';
-  const SECRET = JSON.stringify({ user: 'ecr-replicate', accesskey: ACCESS_KEY, secretaccesskey: SECRET_KEY, partition: 'aws-us-gov', accountid: '210987654321', region: 'us-gov-west-1' });
+  const SECRET = JSON.stringify({
+    user: 'ecr-replicate',
+    accesskey: ACCESS_KEY,
+    secretaccesskey: SECRET_KEY,
+    partition: 'aws-us-gov',
+    accountid: '210987654321',
+    region: 'us-gov-west-1',
+  });
 
   const savedEnv = { ...process.env };
   afterAll(() => {
@@ -440,35 +662,65 @@ describe('scheduled reconcile Lambda', () => {
       DEST_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:ecr-replicate/destination-AbCdEf',
       SOURCE_REGISTRY: source.host,
       DEST_REGISTRY: destination.host,
-      REPLICATION_CONFIG: JSON.stringify({ repositories: { include: ['prefix:s9/'] }, mapping: { prefixes: [{ from: 's9/', to: 'mirror/s9/' }] } }),
+      REPLICATION_CONFIG: JSON.stringify({
+        repositories: { include: ['prefix:s9/'] },
+        mapping: { prefixes: [{ from: 's9/', to: 'mirror/s9/' }] },
+      }),
       RECONCILE_CONCURRENCY: '4',
     });
-    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') }] });
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .resolves({ authorizationData: [{ authorizationToken: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') }] });
     secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm-lambda' });
     // The handler reads its settings when loaded, as Lambda loads it at cold start: load it now.
     const { handler } = jest.requireActual<typeof ReconcileHandler>('../src/handlers/reconcile');
 
-    const { result, error, output } = await captureOutput(() => handler({ 'detail-type': 'Scheduled Event', source: 'aws.events' }, lambdaContext()));
+    const { result, error, output } = await captureOutput(() =>
+      handler({ 'detail-type': 'Scheduled Event', source: 'aws.events' }, lambdaContext()),
+    );
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ repositories: 1, tags: 2, ok: 1, copy: 1, drift: 1, queued: 1, failed: 0 });
     const calls = sqs.commandCalls(SendMessageCommand);
     expect(calls).toHaveLength(1);
     const request = parseReplicationRequestJson(calls[0]!.args[0].input.MessageBody as string);
-    expect(request).toMatchObject({ action: 'PUSH', tag: 'v2', digest: image.root.digest, source: { accountId: '123456789012', region: 'us-west-2', repository: 's9/app' }, destination: { repository: 'mirror/s9/app' } });
+    expect(request).toMatchObject({
+      action: 'PUSH',
+      tag: 'v2',
+      digest: image.root.digest,
+      source: { accountId: '123456789012', region: 'us-west-2', repository: 's9/app' },
+      destination: { repository: 'mirror/s9/app' },
+    });
     expect(calls[0]!.args[0].input.QueueUrl).toBe(process.env.REQUEST_QUEUE_URL);
     // The destination token was asked for with the secret's keys, in the destination's region.
-    const regions = await Promise.all(ecr.commandCalls(GetAuthorizationTokenCommand).map((c) => (c.thisValue as ECRClient).config.region()));
+    const regions = await Promise.all(
+      ecr.commandCalls(GetAuthorizationTokenCommand).map((c) => (c.thisValue as ECRClient).config.region()),
+    );
     expect(regions).toContain('us-gov-west-1');
     expect(metricLines(output, 'DriftDetected')).toHaveLength(1);
-    expect(metricLines(output, 'DriftDetected')[0]).toMatchObject({ DriftDetected: 1, RequestsQueued: 1, ReconcileFailures: 0, service: 'reconcile' });
-    expect(jsonLines(output)).toContainEqual(expect.objectContaining({ message: 'reconcile done', drift: 1, queued: 1, function_request_id: lambdaContext().awsRequestId }));
-    for (const secret of [SECRET_KEY, ACCESS_KEY, PASSWORD, FAKE_SECRET_ACCESS_KEY]) expect(output).not.toContain(secret);
+    expect(metricLines(output, 'DriftDetected')[0]).toMatchObject({
+      DriftDetected: 1,
+      RequestsQueued: 1,
+      ReconcileFailures: 0,
+      service: 'reconcile',
+    });
+    expect(jsonLines(output)).toContainEqual(
+      expect.objectContaining({
+        message: 'reconcile done',
+        drift: 1,
+        queued: 1,
+        function_request_id: lambdaContext().awsRequestId,
+      }),
+    );
+    for (const secret of [SECRET_KEY, ACCESS_KEY, PASSWORD, FAKE_SECRET_ACCESS_KEY])
+      expect(output).not.toContain(secret);
 
     // A run that cannot start throws (the invocation is an error) and says why.
     secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     const failed = await captureOutput(() => handler({}, lambdaContext()));
     expect(failed.error).toMatchObject({ message: expect.stringContaining('could not read the destination secret') });
-    expect(jsonLines(failed.output)).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'reconcile failed' }));
+    expect(jsonLines(failed.output)).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'reconcile failed' }),
+    );
   });
 });

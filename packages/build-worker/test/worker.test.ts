@@ -7,20 +7,44 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ErrorCode, jobKeyOf, parseDestinationSecretString, parseReplicationConfig, parseWorkerSettings, type ReplicationConfigInput, type ReplicationRequest } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  jobKeyOf,
+  parseDestinationSecretString,
+  parseReplicationConfig,
+  parseWorkerSettings,
+  type ReplicationConfigInput,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
 import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { RegistryClient } from '../src';
 import { runWorkerJobs } from '../src/worker/worker';
 import { runJobs } from '../src/worker/runner';
-import { dockerImage, manifestDigestOf, ociIndex, pushImage, registryRequest, startFaultProxy, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
+import {
+  dockerImage,
+  manifestDigestOf,
+  ociIndex,
+  pushImage,
+  registryRequest,
+  startFaultProxy,
+  startRegistry,
+  type LocalRegistry,
+} from '@ecr-replicate/testing';
 import { startLocalDynamoDb, type LocalDynamoDb, captureOutput } from '@ecr-replicate/testing';
 
 const TOKEN_PASSWORD = 'ecr-token-password-for-tests';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz';
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-replicate/destination-AbCdEf';
-const SECRET = JSON.stringify({ user: 'ecr-replicate', accesskey: ACCESS_KEY, secretaccesskey: SECRET_KEY, partition: 'aws-us-gov', accountid: '210987654321', region: 'us-gov-west-1' });
+const SECRET = JSON.stringify({
+  user: 'ecr-replicate',
+  accesskey: ACCESS_KEY,
+  secretaccesskey: SECRET_KEY,
+  partition: 'aws-us-gov',
+  accountid: '210987654321',
+  region: 'us-gov-west-1',
+});
 const TABLE = 'jobs';
 
 const ecr = mockClient(ECRClient);
@@ -32,7 +56,13 @@ let dynamo: LocalDynamoDb;
 let store: JobStore;
 let sequence = 0;
 
-function request(repository: string, tag: string | undefined, digest: string, action: 'PUSH' | 'DELETE' = 'PUSH', time = new Date(Date.UTC(2026, 10, 1, 0, 0, sequence)).toISOString()): ReplicationRequest {
+function request(
+  repository: string,
+  tag: string | undefined,
+  digest: string,
+  action: 'PUSH' | 'DELETE' = 'PUSH',
+  time = new Date(Date.UTC(2026, 10, 1, 0, 0, sequence)).toISOString(),
+): ReplicationRequest {
   sequence += 1;
   return {
     version: 1,
@@ -57,7 +87,12 @@ async function dispatch(owner: string, ...requests: ReplicationRequest[]): Promi
   return [...keys];
 }
 
-async function runWorker(owner: string, keys: string[], config: ReplicationConfigInput = {}, destinationHost = destination.host) {
+async function runWorker(
+  owner: string,
+  keys: string[],
+  config: ReplicationConfigInput = {},
+  destinationHost = destination.host,
+) {
   const settings = parseWorkerSettings({
     JOB_TABLE: TABLE,
     JOB_KEYS: JSON.stringify(keys),
@@ -71,7 +106,14 @@ async function runWorker(owner: string, keys: string[], config: ReplicationConfi
   const metrics = createMetrics('worker', logger);
   const clients: RegistryClient[] = [];
   try {
-    return await runWorkerJobs({ settings, secret: parseDestinationSecretString(SECRET), store, logger, metrics, clients });
+    return await runWorkerJobs({
+      settings,
+      secret: parseDestinationSecretString(SECRET),
+      store,
+      logger,
+      metrics,
+      clients,
+    });
   } finally {
     metrics.publishStoredMetrics();
     await Promise.all(clients.map((c) => c.close()));
@@ -91,7 +133,9 @@ beforeAll(async () => {
 beforeEach(() => {
   ecr.reset();
   secrets.reset();
-  ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${TOKEN_PASSWORD}`).toString('base64') }] });
+  ecr
+    .on(GetAuthorizationTokenCommand)
+    .resolves({ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${TOKEN_PASSWORD}`).toString('base64') }] });
   secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
 });
 
@@ -101,7 +145,13 @@ afterAll(async () => {
 
 describe('worker', () => {
   it('replicates a pushed tag with an equal digest and records the outcome', async () => {
-    const image = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], seed: 'w-push' });
+    const image = ociIndex({
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+      seed: 'w-push',
+    });
     await pushImage(source, 'team/app', image, 'v1');
     const keys = await dispatch('build-1', request('team/app', 'v1', image.root.digest));
     const { result: summary, output } = await captureOutput(() => runWorker('build-1', keys));
@@ -149,7 +199,9 @@ describe('worker', () => {
   it('removes a deleted tag only when delete replication is on', async () => {
     const image = dockerImage({ seed: 'w-delete' });
     await pushImage(source, 'team/gone', image, 'v1');
-    await captureOutput(async () => runWorker('build-4', await dispatch('build-4', request('team/gone', 'v1', image.root.digest))));
+    await captureOutput(async () =>
+      runWorker('build-4', await dispatch('build-4', request('team/gone', 'v1', image.root.digest))),
+    );
     expect(await manifestDigestOf(destination, 'mirror/team/gone', 'v1')).toBe(image.root.digest);
     const deleted = await registryRequest(source, 'DELETE', `/v2/team/gone/manifests/${image.root.digest}`);
     expect(deleted.status).toBe(202);
@@ -169,7 +221,9 @@ describe('worker', () => {
   it('leaves alone a tagless delete of a digest the source still holds (an index child)', async () => {
     const image = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }], seed: 'w-child' });
     await pushImage(source, 'team/child', image, 'v1');
-    await captureOutput(async () => runWorker('build-7', await dispatch('build-7', request('team/child', 'v1', image.root.digest))));
+    await captureOutput(async () =>
+      runWorker('build-7', await dispatch('build-7', request('team/child', 'v1', image.root.digest))),
+    );
     const child = image.manifests[0]!.digest;
     const keys = await dispatch('build-8', request('team/child', undefined, child, 'DELETE'));
     await captureOutput(() => runWorker('build-8', keys, { deletes: true }));
@@ -180,12 +234,25 @@ describe('worker', () => {
     const first = dockerImage({ seed: 'w-immutable-1' });
     const second = dockerImage({ seed: 'w-immutable-2' });
     await pushImage(source, 'team/frozen', first, 'v1');
-    await captureOutput(async () => runWorker('build-9', await dispatch('build-9', request('team/frozen', 'v1', first.root.digest))));
+    await captureOutput(async () =>
+      runWorker('build-9', await dispatch('build-9', request('team/frozen', 'v1', first.root.digest))),
+    );
     await pushImage(source, 'team/frozen', second, 'v1');
     const proxy = await startFaultProxy(destination);
     proxy.addFault({
       match: { method: 'PUT', path: /\/manifests\/v1$/ },
-      action: { status: 400, body: JSON.stringify({ errors: [{ code: 'TAG_INVALID', message: "The image tag 'v1' already exists in the 'mirror/team/frozen' repository and cannot be overwritten because the repository is immutable." }] }) },
+      action: {
+        status: 400,
+        body: JSON.stringify({
+          errors: [
+            {
+              code: 'TAG_INVALID',
+              message:
+                "The image tag 'v1' already exists in the 'mirror/team/frozen' repository and cannot be overwritten because the repository is immutable.",
+            },
+          ],
+        }),
+      },
     });
     try {
       const keys = await dispatch('build-10', request('team/frozen', 'v1', second.root.digest));
@@ -203,7 +270,11 @@ describe('worker', () => {
   it('leaves a job leased for a retry when the source is unreachable, and finishes the others', async () => {
     const image = dockerImage({ seed: 'w-partial' });
     await pushImage(source, 'team/fine', image, 'v1');
-    const keys = await dispatch('build-11', request('team/fine', 'v1', image.root.digest), request('team/missing', 'v1', image.root.digest));
+    const keys = await dispatch(
+      'build-11',
+      request('team/fine', 'v1', image.root.digest),
+      request('team/missing', 'v1', image.root.digest),
+    );
     const proxy = await startFaultProxy(source);
     proxy.addFault({ match: { path: /team\/missing/ }, action: { status: 503 } });
     const settingsSource = source;
@@ -256,7 +327,15 @@ describe('job runner', () => {
     expect(await store.acquireLease(keys[0]!, 'runner-3', 60_000, Date.now() + 120_000)).toBe('acquired');
     let called = false;
     const { result: summary } = await captureOutput(() =>
-      runJobs({ store, keys, owner: 'runner-2', leaseMs: 60_000, logger, metrics, reconcile: async () => ((called = true), { action: 'up-to-date', digest: 'x', bytesCopied: 0 } as never) }),
+      runJobs({
+        store,
+        keys,
+        owner: 'runner-2',
+        leaseMs: 60_000,
+        logger,
+        metrics,
+        reconcile: async () => ((called = true), { action: 'up-to-date', digest: 'x', bytesCopied: 0 } as never),
+      }),
     );
     expect(called).toBe(false);
     expect(summary?.lost).toEqual(keys);
@@ -265,6 +344,8 @@ describe('job runner', () => {
 
   it('rejects a configuration the worker cannot use, naming the variable', () => {
     expect(() => parseReplicationConfig({ deletes: 'sometimes' })).toThrow(/deletes/);
-    expect(() => parseWorkerSettings({ JOB_TABLE: TABLE, JOB_KEYS: '[]', LEASE_OWNER: 'x', DEST_SECRET_ID: SECRET_ID })).toThrow(/JOB_KEYS: must be a JSON array of 1 to 100/);
+    expect(() =>
+      parseWorkerSettings({ JOB_TABLE: TABLE, JOB_KEYS: '[]', LEASE_OWNER: 'x', DEST_SECRET_ID: SECRET_ID }),
+    ).toThrow(/JOB_KEYS: must be a JSON array of 1 to 100/);
   });
 });

@@ -37,9 +37,11 @@ export function isSecretKey(key: string): boolean {
 }
 
 /** `"password": "..."` and the like inside a string (a JSON document logged as text). */
-const SECRET_JSON_FIELD = /("(?:[^"\\]*?)(?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|authorization|token|secret|secret_?string|credentials)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const SECRET_JSON_FIELD =
+  /("(?:[^"\\]*?)(?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|authorization|token|secret|secret_?string|credentials)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 /** `password=x`, `token: x`, `secretaccesskey "x"` in prose (not `token refresh`: a separator or quotes are needed). */
-const SECRET_ASSIGNMENT = /\b((?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|token|secret)\b(?:\s*[:=]\s*|\s+(?="|')))(?:"[^"]*"|'[^']*'|[^\s,;"']+)/gi;
+const SECRET_ASSIGNMENT =
+  /\b((?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|token|secret)\b(?:\s*[:=]\s*|\s+(?="|')))(?:"[^"]*"|'[^']*'|[^\s,;"']+)/gi;
 /** HTTP credentials: `Basic <base64>` and `Bearer <token>`. */
 const HTTP_CREDENTIALS = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/g;
 /** AWS access key ids. */

@@ -56,11 +56,16 @@ const QueueUrlSchema = z
   .string()
   .regex(/^https?:\/\/[^\s/]+\/\S+$/, 'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)');
 
-const TableNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)');
+const TableNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)');
 
 const ProjectNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$/, 'must be a CodeBuild project name (2 to 255 of A-Z a-z 0-9 _ -, starting with a letter or digit)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$/,
+    'must be a CodeBuild project name (2 to 255 of A-Z a-z 0-9 _ -, starting with a letter or digit)',
+  );
 
 /** A whole number within bounds, with a default when unset or empty. */
 function wholeNumber(min: number, max: number, fallback: number) {
@@ -112,7 +117,9 @@ const JobKeysTextSchema = z
     return keys.data;
   });
 
-const LeaseOwnerSchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1 to 128 printable ASCII characters without spaces');
+const LeaseOwnerSchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1 to 128 printable ASCII characters without spaces');
 
 const SecretIdSchema = z.string().regex(/^\S{1,2048}$/, 'must be a Secrets Manager secret name or ARN');
 
@@ -145,7 +152,12 @@ const SETTING_SCHEMAS = {
     .string()
     .optional()
     .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()))
-    .pipe(z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-gov-west-1').optional()),
+    .pipe(
+      z
+        .string()
+        .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-gov-west-1')
+        .optional(),
+    ),
   reconcileConcurrency: wholeNumber(1, 64, DEFAULT_RECONCILE_CONCURRENCY),
 } as const satisfies Record<SettingName, z.ZodType>;
 
@@ -169,7 +181,10 @@ export function defineSettings<K extends SettingName>(component: string, names: 
     component,
     variables: names.map((name) => EnvName[name]),
     parse(env: Environment = process.env): SettingsOf<K> {
-      const parsed = parseWith(schema, { ...env }, `${component} environment`, ErrorCode.InvalidInput) as Record<string, unknown>;
+      const parsed = parseWith(schema, { ...env }, `${component} environment`, ErrorCode.InvalidInput) as Record<
+        string,
+        unknown
+      >;
       const settings: Record<string, unknown> = {};
       for (const name of names) settings[name] = parsed[EnvName[name]];
       return settings as SettingsOf<K>;
@@ -186,7 +201,12 @@ export const DispatchSettings = defineSettings('dispatcher (queue)', ['jobTable'
 export type DispatchSettings = SettingsOf<'jobTable' | 'workerProjectName' | 'leaseSeconds'>;
 
 /** Dispatcher, build-state handler: retries or fails the jobs of worker builds that died. */
-export const BuildStateSettings = defineSettings('dispatcher (build state)', ['jobTable', 'retryQueueUrl', 'maxAttempts', 'workerProjectName']);
+export const BuildStateSettings = defineSettings('dispatcher (build state)', [
+  'jobTable',
+  'retryQueueUrl',
+  'maxAttempts',
+  'workerProjectName',
+]);
 export type BuildStateSettings = SettingsOf<'jobTable' | 'retryQueueUrl' | 'maxAttempts' | 'workerProjectName'>;
 
 /** Dispatcher, retry handler: forwards delayed retries into the FIFO queue. */
@@ -206,7 +226,15 @@ export const WorkerSettings = defineSettings('worker', [
   'destRegion',
 ]);
 export type WorkerSettings = SettingsOf<
-  'jobTable' | 'jobKeys' | 'leaseOwner' | 'destSecretId' | 'replicationConfig' | 'leaseSeconds' | 'destRegistry' | 'sourceRegistry' | 'destRegion'
+  | 'jobTable'
+  | 'jobKeys'
+  | 'leaseOwner'
+  | 'destSecretId'
+  | 'replicationConfig'
+  | 'leaseSeconds'
+  | 'destRegistry'
+  | 'sourceRegistry'
+  | 'destRegion'
 >;
 
 /**
@@ -223,7 +251,13 @@ export const ReconcileSettings = defineSettings('reconcile', [
   'reconcileConcurrency',
 ]);
 export type ReconcileSettings = SettingsOf<
-  'requestQueueUrl' | 'replicationConfig' | 'destSecretId' | 'destRegion' | 'destRegistry' | 'sourceRegistry' | 'reconcileConcurrency'
+  | 'requestQueueUrl'
+  | 'replicationConfig'
+  | 'destSecretId'
+  | 'destRegion'
+  | 'destRegistry'
+  | 'sourceRegistry'
+  | 'reconcileConcurrency'
 >;
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);

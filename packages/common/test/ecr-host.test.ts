@@ -1,4 +1,12 @@
-import { ErrorCode, PARTITION_NAMES, ReplicationError, ecrHost, parseEcrHost, partitionOfRegion, tryParseEcrHost } from '../src';
+import {
+  ErrorCode,
+  PARTITION_NAMES,
+  ReplicationError,
+  ecrHost,
+  parseEcrHost,
+  partitionOfRegion,
+  tryParseEcrHost,
+} from '../src';
 
 const ACCOUNT = '123456789012';
 

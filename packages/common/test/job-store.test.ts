@@ -87,7 +87,12 @@ describe('recordRequest', () => {
   const older = request({ eventId: 'event-b', eventTime: '2026-11-16T01:54:34Z', digest: DIGEST_A });
   const newer = request({ eventId: 'event-c', eventTime: '2026-11-16T01:54:35Z', digest: DIGEST_B });
   // Same time as `newer`, greater event id: the tie-break makes it the newest.
-  const newest = request({ eventId: 'event-d', eventTime: '2026-11-16T01:54:35.000Z', action: 'DELETE', digest: DIGEST_C });
+  const newest = request({
+    eventId: 'event-d',
+    eventTime: '2026-11-16T01:54:35.000Z',
+    action: 'DELETE',
+    digest: DIGEST_C,
+  });
 
   it.each([
     ['in order', [older, newer, newest]],
@@ -98,7 +103,12 @@ describe('recordRequest', () => {
     const store = await freshStore();
     for (const [i, r] of arrivals.entries()) await store.recordRequest(r, T0 + i);
     const record = await store.get(KEY);
-    expect(record).toMatchObject({ lastEventId: 'event-d', desiredDigest: DIGEST_C, action: 'DELETE', lastEventTime: '2026-11-16T01:54:35.000Z' });
+    expect(record).toMatchObject({
+      lastEventId: 'event-d',
+      desiredDigest: DIGEST_C,
+      action: 'DELETE',
+      lastEventTime: '2026-11-16T01:54:35.000Z',
+    });
   });
 
   it('reports an older request as stale and changes nothing', async () => {
@@ -113,9 +123,13 @@ describe('recordRequest', () => {
     const store = await freshStore();
     await store.recordRequest(request({ eventId: 'a', eventTime: '2026-11-16T01:54:34.500Z' }), T0);
     // 34 s is earlier than 34.5 s although "34Z" sorts after "34.500Z" as text.
-    expect((await store.recordRequest(request({ eventId: 'z', eventTime: '2026-11-16T01:54:34Z' }), T0 + 1)).outcome).toBe('stale');
+    expect(
+      (await store.recordRequest(request({ eventId: 'z', eventTime: '2026-11-16T01:54:34Z' }), T0 + 1)).outcome,
+    ).toBe('stale');
     // 03:54:35+02:00 is 01:54:35Z: newer.
-    expect((await store.recordRequest(request({ eventId: 'b', eventTime: '2026-11-16T03:54:35+02:00' }), T0 + 2)).outcome).toBe('recorded');
+    expect(
+      (await store.recordRequest(request({ eventId: 'b', eventTime: '2026-11-16T03:54:35+02:00' }), T0 + 2)).outcome,
+    ).toBe('recorded');
     expect((await store.get(KEY))?.lastEventTime).toBe('2026-11-16T01:54:35.000Z');
   });
 
@@ -139,7 +153,12 @@ describe('recordRequest', () => {
     const store = await freshStore();
     await store.recordRequest(older, T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 1);
-    await store.finish(KEY, 'w1', { status: 'FAILED', error: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'x' } }, T0 + 2);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'FAILED', error: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'x' } },
+      T0 + 2,
+    );
     expect(await store.get(KEY)).toMatchObject({ status: 'FAILED', attempts: 1, expiresAt: expect.any(Number) });
 
     await store.recordRequest(newer, T0 + 3);
@@ -153,7 +172,12 @@ describe('recordRequest', () => {
     await store.recordRequest(older, T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 1);
     await store.recordRequest(newer, T0 + 2);
-    expect(await store.get(KEY)).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'w1', lastEventId: 'event-c', requestedAt: T0 + 2 });
+    expect(await store.get(KEY)).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'w1',
+      lastEventId: 'event-c',
+      requestedAt: T0 + 2,
+    });
   });
 });
 
@@ -187,7 +211,12 @@ describe('acquireLease', () => {
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
     expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS - 1)).toBe('held');
-    expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w1', leaseExpiresAt: T0 + LEASE_MS, dirty: true, startedAt: T0 });
+    expect(await store.get(KEY)).toMatchObject({
+      leaseOwner: 'w1',
+      leaseExpiresAt: T0 + LEASE_MS,
+      dirty: true,
+      startedAt: T0,
+    });
   });
 
   it('takes over an expired lease and clears dirty', async () => {
@@ -245,7 +274,12 @@ describe('finish', () => {
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
     expect(await store.acquireLease(KEY, 'd2', LEASE_MS, T0 + 1)).toBe('held');
 
-    const outcome = { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1234, durationSeconds: 2.5 } as const;
+    const outcome = {
+      status: 'COMPLETE',
+      replicatedDigest: DIGEST_A,
+      bytesCopied: 1234,
+      durationSeconds: 2.5,
+    } as const;
     expect(await store.finish(KEY, 'w1', outcome, T0 + 2)).toBe('again');
     expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w1', dirty: false, status: 'IN_PROGRESS' });
 
@@ -277,8 +311,16 @@ describe('finish', () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
-    await store.finish(KEY, 'w1', { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 }, T0 + 1);
-    await store.recordRequest(request({ eventId: 'event-2', eventTime: '2026-11-16T01:55:00Z', action: 'DELETE' }), T0 + 2);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 },
+      T0 + 1,
+    );
+    await store.recordRequest(
+      request({ eventId: 'event-2', eventTime: '2026-11-16T01:55:00Z', action: 'DELETE' }),
+      T0 + 2,
+    );
     await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + 3);
     await store.releaseForRetry(KEY, 'w2', { code: 'BUILD_FAILED', message: 'x' }, 5, T0 + 4);
     await store.acquireLease(KEY, 'w3', LEASE_MS, T0 + 5);
@@ -294,7 +336,9 @@ describe('finish', () => {
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
     await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS);
-    const error = await thrown(store.finish(KEY, 'w1', { status: 'COMPLETE', bytesCopied: 0, durationSeconds: 0 }, T0 + LEASE_MS + 1));
+    const error = await thrown(
+      store.finish(KEY, 'w1', { status: 'COMPLETE', bytesCopied: 0, durationSeconds: 0 }, T0 + LEASE_MS + 1),
+    );
     expect(error.code).toBe(ErrorCode.LeaseLost);
     expect(await store.get(KEY)).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'w2' });
   });
@@ -325,7 +369,12 @@ describe('releaseForRetry', () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
-    await store.finish(KEY, 'w1', { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 }, T0 + 1);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 },
+      T0 + 1,
+    );
     const before = await store.get(KEY);
     expect(await store.releaseForRetry(KEY, 'w1', buildFailed, 3, T0 + 2)).toEqual({ outcome: 'not-owner' });
     expect(await store.releaseForRetry(KEY, 'someone-else', buildFailed, 3, T0 + 2)).toEqual({ outcome: 'not-owner' });
@@ -376,7 +425,9 @@ describe('reading', () => {
 
   it('validates records when reading, naming the job and the field', async () => {
     const store = await freshStore();
-    await dynamo.documentClient.send(new PutCommand({ TableName: store.tableName, Item: { jobKey: 'broken:1', status: 'WHATEVER' } }));
+    await dynamo.documentClient.send(
+      new PutCommand({ TableName: store.tableName, Item: { jobKey: 'broken:1', status: 'WHATEVER' } }),
+    );
     const error = await thrown(store.get('broken:1'));
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.message).toContain('job record "broken:1"');

@@ -10,7 +10,14 @@ import {
   parseReplicationRequestJson,
   type ReplicationRequest,
 } from '../src';
-import { ACCESS_KEY_ID, DIGEST_A, SECRET_ACCESS_KEY, destinationSecret, ecrPushEvent, validationError } from './fixtures';
+import {
+  ACCESS_KEY_ID,
+  DIGEST_A,
+  SECRET_ACCESS_KEY,
+  destinationSecret,
+  ecrPushEvent,
+  validationError,
+} from './fixtures';
 
 describe('ECR Image Action event', () => {
   it.each([
@@ -33,10 +40,26 @@ describe('ECR Image Action event', () => {
 
   it.each([
     ['wrong detail-type', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, 'detail-type': 'ECR Scan' }), 'detail-type'],
-    ['missing digest', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'image-digest': undefined } }), 'detail.image-digest: is required'],
-    ['bad digest', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'image-digest': 'sha256:xyz' } }), 'detail.image-digest: a sha256 digest'],
-    ['unknown action', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'action-type': 'COPY' } }), 'detail.action-type'],
-    ['uppercase repository', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'repository-name': 'Team/App' } }), 'detail.repository-name: repository names must be lowercase'],
+    [
+      'missing digest',
+      (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'image-digest': undefined } }),
+      'detail.image-digest: is required',
+    ],
+    [
+      'bad digest',
+      (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'image-digest': 'sha256:xyz' } }),
+      'detail.image-digest: a sha256 digest',
+    ],
+    [
+      'unknown action',
+      (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'action-type': 'COPY' } }),
+      'detail.action-type',
+    ],
+    [
+      'uppercase repository',
+      (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, detail: { ...e.detail, 'repository-name': 'Team/App' } }),
+      'detail.repository-name: repository names must be lowercase',
+    ],
     ['bad account', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, account: '42' }), 'account: must be a 12-digit'],
     ['bad time', (e: ReturnType<typeof ecrPushEvent>) => ({ ...e, time: 'yesterday' }), 'time'],
   ])('rejects %s naming the field', (_name, mutate, field) => {
@@ -47,7 +70,9 @@ describe('ECR Image Action event', () => {
   });
 
   it('rejects something that is not an object at all', () => {
-    expect(validationError(() => parseEcrImageActionEvent('hello')).message).toMatch(/^invalid ECR Image Action event: \(root\)/);
+    expect(validationError(() => parseEcrImageActionEvent('hello')).message).toMatch(
+      /^invalid ECR Image Action event: \(root\)/,
+    );
   });
 });
 
@@ -68,8 +93,12 @@ describe('replication request', () => {
   });
 
   it('reports malformed JSON and bad fields', () => {
-    expect(validationError(() => parseReplicationRequestJson('{')).message).toBe('invalid replication request: (root): is not valid JSON');
-    const error = validationError(() => parseReplicationRequestJson(JSON.stringify({ ...request, version: 2, destination: {} })));
+    expect(validationError(() => parseReplicationRequestJson('{')).message).toBe(
+      'invalid replication request: (root): is not valid JSON',
+    );
+    const error = validationError(() =>
+      parseReplicationRequestJson(JSON.stringify({ ...request, version: 2, destination: {} })),
+    );
     expect(error.issues.map((i) => i.path)).toEqual(['version', 'destination.repository']);
   });
 
@@ -126,9 +155,12 @@ describe('destination secret', () => {
     expect(parseDestinationSecret(withoutRegion).region).toBeUndefined();
   });
 
-  it.each(['aws', 'aws-us-gov', 'aws-cn', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f'])('accepts partition %s', (partition) => {
-    expect(parseDestinationSecret(destinationSecret({ partition, region: undefined })).partition).toBe(partition);
-  });
+  it.each(['aws', 'aws-us-gov', 'aws-cn', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f'])(
+    'accepts partition %s',
+    (partition) => {
+      expect(parseDestinationSecret(destinationSecret({ partition, region: undefined })).partition).toBe(partition);
+    },
+  );
 
   it.each([
     ['user', { user: undefined }, 'user: is required'],

@@ -1,17 +1,37 @@
 import { deduplicationIdOf } from '../src';
-import { MASK, METRICS_NAMESPACE, createLogger, createMetrics, isSecretKey, maskSecrets, maskSecretsInText } from '../src/observability';
+import {
+  MASK,
+  METRICS_NAMESPACE,
+  createLogger,
+  createMetrics,
+  isSecretKey,
+  maskSecrets,
+  maskSecretsInText,
+} from '../src/observability';
 import { captureOutput } from '@ecr-replicate/testing';
 import { ACCESS_KEY_ID, SECRET_ACCESS_KEY, destinationSecret } from './fixtures';
 
 describe('secret keys', () => {
-  it.each(['secretaccesskey', 'SecretAccessKey', 'AWS_SECRET_ACCESS_KEY', 'accesskey', 'accessKeyId', 'password', 'Authorization', 'token', 'sessionToken', 'x-amz-security-token', 'destSecret'])(
-    'masks %s',
-    (key) => expect(isSecretKey(key)).toBe(true),
-  );
+  it.each([
+    'secretaccesskey',
+    'SecretAccessKey',
+    'AWS_SECRET_ACCESS_KEY',
+    'accesskey',
+    'accessKeyId',
+    'password',
+    'Authorization',
+    'token',
+    'sessionToken',
+    'x-amz-security-token',
+    'destSecret',
+  ])('masks %s', (key) => expect(isSecretKey(key)).toBe(true));
 
-  it.each(['jobKey', 'jobKeys', 'leaseOwner', 'secretId', 'destSecretId', 'user', 'partition', 'digest'])('keeps %s', (key) => {
-    expect(isSecretKey(key)).toBe(false);
-  });
+  it.each(['jobKey', 'jobKeys', 'leaseOwner', 'secretId', 'destSecretId', 'user', 'partition', 'digest'])(
+    'keeps %s',
+    (key) => {
+      expect(isSecretKey(key)).toBe(false);
+    },
+  );
 });
 
 describe('maskSecretsInText', () => {
@@ -33,17 +53,39 @@ describe('createLogger', () => {
       logger.info('loaded the destination secret', {
         secret: destinationSecret(),
         nested: { deeper: [{ credentials: { accesskey: ACCESS_KEY_ID, secretaccesskey: SECRET_ACCESS_KEY } }] },
-        request: { headers: { Authorization: 'Basic QVdTOnNlY3JldHBhc3N3b3Jk' }, password: 'hunter2hunter2', token: 'tok-123456789' },
+        request: {
+          headers: { Authorization: 'Basic QVdTOnNlY3JldHBhc3N3b3Jk' },
+          password: 'hunter2hunter2',
+          token: 'tok-123456789',
+        },
         jobKey: 'team/app:latest',
       });
-      logger.error('the secret leaked into a message: ' + JSON.stringify(destinationSecret()), new Error(`with password "${SECRET_ACCESS_KEY}"`));
+      logger.error(
+        'the secret leaked into a message: ' + JSON.stringify(destinationSecret()),
+        new Error(`with password "${SECRET_ACCESS_KEY}"`),
+      );
     });
-    for (const secret of [SECRET_ACCESS_KEY, ACCESS_KEY_ID, 'QVdTOnNlY3JldHBhc3N3b3Jk', 'hunter2hunter2', 'tok-123456789']) {
+    for (const secret of [
+      SECRET_ACCESS_KEY,
+      ACCESS_KEY_ID,
+      'QVdTOnNlY3JldHBhc3N3b3Jk',
+      'hunter2hunter2',
+      'tok-123456789',
+    ]) {
       expect(output).not.toContain(secret);
     }
-    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 'INFO', service: 'test-service', handler: 'unit', jobKey: 'team/app:latest', secret: MASK });
+    expect(lines[0]).toMatchObject({
+      level: 'INFO',
+      service: 'test-service',
+      handler: 'unit',
+      jobKey: 'team/app:latest',
+      secret: MASK,
+    });
     expect(lines[0]?.request).toEqual({ headers: { Authorization: MASK }, password: MASK, token: MASK });
   });
 });
@@ -61,7 +103,11 @@ describe('createMetrics', () => {
       metrics.addMetric('EventsDropped', 'Count', 1);
       metrics.publishStoredMetrics();
     });
-    const emf = JSON.parse(output.trim()) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string }> }; service: string; EventsDropped: number };
+    const emf = JSON.parse(output.trim()) as {
+      _aws: { CloudWatchMetrics: Array<{ Namespace: string }> };
+      service: string;
+      EventsDropped: number;
+    };
     expect(emf._aws.CloudWatchMetrics[0]?.Namespace).toBe(METRICS_NAMESPACE);
     expect(emf.service).toBe('test-service');
     expect(emf.EventsDropped).toBe(1);

@@ -1,4 +1,12 @@
-import { ErrorCode, ReplicationError, digestProblem, formatReference, parseDigest, parseReference, tagProblem } from '../src';
+import {
+  ErrorCode,
+  ReplicationError,
+  digestProblem,
+  formatReference,
+  parseDigest,
+  parseReference,
+  tagProblem,
+} from '../src';
 
 const SHA256 = `sha256:${'a'.repeat(64)}`;
 const SHA512 = `sha512:${'b'.repeat(128)}`;
@@ -22,12 +30,18 @@ describe('parseReference', () => {
     ['localhost:5000/app:v1', { registry: 'localhost:5000', repository: 'app', tag: 'v1' }],
     ['127.0.0.1:5000/a/b/c:t', { registry: '127.0.0.1:5000', repository: 'a/b/c', tag: 't' }],
     ['[::1]:5000/app:t', { registry: '[::1]:5000', repository: 'app', tag: 't' }],
-    ['registry.example.com/deeply/nested/path/app', { registry: 'registry.example.com', repository: 'deeply/nested/path/app' }],
+    [
+      'registry.example.com/deeply/nested/path/app',
+      { registry: 'registry.example.com', repository: 'deeply/nested/path/app' },
+    ],
     [`app@${SHA256}`, { repository: 'app', digest: SHA256 }],
     [`host:443/app:tag@${SHA512}`, { registry: 'host:443', repository: 'app', tag: 'tag', digest: SHA512 }],
     ['Registry.Example.com/app', { registry: 'Registry.Example.com', repository: 'app' }],
     ['a__b/c--d/e.f_g:T_a.g-1', { repository: 'a__b/c--d/e.f_g', tag: 'T_a.g-1' }],
-    ['123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1', { registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', repository: 'team/app', tag: '1' }],
+    [
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1',
+      { registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', repository: 'team/app', tag: '1' },
+    ],
   ])('parses %s', (input, expected) => {
     const parsed = parseReference(input);
     expect(parsed).toEqual(expected);

@@ -22,7 +22,9 @@ describe('replication configuration', () => {
   });
 
   it('expands the short filter forms', () => {
-    const config = parseReplicationConfig({ repositories: { include: ['prefix:team/', 'regex:^x$', 'app-*', { type: 'wildcard', pattern: 'b/**' }] } });
+    const config = parseReplicationConfig({
+      repositories: { include: ['prefix:team/', 'regex:^x$', 'app-*', { type: 'wildcard', pattern: 'b/**' }] },
+    });
     expect(config.repositories.include).toEqual([
       { type: 'prefix', pattern: 'team/' },
       { type: 'regex', pattern: '^x$' },
@@ -42,7 +44,9 @@ describe('replication configuration', () => {
   });
 
   it('rejects malformed JSON', () => {
-    expect(() => parseReplicationConfigJson('{deletes:true}')).toThrow('invalid replication configuration: (root): is not valid JSON');
+    expect(() => parseReplicationConfigJson('{deletes:true}')).toThrow(
+      'invalid replication configuration: (root): is not valid JSON',
+    );
   });
 });
 
@@ -61,7 +65,12 @@ describe('repository filters', () => {
     ['wildcard dots are literal', { repositories: { include: ['a.b'] } }, 'axb', false],
     ['regex', { repositories: { include: ['regex:^(web|api)/'] } }, 'api/server', true],
     ['regex miss', { repositories: { include: ['regex:^(web|api)/'] } }, 'db/server', false],
-    ['exclude wins over include', { repositories: { include: ['prefix:team/'], exclude: ['team/secret-*'] } }, 'team/secret-x', false],
+    [
+      'exclude wins over include',
+      { repositories: { include: ['prefix:team/'], exclude: ['team/secret-*'] } },
+      'team/secret-x',
+      false,
+    ],
     ['exclude alone', { repositories: { exclude: ['prefix:tmp/'] } }, 'tmp/x', false],
     ['exclude alone leaves the rest', { repositories: { exclude: ['prefix:tmp/'] } }, 'prod/x', true],
   ];
@@ -111,7 +120,12 @@ describe('repository name mapping', () => {
   it.each([
     ['a mapping to upper case', { repositories: { app: 'App' } }, 'app', /maps to "App".*lowercase/],
     ['a prefix that leaves nothing', { prefixes: [{ from: 'app', to: '' }] }, 'app', /maps to "".*empty/],
-    ['a prefix that leaves a bad separator', { prefixes: [{ from: 'team/', to: 'x//' }] }, 'team/app', /not a valid repository name/],
+    [
+      'a prefix that leaves a bad separator',
+      { prefixes: [{ from: 'team/', to: 'x//' }] },
+      'team/app',
+      /not a valid repository name/,
+    ],
   ])('rejects %s', (_d, mapping, source, message) => {
     expect(() => mapRepositoryName(parseReplicationConfig({ mapping }), source)).toThrow(message);
   });

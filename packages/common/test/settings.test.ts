@@ -32,7 +32,10 @@ describe('ingest settings', () => {
 
   it('names each bad variable and what is wrong, never the value', () => {
     const error = validationError(() =>
-      parseIngestSettings({ REQUEST_QUEUE_URL: 'not a url with-secret-ish-value', REPLICATION_CONFIG: '{"tags":{"include":["regex:("]}}' }),
+      parseIngestSettings({
+        REQUEST_QUEUE_URL: 'not a url with-secret-ish-value',
+        REPLICATION_CONFIG: '{"tags":{"include":["regex:("]}}',
+      }),
     );
     expect(error.message).toContain('REQUEST_QUEUE_URL: must be an SQS queue URL');
     expect(error.message).toContain('REPLICATION_CONFIG: tags.include.0.pattern: is not a valid regular expression');
@@ -55,7 +58,9 @@ describe('dispatcher settings', () => {
       workerProjectName: 'ecr-replicate-worker',
       leaseSeconds: 900,
     });
-    expect(parseBuildStateSettings({ JOB_TABLE: 'jobs', RETRY_QUEUE_URL: RETRY_URL, WORKER_PROJECT_NAME: 'w1' })).toEqual({
+    expect(
+      parseBuildStateSettings({ JOB_TABLE: 'jobs', RETRY_QUEUE_URL: RETRY_URL, WORKER_PROJECT_NAME: 'w1' }),
+    ).toEqual({
       jobTable: 'jobs',
       retryQueueUrl: RETRY_URL,
       maxAttempts: 5,
@@ -76,8 +81,17 @@ describe('dispatcher settings', () => {
   });
 
   it('accepts explicit numbers', () => {
-    expect(parseDispatchSettings({ JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'w1', LEASE_SECONDS: ' 1200 ' }).leaseSeconds).toBe(1200);
-    expect(parseBuildStateSettings({ JOB_TABLE: 'jobs', RETRY_QUEUE_URL: RETRY_URL, WORKER_PROJECT_NAME: 'w1', MAX_ATTEMPTS: '2' }).maxAttempts).toBe(2);
+    expect(
+      parseDispatchSettings({ JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'w1', LEASE_SECONDS: ' 1200 ' }).leaseSeconds,
+    ).toBe(1200);
+    expect(
+      parseBuildStateSettings({
+        JOB_TABLE: 'jobs',
+        RETRY_QUEUE_URL: RETRY_URL,
+        WORKER_PROJECT_NAME: 'w1',
+        MAX_ATTEMPTS: '2',
+      }).maxAttempts,
+    ).toBe(2);
   });
 });
 
@@ -100,7 +114,9 @@ describe('worker settings', () => {
 
   it('accepts a destination registry override', () => {
     expect(parseWorkerSettings({ ...env, DEST_REGISTRY: '127.0.0.1:5001' }).destRegistry).toBe('127.0.0.1:5001');
-    expect(parseWorkerSettings({ ...env, DEST_REGISTRY: 'http://localhost:5001' }).destRegistry).toBe('http://localhost:5001');
+    expect(parseWorkerSettings({ ...env, DEST_REGISTRY: 'http://localhost:5001' }).destRegistry).toBe(
+      'http://localhost:5001',
+    );
   });
 
   it.each([
@@ -125,7 +141,12 @@ describe('variable lists', () => {
   it('names each component’s variables once', () => {
     expect(IngestSettings.variables).toEqual(['REQUEST_QUEUE_URL', 'REPLICATION_CONFIG']);
     expect(DispatchSettings.variables).toEqual(['JOB_TABLE', 'WORKER_PROJECT_NAME', 'LEASE_SECONDS']);
-    expect(BuildStateSettings.variables).toEqual(['JOB_TABLE', 'RETRY_QUEUE_URL', 'MAX_ATTEMPTS', 'WORKER_PROJECT_NAME']);
+    expect(BuildStateSettings.variables).toEqual([
+      'JOB_TABLE',
+      'RETRY_QUEUE_URL',
+      'MAX_ATTEMPTS',
+      'WORKER_PROJECT_NAME',
+    ]);
     expect(RetryForwardSettings.variables).toEqual(['REQUEST_QUEUE_URL']);
     expect(WorkerSettings.variables).toEqual([
       'JOB_TABLE',

@@ -1,7 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, ValidationError, buildEnvironmentOf, defineSettings, parseBuildStateChangeEvent, toReplicationError } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  ValidationError,
+  buildEnvironmentOf,
+  defineSettings,
+  parseBuildStateChangeEvent,
+  toReplicationError,
+} from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
 import { scheduleRetry } from './retry-queue';
 
@@ -69,9 +77,16 @@ export async function handleBuildStateChange(input: unknown, deps: BuildStateDep
     return { kind: 'ignored', reason: 'no-jobs' };
   }
 
-  logger.info('worker build died; retrying its unfinished jobs', { buildId, status, leaseOwner: jobs.leaseOwner, jobKeys: jobs.jobKeys });
+  logger.info('worker build died; retrying its unfinished jobs', {
+    buildId,
+    status,
+    leaseOwner: jobs.leaseOwner,
+    jobKeys: jobs.jobKeys,
+  });
   const error = { code: `WORKER_BUILD_${status}`, message: `worker build ${buildId} ended with status ${status}` };
-  const settled = await Promise.allSettled(jobs.jobKeys.map((jobKey) => retryOrFail(jobKey, jobs.leaseOwner, error, deps)));
+  const settled = await Promise.allSettled(
+    jobs.jobKeys.map((jobKey) => retryOrFail(jobKey, jobs.leaseOwner, error, deps)),
+  );
 
   const outcomes: Record<string, JobRetryOutcome> = {};
   const failures: string[] = [];
@@ -81,15 +96,24 @@ export async function handleBuildStateChange(input: unknown, deps: BuildStateDep
       outcomes[jobKey] = result.value;
     } else {
       const failure = toReplicationError(result.reason);
-      logger.error('could not retry a job of a dead worker build', { jobKey, buildId, code: failure.code, reason: failure.message });
+      logger.error('could not retry a job of a dead worker build', {
+        jobKey,
+        buildId,
+        code: failure.code,
+        reason: failure.message,
+      });
       failures.push(`${jobKey}: ${failure.message}`);
     }
   });
   if (failures.length > 0) {
-    throw new ReplicationError(ErrorCode.AwsService, `could not handle ${failures.length} job(s) of worker build ${buildId}: ${failures.join('; ')}`, {
-      retryable: true,
-      details: { buildId },
-    });
+    throw new ReplicationError(
+      ErrorCode.AwsService,
+      `could not handle ${failures.length} job(s) of worker build ${buildId}: ${failures.join('; ')}`,
+      {
+        retryable: true,
+        details: { buildId },
+      },
+    );
   }
   return { kind: 'handled', outcomes };
 }
@@ -101,7 +125,12 @@ export async function handleBuildStateChange(input: unknown, deps: BuildStateDep
  * nothing (the job changed hands meanwhile) is harmless: the dispatcher finds
  * the request stale and covered, or takes the lease.
  */
-async function retryOrFail(jobKey: string, leaseOwner: string, error: { code: string; message: string }, deps: BuildStateDependencies): Promise<JobRetryOutcome> {
+async function retryOrFail(
+  jobKey: string,
+  leaseOwner: string,
+  error: { code: string; message: string },
+  deps: BuildStateDependencies,
+): Promise<JobRetryOutcome> {
   const { store, logger, metrics } = deps;
   const clock = deps.clock ?? Date.now;
 
@@ -123,8 +152,14 @@ async function retryOrFail(jobKey: string, leaseOwner: string, error: { code: st
       return 'not-owner';
     case 'retry': {
       const attempt = released.record.attempts;
-      const delaySeconds = sentFor === undefined ? await scheduleRetry(deps.sqs, deps.retryQueueUrl, released.record, attempt) : undefined;
-      logger.info('scheduled a retry', { jobKey, attempt, maxAttempts: deps.maxAttempts, ...(delaySeconds === undefined ? {} : { delaySeconds }) });
+      const delaySeconds =
+        sentFor === undefined ? await scheduleRetry(deps.sqs, deps.retryQueueUrl, released.record, attempt) : undefined;
+      logger.info('scheduled a retry', {
+        jobKey,
+        attempt,
+        maxAttempts: deps.maxAttempts,
+        ...(delaySeconds === undefined ? {} : { delaySeconds }),
+      });
       metrics.addMetric('RetriesScheduled', MetricUnit.Count, 1);
       return 'retry';
     }

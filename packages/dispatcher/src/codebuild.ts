@@ -32,9 +32,13 @@ export async function startWorkerBuild(codebuild: CodeBuildClient, build: Worker
     return output.build?.id ?? '(unknown build id)';
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new ReplicationError(ErrorCode.AwsService, `CodeBuild StartBuild of project "${build.projectName}" failed: ${reason}`, {
-      cause: error,
-      details: { projectName: build.projectName, jobs: build.jobKeys.length },
-    });
+    throw new ReplicationError(
+      ErrorCode.AwsService,
+      `CodeBuild StartBuild of project "${build.projectName}" failed: ${reason}`,
+      {
+        cause: error,
+        details: { projectName: build.projectName, jobs: build.jobKeys.length },
+      },
+    );
   }
 }

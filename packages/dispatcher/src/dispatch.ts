@@ -3,7 +3,13 @@ import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambd
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { jobKeyOf, parseReplicationRequestJson, toReplicationError, type JobRecord, type ReplicationRequest } from '@ecr-replicate/common';
+import {
+  jobKeyOf,
+  parseReplicationRequestJson,
+  toReplicationError,
+  type JobRecord,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
 import { normalizeEventTime, type JobStore } from '@ecr-replicate/common/state';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { startWorkerBuild } from './codebuild';
@@ -23,7 +29,10 @@ export interface DispatchDependencies {
   newLeaseOwner?: () => string;
 }
 
-/** What the batch did to a job: its lease was taken for the build, another run holds it (now dirty), or a run already covers it. */
+/**
+ * What the batch did to a job: its lease was taken for the build, another run holds it (now dirty), or a run already
+ * covers it.
+ */
 type JobDisposition = 'acquired' | 'held' | 'covered';
 
 /**
@@ -38,8 +47,16 @@ type JobDisposition = 'acquired' | 'held' | 'covered';
  * their random ids, so a "stale" one may be a push that happened after the
  * run read the source. Such a request is not covered.
  */
-export function isCoveredByRun(record: JobRecord, now: number, request?: Pick<ReplicationRequest, 'eventId' | 'eventTime'>): boolean {
-  if (request !== undefined && request.eventId !== record.lastEventId && !(normalizeEventTime(request.eventTime) < normalizeEventTime(record.lastEventTime))) {
+export function isCoveredByRun(
+  record: JobRecord,
+  now: number,
+  request?: Pick<ReplicationRequest, 'eventId' | 'eventTime'>,
+): boolean {
+  if (
+    request !== undefined &&
+    request.eventId !== record.lastEventId &&
+    !(normalizeEventTime(request.eventTime) < normalizeEventTime(record.lastEventTime))
+  ) {
     return false;
   }
   if (record.startedAt === undefined || record.startedAt < record.requestedAt) return false;
@@ -76,7 +93,11 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
       const recorded = await store.recordRequest(request, clock());
       if (jobs.get(jobKey) === 'acquired') return;
       if (recorded.outcome === 'stale' && isCoveredByRun(recorded.record, clock(), request)) {
-        logger.debug('request already covered by a run', { messageId: record.messageId, jobKey, eventId: request.eventId });
+        logger.debug('request already covered by a run', {
+          messageId: record.messageId,
+          jobKey,
+          eventId: request.eventId,
+        });
         if (!jobs.has(jobKey)) jobs.set(jobKey, 'covered');
         return;
       }
@@ -110,13 +131,22 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const acquired = [...jobs].filter(([, disposition]) => disposition === 'acquired').map(([jobKey]) => jobKey);
   if (acquired.length > 0) {
     try {
-      const buildId = await startWorkerBuild(deps.codebuild, { projectName: deps.workerProjectName, jobKeys: acquired, leaseOwner });
+      const buildId = await startWorkerBuild(deps.codebuild, {
+        projectName: deps.workerProjectName,
+        jobKeys: acquired,
+        leaseOwner,
+      });
       logger.info('started a worker build', { buildId, leaseOwner, jobKeys: acquired });
       metrics.addMetric('BuildsStarted', MetricUnit.Count, 1);
       metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
     } catch (error) {
       const failure = toReplicationError(error);
-      logger.error('could not start a worker build; releasing its leases', { leaseOwner, jobKeys: acquired, code: failure.code, reason: failure.message });
+      logger.error('could not start a worker build; releasing its leases', {
+        leaseOwner,
+        jobKeys: acquired,
+        code: failure.code,
+        reason: failure.message,
+      });
       metrics.addMetric('BuildStartFailures', MetricUnit.Count, 1);
       await releaseLeases(acquired, leaseOwner, deps, clock);
       const released = new Set(acquired);
@@ -136,14 +166,24 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
 }
 
 /** Gives back leases of a build that did not start; a failure is logged (the lease then runs out on its own). */
-async function releaseLeases(jobKeys: readonly string[], leaseOwner: string, deps: DispatchDependencies, clock: () => number): Promise<void> {
+async function releaseLeases(
+  jobKeys: readonly string[],
+  leaseOwner: string,
+  deps: DispatchDependencies,
+  clock: () => number,
+): Promise<void> {
   await Promise.all(
     jobKeys.map(async (jobKey) => {
       try {
         await deps.store.releaseLease(jobKey, leaseOwner, clock());
       } catch (error) {
         const failure = toReplicationError(error);
-        deps.logger.error('could not release a lease; it will expire', { jobKey, leaseOwner, code: failure.code, reason: failure.message });
+        deps.logger.error('could not release a lease; it will expire', {
+          jobKey,
+          leaseOwner,
+          code: failure.code,
+          reason: failure.message,
+        });
       }
     }),
   );

@@ -6,7 +6,10 @@ import type { SQSBatchItemFailure, SQSRecord } from 'aws-lambda';
  * fails too (they must not be processed before it). Other groups are not
  * affected. Records without a group id count as one group each.
  */
-export function fifoBatchItemFailures(records: readonly SQSRecord[], failedMessageIds: ReadonlySet<string>): SQSBatchItemFailure[] {
+export function fifoBatchItemFailures(
+  records: readonly SQSRecord[],
+  failedMessageIds: ReadonlySet<string>,
+): SQSBatchItemFailure[] {
   const failedGroups = new Set<string>();
   const failures: SQSBatchItemFailure[] = [];
   for (const record of records) {

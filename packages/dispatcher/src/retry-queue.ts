@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, messageGroupIdOf, type JobRecord, type ReplicationRequest } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  messageGroupIdOf,
+  type JobRecord,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
 
 /**
  * Retries with a delay. SQS FIFO queues have no per-message delay, so a job
@@ -43,7 +49,12 @@ export function requestFromRecord(record: JobRecord): ReplicationRequest {
 }
 
 /** Sends a job's request to the retry queue, to come back after the backoff of `attempt`. Returns the delay. */
-export async function scheduleRetry(sqs: SQSClient, retryQueueUrl: string, record: JobRecord, attempt: number): Promise<number> {
+export async function scheduleRetry(
+  sqs: SQSClient,
+  retryQueueUrl: string,
+  record: JobRecord,
+  attempt: number,
+): Promise<number> {
   const delaySeconds = retryDelaySeconds(attempt);
   await sendOrThrow(sqs, retryQueueUrl, record.jobKey, {
     QueueUrl: retryQueueUrl,
@@ -80,14 +91,23 @@ export async function forwardRetry(
   });
 }
 
-async function sendOrThrow(sqs: SQSClient, queueUrl: string, jobKey: string, input: SendMessageCommand['input']): Promise<void> {
+async function sendOrThrow(
+  sqs: SQSClient,
+  queueUrl: string,
+  jobKey: string,
+  input: SendMessageCommand['input'],
+): Promise<void> {
   try {
     await sqs.send(new SendMessageCommand(input));
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new ReplicationError(ErrorCode.AwsService, `SQS SendMessage of job "${jobKey}" to ${queueUrl} failed: ${reason}`, {
-      cause: error,
-      details: { jobKey, queueUrl },
-    });
+    throw new ReplicationError(
+      ErrorCode.AwsService,
+      `SQS SendMessage of job "${jobKey}" to ${queueUrl} failed: ${reason}`,
+      {
+        cause: error,
+        details: { jobKey, queueUrl },
+      },
+    );
   }
 }

@@ -32,7 +32,11 @@ export async function forwardRetries(event: SQSEvent, deps: RetryForwardDependen
       metrics.addMetric('RetriesForwarded', MetricUnit.Count, 1);
     } catch (error) {
       const failure = toReplicationError(error);
-      logger.error('could not forward a retry', { messageId: record.messageId, code: failure.code, reason: failure.message });
+      logger.error('could not forward a retry', {
+        messageId: record.messageId,
+        code: failure.code,
+        reason: failure.message,
+      });
       throw failure;
     }
   };

@@ -42,7 +42,12 @@ beforeEach(() => {
 });
 
 /** A "CodeBuild Build State Change" event of the worker project, as EventBridge delivers it. */
-function buildEvent(status: string, jobKeys: string[] | undefined, leaseOwner: string | undefined, project = WORKER_PROJECT) {
+function buildEvent(
+  status: string,
+  jobKeys: string[] | undefined,
+  leaseOwner: string | undefined,
+  project = WORKER_PROJECT,
+) {
   const variables = [
     { name: 'DEST_SECRET_ID', value: 'ecr-replicate/destination', type: 'PLAINTEXT' },
     ...(jobKeys === undefined ? [] : [{ name: 'JOB_KEYS', value: JSON.stringify(jobKeys), type: 'PLAINTEXT' }]),
@@ -64,7 +69,11 @@ function buildEvent(status: string, jobKeys: string[] | undefined, leaseOwner: s
       'current-phase': 'COMPLETED',
       version: '1',
       'additional-information': {
-        environment: { image: 'aws/codebuild/standard:7.0', type: 'LINUX_CONTAINER', 'environment-variables': variables },
+        environment: {
+          image: 'aws/codebuild/standard:7.0',
+          type: 'LINUX_CONTAINER',
+          'environment-variables': variables,
+        },
         'build-complete': true,
       },
     },
@@ -128,15 +137,26 @@ describe('handleBuildStateChange', () => {
     expect(record).toMatchObject({ status: 'PENDING', attempts: 1, lastError: { code: 'WORKER_BUILD_FAILED' } });
     expect(record?.leaseOwner).toBeUndefined();
     // The re-queued request is the job's newest request, rebuilt from its record.
-    const requeued = parseReplicationRequestJson(messages.find((m) => m.MessageBody?.includes('"v1"'))?.MessageBody ?? '');
-    expect(requeued).toMatchObject({ eventId: record?.lastEventId, tag: 'v1', destination: { repository: 'mirror/team/app' }, digest: record?.desiredDigest });
+    const requeued = parseReplicationRequestJson(
+      messages.find((m) => m.MessageBody?.includes('"v1"'))?.MessageBody ?? '',
+    );
+    expect(requeued).toMatchObject({
+      eventId: record?.lastEventId,
+      tag: 'v1',
+      destination: { repository: 'mirror/team/app' },
+      digest: record?.desiredDigest,
+    });
   });
 
   it.each(['FAULT', 'STOPPED', 'TIMED_OUT'])('retries the jobs of a %s build', async (status) => {
     const { store, handle, leased } = await setup();
     await leased('dispatch-1', 'v1');
     await handle(buildEvent(status, [keyOf('v1')], 'dispatch-1'));
-    expect(await store.get(keyOf('v1'))).toMatchObject({ status: 'PENDING', attempts: 1, lastError: { code: `WORKER_BUILD_${status}` } });
+    expect(await store.get(keyOf('v1'))).toMatchObject({
+      status: 'PENDING',
+      attempts: 1,
+      lastError: { code: `WORKER_BUILD_${status}` },
+    });
     expect(retryMessages()).toHaveLength(1);
   });
 
@@ -153,11 +173,23 @@ describe('handleBuildStateChange', () => {
     }
     expect(results.map((r) => r?.kind === 'handled' && r.outcomes[keyOf('v1')])).toEqual(['retry', 'retry', 'failed']);
     expect(retryMessages().map((m) => m.DelaySeconds)).toEqual([30, 60]);
-    expect(await store.get(keyOf('v1'))).toMatchObject({ status: 'FAILED', attempts: 3, expiresAt: expect.any(Number) });
+    expect(await store.get(keyOf('v1'))).toMatchObject({
+      status: 'FAILED',
+      attempts: 3,
+      expiresAt: expect.any(Number),
+    });
 
-    expect(metricLines(lastOutput, 'ReplicationsFailed')[0]).toMatchObject({ ReplicationsFailed: 1, service: 'dispatcher' });
+    expect(metricLines(lastOutput, 'ReplicationsFailed')[0]).toMatchObject({
+      ReplicationsFailed: 1,
+      service: 'dispatcher',
+    });
     expect(jsonLines(lastOutput)).toContainEqual(
-      expect.objectContaining({ level: 'ERROR', message: 'replication failed: gave up the job after its last attempt', jobKey: keyOf('v1'), attempts: 3 }),
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'replication failed: gave up the job after its last attempt',
+        jobKey: keyOf('v1'),
+        attempts: 3,
+      }),
     );
   });
 
@@ -175,12 +207,19 @@ describe('handleBuildStateChange', () => {
   it('leaves alone the jobs the worker finished or another run took over', async () => {
     const { store, handle, leased, clock } = await setup();
     await leased('dispatch-1', 'finished', 'taken', 'unfinished');
-    await store.finish(keyOf('finished'), 'dispatch-1', { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 }, clock.now());
+    await store.finish(
+      keyOf('finished'),
+      'dispatch-1',
+      { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 },
+      clock.now(),
+    );
     clock.advance(LEASE_MS);
     await store.acquireLease(keyOf('taken'), 'dispatch-2', LEASE_MS, clock.now());
     const before = { finished: await store.get(keyOf('finished')), taken: await store.get(keyOf('taken')) };
 
-    const { result } = await handle(buildEvent('TIMED_OUT', [keyOf('finished'), keyOf('taken'), keyOf('unfinished')], 'dispatch-1'));
+    const { result } = await handle(
+      buildEvent('TIMED_OUT', [keyOf('finished'), keyOf('taken'), keyOf('unfinished')], 'dispatch-1'),
+    );
     expect(result).toEqual({
       kind: 'handled',
       outcomes: { [keyOf('finished')]: 'not-owner', [keyOf('taken')]: 'not-owner', [keyOf('unfinished')]: 'retry' },
@@ -202,10 +241,15 @@ describe('handleBuildStateChange', () => {
 
   it('ignores builds of other projects and builds without jobs', async () => {
     const { handle } = await setup();
-    expect((await handle(buildEvent('FAILED', [keyOf('v1')], 'd', 'another-project'))).result).toEqual({ kind: 'ignored', reason: 'other-project' });
+    expect((await handle(buildEvent('FAILED', [keyOf('v1')], 'd', 'another-project'))).result).toEqual({
+      kind: 'ignored',
+      reason: 'other-project',
+    });
     const noJobs = await handle(buildEvent('FAILED', undefined, undefined));
     expect(noJobs.result).toEqual({ kind: 'ignored', reason: 'no-jobs' });
-    expect(jsonLines(noJobs.output)).toContainEqual(expect.objectContaining({ level: 'WARN', reason: expect.stringContaining('JOB_KEYS: is required') }));
+    expect(jsonLines(noJobs.output)).toContainEqual(
+      expect.objectContaining({ level: 'WARN', reason: expect.stringContaining('JOB_KEYS: is required') }),
+    );
     expect(retryMessages()).toHaveLength(0);
   });
 
@@ -219,17 +263,25 @@ describe('handleBuildStateChange', () => {
   it('keeps the lease when the retry cannot be queued, so that the event retry succeeds', async () => {
     const { store, handle, leased } = await setup();
     await leased('dispatch-1', 'v1', 'v2');
-    sqsMock.on(SendMessageCommand).rejectsOnce(Object.assign(new Error('throttled'), { name: 'RequestThrottled' })).resolves({ MessageId: 'ok' });
+    sqsMock
+      .on(SendMessageCommand)
+      .rejectsOnce(Object.assign(new Error('throttled'), { name: 'RequestThrottled' }))
+      .resolves({ MessageId: 'ok' });
     const event = buildEvent('FAILED', [keyOf('v1'), keyOf('v2')], 'dispatch-1');
 
     const first = await handle(event);
-    expect((first.error as Error).message).toMatch(/could not handle 1 job\(s\) of worker build .*RequestThrottled: throttled/);
+    expect((first.error as Error).message).toMatch(
+      /could not handle 1 job\(s\) of worker build .*RequestThrottled: throttled/,
+    );
     const records = [await store.get(keyOf('v1')), await store.get(keyOf('v2'))];
     expect(records.filter((r) => r?.leaseOwner === 'dispatch-1')).toHaveLength(1);
 
     const second = await handle(event);
     expect(second.error).toBeUndefined();
-    expect(Object.values(second.result?.kind === 'handled' ? second.result.outcomes : {}).sort()).toEqual(['not-owner', 'retry']);
+    expect(Object.values(second.result?.kind === 'handled' ? second.result.outcomes : {}).sort()).toEqual([
+      'not-owner',
+      'retry',
+    ]);
     expect((await store.list()).map((r) => [r.status, r.attempts])).toEqual([
       ['PENDING', 1],
       ['PENDING', 1],
@@ -261,18 +313,34 @@ describe('a dead build, end to end', () => {
     const retry = retryMessages()[0]!;
     const retryRecord = sqsRecord(retry.MessageBody ?? '');
     delete retryRecord.attributes.MessageGroupId; // a standard queue has no groups
-    retryRecord.messageAttributes = { attempt: { dataType: 'Number', stringValue: retry.MessageAttributes?.attempt?.StringValue } };
+    retryRecord.messageAttributes = {
+      attempt: { dataType: 'Number', stringValue: retry.MessageAttributes?.attempt?.StringValue },
+    };
     sqsMock.resetHistory();
-    const forwarded = await captureOutput(() => forwardRetries(sqsEvent(retryRecord), { sqs: new SQSClient({ region: 'us-west-2' }), requestQueueUrl: REQUEST_QUEUE_URL, logger, metrics }));
+    const forwarded = await captureOutput(() =>
+      forwardRetries(sqsEvent(retryRecord), {
+        sqs: new SQSClient({ region: 'us-west-2' }),
+        requestQueueUrl: REQUEST_QUEUE_URL,
+        logger,
+        metrics,
+      }),
+    );
     expect(forwarded.result).toEqual({ batchItemFailures: [] });
 
     // ...which forwards it into the FIFO queue, whence the dispatcher starts a new build.
     const fifo = retryMessages()[0]!;
     expect(fifo.QueueUrl).toBe(REQUEST_QUEUE_URL);
     expect(fifo.MessageGroupId).toBe(keyOf('v1'));
-    const { result } = await dispatch([sqsRecord(fifo.MessageBody ?? '', { groupId: fifo.MessageGroupId ?? '' })], 'dispatch-2');
+    const { result } = await dispatch(
+      [sqsRecord(fifo.MessageBody ?? '', { groupId: fifo.MessageGroupId ?? '' })],
+      'dispatch-2',
+    );
     expect(result).toEqual({ batchItemFailures: [] });
     expect(codebuildMock.commandCalls(StartBuildCommand)).toHaveLength(2);
-    expect(await store.get(keyOf('v1'))).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'dispatch-2', attempts: 1 });
+    expect(await store.get(keyOf('v1'))).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'dispatch-2',
+      attempts: 1,
+    });
   });
 });

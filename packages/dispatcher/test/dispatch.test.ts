@@ -4,7 +4,18 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { dispatchBatch, isCoveredByRun } from '../src/dispatch';
 import { fifoBatchItemFailures } from '../src/fifo-order';
-import { DIGEST_B, T0, WORKER_PROJECT, freshTable, keyOf, quietObservability, request, sqsEvent, sqsRecord, steppingClock } from './support/fixtures';
+import {
+  DIGEST_B,
+  T0,
+  WORKER_PROJECT,
+  freshTable,
+  keyOf,
+  quietObservability,
+  request,
+  sqsEvent,
+  sqsRecord,
+  steppingClock,
+} from './support/fixtures';
 import { startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines, metricLines } from '@ecr-replicate/testing';
 
 const LEASE_MS = 900_000;
@@ -77,7 +88,9 @@ function startBuildInputs(): StartBuildCommandInput[] {
 }
 
 function overridesOf(input: StartBuildCommandInput): Record<string, { value?: string; type?: string }> {
-  return Object.fromEntries((input.environmentVariablesOverride ?? []).map((v) => [v.name, { value: v.value, type: v.type }]));
+  return Object.fromEntries(
+    (input.environmentVariablesOverride ?? []).map((v) => [v.name, { value: v.value, type: v.type }]),
+  );
 }
 
 function jobKeysOf(input: StartBuildCommandInput): string[] {
@@ -87,7 +100,10 @@ function jobKeysOf(input: StartBuildCommandInput): string[] {
 describe('dispatchBatch', () => {
   it('starts ONE build for a batch of several tags, with the jobs and the lease owner as plain-text overrides', async () => {
     const d = await dispatcher();
-    const { failed, output } = await d.run(sqsEvent(sqsRecord(request('v1')), sqsRecord(request('v2')), sqsRecord(request('latest'))), 'dispatch-abc');
+    const { failed, output } = await d.run(
+      sqsEvent(sqsRecord(request('v1')), sqsRecord(request('v2')), sqsRecord(request('latest'))),
+      'dispatch-abc',
+    );
     expect(failed).toEqual([]);
 
     const inputs = startBuildInputs();
@@ -100,9 +116,17 @@ describe('dispatchBatch', () => {
       LEASE_OWNER: { value: 'dispatch-abc', type: 'PLAINTEXT' },
     });
     for (const tag of ['v1', 'v2', 'latest']) {
-      expect(await d.store.get(keyOf(tag))).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'dispatch-abc', dirty: false });
+      expect(await d.store.get(keyOf(tag))).toMatchObject({
+        status: 'IN_PROGRESS',
+        leaseOwner: 'dispatch-abc',
+        dirty: false,
+      });
     }
-    expect(metricLines(output, 'BuildsStarted')[0]).toMatchObject({ BuildsStarted: 1, JobsDispatched: 3, service: 'dispatcher' });
+    expect(metricLines(output, 'BuildsStarted')[0]).toMatchObject({
+      BuildsStarted: 1,
+      JobsDispatched: 3,
+      service: 'dispatcher',
+    });
   });
 
   it('coalesces several requests for one tag into one job holding the newest request', async () => {
@@ -112,7 +136,11 @@ describe('dispatchBatch', () => {
     const { failed } = await d.run(sqsEvent(sqsRecord(first), sqsRecord(second), sqsRecord(first)));
     expect(failed).toEqual([]);
     expect(startBuildInputs().map(jobKeysOf)).toEqual([[keyOf('v1')]]);
-    expect(await d.store.get(keyOf('v1'))).toMatchObject({ lastEventId: second.eventId, desiredDigest: DIGEST_B, dirty: false });
+    expect(await d.store.get(keyOf('v1'))).toMatchObject({
+      lastEventId: second.eventId,
+      desiredDigest: DIGEST_B,
+      dirty: false,
+    });
   });
 
   it('does nothing twice for a redelivered batch: no second build, no dirty flag', async () => {
@@ -130,7 +158,12 @@ describe('dispatchBatch', () => {
     const d = await dispatcher();
     const r = request('v1');
     await d.run(sqsEvent(sqsRecord(r)), 'dispatch-1');
-    await d.store.finish(keyOf('v1'), 'dispatch-1', { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 }, d.clock.now());
+    await d.store.finish(
+      keyOf('v1'),
+      'dispatch-1',
+      { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 },
+      d.clock.now(),
+    );
     // The run that finished started after the request was recorded: a redelivery is covered.
     await d.run(sqsEvent(sqsRecord(r)), 'dispatch-2');
     expect(startBuildInputs()).toHaveLength(1);
@@ -143,10 +176,16 @@ describe('dispatchBatch', () => {
   it('does not treat a stale event of the same second as covered: it may be a later push than the run read', async () => {
     const d = await dispatcher();
     const first = request('v1', { eventId: 'event-zzzz' });
-    // Pushed after the run read the source, in the same second, with a smaller (random) id: "older" by the record's order.
+    // Pushed after the run read the source, in the same second, with a smaller (random) id: "older" by the record's
+    // order.
     const later = request('v1', { eventId: 'event-aaaa', eventTime: first.eventTime, digest: DIGEST_B });
     await d.run(sqsEvent(sqsRecord(first)), 'dispatch-1');
-    await d.store.finish(keyOf('v1'), 'dispatch-1', { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 }, d.clock.now());
+    await d.store.finish(
+      keyOf('v1'),
+      'dispatch-1',
+      { status: 'COMPLETE', bytesCopied: 1, durationSeconds: 1 },
+      d.clock.now(),
+    );
     await d.run(sqsEvent(sqsRecord(later)), 'dispatch-2');
     expect(startBuildInputs()).toHaveLength(2);
     expect(await d.store.get(keyOf('v1'))).toMatchObject({ leaseOwner: 'dispatch-2', lastEventId: 'event-zzzz' });
@@ -184,16 +223,23 @@ describe('dispatchBatch', () => {
   it.each([2, 3, 4])('never starts two builds for one tag among %i racing dispatchers', async (n) => {
     const d = await dispatcher();
     const requests = Array.from({ length: n }, () => request('race'));
-    const { result: failures } = await captureOutput(() => Promise.all(requests.map((r, i) => d.dispatch(sqsEvent(sqsRecord(r)), `dispatch-${i}`))));
+    const { result: failures } = await captureOutput(() =>
+      Promise.all(requests.map((r, i) => d.dispatch(sqsEvent(sqsRecord(r)), `dispatch-${i}`))),
+    );
     expect(failures?.flat()).toEqual([]);
     expect(startBuildInputs()).toHaveLength(1);
-    expect(await d.store.get(keyOf('race'))).toMatchObject({ status: 'IN_PROGRESS', lastEventId: requests[n - 1]!.eventId });
+    expect(await d.store.get(keyOf('race'))).toMatchObject({
+      status: 'IN_PROGRESS',
+      lastEventId: requests[n - 1]!.eventId,
+    });
   });
 
   it('releases the leases and fails the messages of those jobs when StartBuild fails; held jobs still succeed', async () => {
     const d = await dispatcher();
     await d.run(sqsEvent(sqsRecord(request('held'))), 'dispatch-other');
-    codebuildMock.on(StartBuildCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'AccountLimitExceededException' }));
+    codebuildMock
+      .on(StartBuildCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'AccountLimitExceededException' }));
 
     const v1a = sqsRecord(request('v1'));
     const held = sqsRecord(request('held'));
@@ -209,7 +255,11 @@ describe('dispatchBatch', () => {
     }
     expect(await d.store.get(keyOf('held'))).toMatchObject({ leaseOwner: 'dispatch-other', dirty: true });
     expect(jsonLines(output)).toContainEqual(
-      expect.objectContaining({ level: 'ERROR', message: 'could not start a worker build; releasing its leases', reason: expect.stringContaining('AccountLimitExceededException') }),
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'could not start a worker build; releasing its leases',
+        reason: expect.stringContaining('AccountLimitExceededException'),
+      }),
     );
 
     // The redelivery, with CodeBuild back, starts the build.
@@ -229,8 +279,15 @@ describe('dispatchBatch', () => {
     expect(startBuildInputs().map(jobKeysOf)).toEqual([[keyOf('v1')]]);
     const errors = jsonLines(output).filter((line) => line.message === 'could not handle a request message');
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatchObject({ messageId: bad.messageId, code: 'INVALID_INPUT', reason: expect.stringContaining('invalid replication request') });
-    expect(errors[1]).toMatchObject({ messageId: notJson.messageId, reason: expect.stringContaining('is not valid JSON') });
+    expect(errors[0]).toMatchObject({
+      messageId: bad.messageId,
+      code: 'INVALID_INPUT',
+      reason: expect.stringContaining('invalid replication request'),
+    });
+    expect(errors[1]).toMatchObject({
+      messageId: notJson.messageId,
+      reason: expect.stringContaining('is not valid JSON'),
+    });
   });
 
   it('fails the rest of a group after a failed message, and nothing of the other groups', async () => {
@@ -287,7 +344,11 @@ describe('fifoBatchItemFailures', () => {
       sqsRecord('5', { groupId: 'a', messageId: 'a3' }),
       sqsRecord('6', { groupId: 'c', messageId: 'c1' }),
     ];
-    expect(fifoBatchItemFailures(records, new Set(['a2', 'b2'])).map((f) => f.itemIdentifier)).toEqual(['a2', 'b2', 'a3']);
+    expect(fifoBatchItemFailures(records, new Set(['a2', 'b2'])).map((f) => f.itemIdentifier)).toEqual([
+      'a2',
+      'b2',
+      'a3',
+    ]);
     expect(fifoBatchItemFailures(records, new Set())).toEqual([]);
   });
 });
@@ -314,8 +375,16 @@ describe('isCoveredByRun', () => {
     ['started before the newest request', false, { status: 'COMPLETE' as const, startedAt: T0 - 1 }],
     ['completed a run started after it', true, { status: 'COMPLETE' as const, startedAt: T0 }],
     ['given up after a run started after it', true, { status: 'FAILED' as const, startedAt: T0 + 5 }],
-    ['running, lease alive', true, { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 100 }],
-    ['running, lease expired', false, { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 50 }],
+    [
+      'running, lease alive',
+      true,
+      { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 100 },
+    ],
+    [
+      'running, lease expired',
+      false,
+      { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 50 },
+    ],
     ['released for a retry', false, { status: 'PENDING' as const, startedAt: T0 + 1 }],
   ])('%s → covered: %s', (_name, expected, fields) => {
     expect(isCoveredByRun({ ...base, ...fields }, T0 + 50)).toBe(expected);

@@ -5,8 +5,26 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type * as BuildStateHandler from '../src/handlers/build-state';
 import type * as QueueHandler from '../src/handlers/queue';
 import type * as RetryHandler from '../src/handlers/retry';
-import { REQUEST_QUEUE_URL, RETRY_QUEUE_URL, WORKER_PROJECT, freshTable, keyOf, request, sqsEvent, sqsRecord } from './support/fixtures';
-import { FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, lambdaContext, lambdaRuntimeEnvironment, startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines } from '@ecr-replicate/testing';
+import {
+  REQUEST_QUEUE_URL,
+  RETRY_QUEUE_URL,
+  WORKER_PROJECT,
+  freshTable,
+  keyOf,
+  request,
+  sqsEvent,
+  sqsRecord,
+} from './support/fixtures';
+import {
+  FAKE_SECRET_ACCESS_KEY,
+  FAKE_SESSION_TOKEN,
+  lambdaContext,
+  lambdaRuntimeEnvironment,
+  startLocalDynamoDb,
+  type LocalDynamoDb,
+  captureOutput,
+  jsonLines,
+} from '@ecr-replicate/testing';
 
 /**
  * The three handler modules as Lambda runs them: loaded with an environment
@@ -62,9 +80,12 @@ beforeEach(() => {
 
 /** A request message carrying secret-looking extras: in its body (the schema drops them) and as a message attribute. */
 function messageWithSecrets(tag: string) {
-  const record = sqsRecord(JSON.stringify({ ...request(tag), secretaccesskey: FAKE_DEST_SECRET, password: FAKE_PASSWORD }), {
-    groupId: keyOf(tag),
-  });
+  const record = sqsRecord(
+    JSON.stringify({ ...request(tag), secretaccesskey: FAKE_DEST_SECRET, password: FAKE_PASSWORD }),
+    {
+      groupId: keyOf(tag),
+    },
+  );
   record.messageAttributes = { authorization: { dataType: 'String', stringValue: `Bearer ${FAKE_BEARER}` } };
   return record;
 }
@@ -77,7 +98,9 @@ function expectNoSecret(output: string): void {
 
 describe('dispatcher handlers', () => {
   it('queue handler: records, leases and starts a build with the environment’s settings', async () => {
-    const { result, error } = await captureOutput(() => queue.handler(sqsEvent(sqsRecord(request('h1'))), lambdaContext('dispatcher-queue')));
+    const { result, error } = await captureOutput(() =>
+      queue.handler(sqsEvent(sqsRecord(request('h1'))), lambdaContext('dispatcher-queue')),
+    );
     expect(error).toBeUndefined();
     expect(result).toEqual({ batchItemFailures: [] });
     const input = codebuildMock.commandCalls(StartBuildCommand)[0]?.args[0].input;
@@ -92,11 +115,16 @@ describe('dispatcher handlers', () => {
     codebuildMock
       .on(StartBuildCommand)
       .rejects(new Error(`signature mismatch for Authorization: Bearer ${FAKE_BEARER} (password=${FAKE_PASSWORD})`));
-    const queued = await captureOutput(() => queue.handler(sqsEvent(messageWithSecrets('h2'), sqsRecord(request('h3'))), lambdaContext('dispatcher-queue')));
+    const queued = await captureOutput(() =>
+      queue.handler(sqsEvent(messageWithSecrets('h2'), sqsRecord(request('h3'))), lambdaContext('dispatcher-queue')),
+    );
     expect(queued.result?.batchItemFailures).toHaveLength(2);
     // The failure was logged, with the secrets in its message masked.
     expect(jsonLines(queued.output)).toContainEqual(
-      expect.objectContaining({ message: 'could not start a worker build; releasing its leases', reason: expect.stringContaining('Bearer ***') }),
+      expect.objectContaining({
+        message: 'could not start a worker build; releasing its leases',
+        reason: expect.stringContaining('Bearer ***'),
+      }),
     );
     expectNoSecret(queued.output);
   });
@@ -142,6 +170,9 @@ describe('dispatcher handlers', () => {
     record.messageAttributes = { attempt: { dataType: 'Number', stringValue: '1' } };
     const forwarded = await captureOutput(() => retry.handler(sqsEvent(record), lambdaContext('dispatcher-retry')));
     expect(forwarded.result).toEqual({ batchItemFailures: [] });
-    expect(sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input).toMatchObject({ QueueUrl: REQUEST_QUEUE_URL, MessageGroupId: keyOf('h4') });
+    expect(sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input).toMatchObject({
+      QueueUrl: REQUEST_QUEUE_URL,
+      MessageGroupId: keyOf('h4'),
+    });
   });
 });

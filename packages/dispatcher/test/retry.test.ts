@@ -19,14 +19,20 @@ function retryRecord(body: string, attempt?: number): SQSRecord {
   const record = sqsRecord(body);
   delete record.attributes.MessageGroupId;
   delete record.attributes.MessageDeduplicationId;
-  record.messageAttributes = attempt === undefined ? {} : { attempt: { dataType: 'Number', stringValue: String(attempt) } };
+  record.messageAttributes =
+    attempt === undefined ? {} : { attempt: { dataType: 'Number', stringValue: String(attempt) } };
   return record;
 }
 
 async function forward(...records: SQSRecord[]) {
   const { logger, metrics } = quietObservability();
   const { result, error, output } = await captureOutput(() =>
-    forwardRetries(sqsEvent(...records), { sqs: new SQSClient({ region: 'us-west-2' }), requestQueueUrl: REQUEST_QUEUE_URL, logger, metrics }),
+    forwardRetries(sqsEvent(...records), {
+      sqs: new SQSClient({ region: 'us-west-2' }),
+      requestQueueUrl: REQUEST_QUEUE_URL,
+      logger,
+      metrics,
+    }),
   );
   if (error !== undefined) throw error;
   return { failed: (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier), output };
@@ -73,7 +79,9 @@ describe('forwardRetries', () => {
     const { failed, output } = await forward(bad, good);
     expect(failed).toEqual([bad.messageId]);
     expect(sent()).toHaveLength(1);
-    expect(jsonLines(output)).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'could not forward a retry', messageId: bad.messageId }));
+    expect(jsonLines(output)).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'could not forward a retry', messageId: bad.messageId }),
+    );
   });
 
   it('fails a retry SQS refuses, so that it comes back', async () => {

@@ -41,7 +41,8 @@ export function toRequest(input: unknown, config: ReplicationConfig): IngestDeci
 
   if (detail.result !== 'SUCCESS') return { kind: 'drop', reason: DropReason.ActionFailed };
   if (action === 'DELETE' && !config.deletes) return { kind: 'drop', reason: DropReason.DeletesDisabled };
-  if (action === 'PUSH' && tag === undefined && !config.taglessPushes) return { kind: 'drop', reason: DropReason.TaglessPush };
+  if (action === 'PUSH' && tag === undefined && !config.taglessPushes)
+    return { kind: 'drop', reason: DropReason.TaglessPush };
   if (!isRepositorySelected(config, repository)) return { kind: 'drop', reason: DropReason.RepositoryNotSelected };
   if (tag !== undefined && !isTagSelected(config, tag)) return { kind: 'drop', reason: DropReason.TagNotSelected };
 

@@ -18,7 +18,13 @@ const settings = parseIngestSettings(process.env);
 const sqs = new SQSClient({});
 
 export const handler = middy(async (event: unknown) =>
-  ingestEvent(event, { sqs, requestQueueUrl: settings.requestQueueUrl, config: settings.replicationConfig, logger, metrics }),
+  ingestEvent(event, {
+    sqs,
+    requestQueueUrl: settings.requestQueueUrl,
+    config: settings.replicationConfig,
+    logger,
+    metrics,
+  }),
 )
   .use(injectLambdaContext(logger, { logEvent: false }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -1,7 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, jobKeyOf, toReplicationError, type ReplicationConfig } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  jobKeyOf,
+  toReplicationError,
+  type ReplicationConfig,
+} from '@ecr-replicate/common';
 import { eventIdOf, toRequest, type DropReason } from './decide';
 import { sendRequest } from './send';
 
@@ -13,7 +19,9 @@ export interface IngestDependencies {
   metrics: Metrics;
 }
 
-export type IngestResult = { kind: 'sent'; jobKey: string; messageId?: string } | { kind: 'dropped'; reason: DropReason };
+export type IngestResult =
+  | { kind: 'sent'; jobKey: string; messageId?: string }
+  | { kind: 'dropped'; reason: DropReason };
 
 /**
  * Handles one EventBridge event: drops it (debug log, `EventsDropped` metric
@@ -32,13 +40,21 @@ export async function ingestEvent(input: unknown, deps: IngestDependencies): Pro
     decision = toRequest(input, deps.config);
   } catch (error) {
     const failure = toReplicationError(error);
-    logger.error('rejected an invalid ECR Image Action event', { eventId: eventId ?? '(none)', code: failure.code, reason: failure.message });
-    metrics.addMetric('EventsRejected', MetricUnit.Count, 1);
-    throw new ReplicationError(ErrorCode.InvalidInput, `ECR event ${eventId ?? '(without a valid id)'} rejected: ${failure.message}`, {
-      retryable: false,
-      cause: error,
-      details: { eventId },
+    logger.error('rejected an invalid ECR Image Action event', {
+      eventId: eventId ?? '(none)',
+      code: failure.code,
+      reason: failure.message,
     });
+    metrics.addMetric('EventsRejected', MetricUnit.Count, 1);
+    throw new ReplicationError(
+      ErrorCode.InvalidInput,
+      `ECR event ${eventId ?? '(without a valid id)'} rejected: ${failure.message}`,
+      {
+        retryable: false,
+        cause: error,
+        details: { eventId },
+      },
+    );
   }
 
   if (decision.kind === 'drop') {
@@ -53,12 +69,22 @@ export async function ingestEvent(input: unknown, deps: IngestDependencies): Pro
   const jobKey = jobKeyOf(request);
   try {
     const messageId = await sendRequest(deps.sqs, deps.requestQueueUrl, request);
-    logger.info('queued a replication request', { eventId: request.eventId, jobKey, action: request.action, messageId });
+    logger.info('queued a replication request', {
+      eventId: request.eventId,
+      jobKey,
+      action: request.action,
+      messageId,
+    });
     metrics.addMetric('RequestsQueued', MetricUnit.Count, 1);
     return { kind: 'sent', jobKey, ...(messageId === undefined ? {} : { messageId }) };
   } catch (error) {
     const failure = toReplicationError(error);
-    logger.error('could not queue a replication request', { eventId: request.eventId, jobKey, code: failure.code, reason: failure.message });
+    logger.error('could not queue a replication request', {
+      eventId: request.eventId,
+      jobKey,
+      code: failure.code,
+      reason: failure.message,
+    });
     throw failure;
   }
 }

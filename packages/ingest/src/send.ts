@@ -1,5 +1,11 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, deduplicationIdOf, messageGroupIdOf, type ReplicationRequest } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  deduplicationIdOf,
+  messageGroupIdOf,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
 
 /**
  * Sends one request to the FIFO request queue: the group is the job (so
@@ -7,7 +13,11 @@ import { ErrorCode, ReplicationError, deduplicationIdOf, messageGroupIdOf, type 
  * event id (so EventBridge's redeliveries are dropped by SQS for 5 minutes).
  * Returns the SQS message id; throws AWS_SERVICE when SQS refuses.
  */
-export async function sendRequest(sqs: SQSClient, queueUrl: string, request: ReplicationRequest): Promise<string | undefined> {
+export async function sendRequest(
+  sqs: SQSClient,
+  queueUrl: string,
+  request: ReplicationRequest,
+): Promise<string | undefined> {
   try {
     const output = await sqs.send(
       new SendMessageCommand({
@@ -20,9 +30,13 @@ export async function sendRequest(sqs: SQSClient, queueUrl: string, request: Rep
     return output.MessageId;
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new ReplicationError(ErrorCode.AwsService, `SQS SendMessage of event ${request.eventId} to ${queueUrl} failed: ${reason}`, {
-      cause: error,
-      details: { eventId: request.eventId, queueUrl },
-    });
+    throw new ReplicationError(
+      ErrorCode.AwsService,
+      `SQS SendMessage of event ${request.eventId} to ${queueUrl} failed: ${reason}`,
+      {
+        cause: error,
+        details: { eventId: request.eventId, queueUrl },
+      },
+    );
   }
 }

@@ -1,4 +1,10 @@
-import { ErrorCode, ReplicationError, ValidationError, parseReplicationConfig, type ReplicationConfigInput } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  ValidationError,
+  parseReplicationConfig,
+  type ReplicationConfigInput,
+} from '@ecr-replicate/common';
 import { DropReason, eventIdOf, toRequest } from '../src/decide';
 import { DIGEST_A, EVENT_ID, ecrEvent } from './support/events';
 
@@ -25,7 +31,9 @@ describe('toRequest', () => {
   it('prefers an exact rename to a prefix rewrite', () => {
     const decision = toRequest(
       ecrEvent(),
-      config({ mapping: { repositories: { 'team/app': 'apps/renamed' }, prefixes: [{ from: 'team/', to: 'mirror/' }] } }),
+      config({
+        mapping: { repositories: { 'team/app': 'apps/renamed' }, prefixes: [{ from: 'team/', to: 'mirror/' }] },
+      }),
     );
     expect(decision.kind === 'send' && decision.request.destination.repository).toBe('apps/renamed');
   });
@@ -35,7 +43,12 @@ describe('toRequest', () => {
     ['a delete while deletes are off', ecrEvent({ action: 'DELETE' }), {}, DropReason.DeletesDisabled],
     ['a tagless push while tagless pushes are off', ecrEvent({ tag: null }), {}, DropReason.TaglessPush],
     ['an excluded repository', ecrEvent(), { repositories: { exclude: ['team/*'] } }, DropReason.RepositoryNotSelected],
-    ['a repository not included', ecrEvent(), { repositories: { include: ['prefix:other/'] } }, DropReason.RepositoryNotSelected],
+    [
+      'a repository not included',
+      ecrEvent(),
+      { repositories: { include: ['prefix:other/'] } },
+      DropReason.RepositoryNotSelected,
+    ],
     ['an excluded tag', ecrEvent({ tag: 'v1-dev' }), { tags: { exclude: ['*-dev'] } }, DropReason.TagNotSelected],
     ['a tag not included', ecrEvent({ tag: 'nightly' }), { tags: { include: ['v*'] } }, DropReason.TagNotSelected],
   ] as const)('drops %s', (_name, event, input, reason) => {
@@ -54,7 +67,10 @@ describe('toRequest', () => {
   });
 
   it('lets signature tags through whatever the tag filters say', () => {
-    const decision = toRequest(ecrEvent({ tag: `sha256-${'a'.repeat(64)}.sig` }), config({ tags: { include: ['v*'] } }));
+    const decision = toRequest(
+      ecrEvent({ tag: `sha256-${'a'.repeat(64)}.sig` }),
+      config({ tags: { include: ['v*'] } }),
+    );
     expect(decision.kind).toBe('send');
   });
 

@@ -1,5 +1,11 @@
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, parseReplicationConfig, parseReplicationRequestJson, type ReplicationConfigInput } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  parseReplicationConfig,
+  parseReplicationRequestJson,
+  type ReplicationConfigInput,
+} from '@ecr-replicate/common';
 import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ingestEvent } from '../src/ingest';
@@ -21,7 +27,13 @@ afterAll(() => {
 
 function run(event: unknown, input: ReplicationConfigInput = {}) {
   const logger = createLogger('ingest');
-  const deps = { sqs: new SQSClient({ region: 'us-west-2' }), requestQueueUrl: QUEUE_URL, config: parseReplicationConfig(input), logger, metrics: createMetrics('ingest', logger) };
+  const deps = {
+    sqs: new SQSClient({ region: 'us-west-2' }),
+    requestQueueUrl: QUEUE_URL,
+    config: parseReplicationConfig(input),
+    logger,
+    metrics: createMetrics('ingest', logger),
+  };
   return captureOutput(async () => {
     try {
       return await ingestEvent(event, deps);
@@ -45,7 +57,13 @@ describe('ingestEvent', () => {
     expect(input.MessageDeduplicationId).toBe(EVENT_ID);
     expect(input.DelaySeconds).toBeUndefined();
     const request = parseReplicationRequestJson(input.MessageBody ?? '');
-    expect(request).toMatchObject({ eventId: EVENT_ID, destination: { repository: 'mirror/app' }, source: { repository: 'team/app' }, tag: 'v1.2.3', digest: DIGEST_A });
+    expect(request).toMatchObject({
+      eventId: EVENT_ID,
+      destination: { repository: 'mirror/app' },
+      source: { repository: 'team/app' },
+      tag: 'v1.2.3',
+      digest: DIGEST_A,
+    });
   });
 
   it('groups tagless requests by digest', async () => {
@@ -55,7 +73,9 @@ describe('ingestEvent', () => {
 
   it('hashes an event id SQS would refuse as a deduplication id', async () => {
     await run(ecrEvent({ id: 'e'.repeat(128) + 'x' }));
-    expect(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageDeduplicationId).toMatch(/^sha256-[0-9a-f]{64}$/);
+    expect(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageDeduplicationId).toMatch(
+      /^sha256-[0-9a-f]{64}$/,
+    );
   });
 
   it('hashes a job group longer than SQS allows', async () => {
@@ -78,16 +98,22 @@ describe('ingestEvent', () => {
     const [metric] = metricLines(output, 'EventsDropped');
     expect(metric).toMatchObject({ reason, service: 'ingest', EventsDropped: 1 });
     expect(metric!._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['service', 'reason']));
-    expect(jsonLines(output)).toContainEqual(expect.objectContaining({ level: 'DEBUG', message: 'dropped an ECR event', reason, eventId: EVENT_ID }));
+    expect(jsonLines(output)).toContainEqual(
+      expect.objectContaining({ level: 'DEBUG', message: 'dropped an ECR event', reason, eventId: EVENT_ID }),
+    );
   });
 
   it('throws when SQS fails, so that Lambda retries the event', async () => {
-    sqsMock.on(SendMessageCommand).rejects(Object.assign(new Error('queue does not exist'), { name: 'QueueDoesNotExist' }));
+    sqsMock
+      .on(SendMessageCommand)
+      .rejects(Object.assign(new Error('queue does not exist'), { name: 'QueueDoesNotExist' }));
     const { error, output } = await run(ecrEvent());
     expect(error).toBeInstanceOf(ReplicationError);
     expect((error as ReplicationError).code).toBe(ErrorCode.AwsService);
     expect((error as ReplicationError).message).toContain('QueueDoesNotExist: queue does not exist');
-    expect(jsonLines(output)).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'could not queue a replication request', eventId: EVENT_ID }));
+    expect(jsonLines(output)).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'could not queue a replication request', eventId: EVENT_ID }),
+    );
   });
 
   it('throws for an invalid event, logging its id and the reason but not its content', async () => {
@@ -95,10 +121,14 @@ describe('ingestEvent', () => {
     event.detail['image-digest'] = 'sha256:NOT-A-DIGEST-bogus-content';
     const { error, output } = await run(event);
     expect(error).toBeInstanceOf(ReplicationError);
-    expect((error as ReplicationError).message).toMatch(new RegExp(`^ECR event ${EVENT_ID} rejected: invalid ECR Image Action event: detail\\.image-digest`));
+    expect((error as ReplicationError).message).toMatch(
+      new RegExp(`^ECR event ${EVENT_ID} rejected: invalid ECR Image Action event: detail\\.image-digest`),
+    );
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(output).not.toContain('NOT-A-DIGEST-bogus-content');
-    expect(jsonLines(output)).toContainEqual(expect.objectContaining({ level: 'ERROR', eventId: EVENT_ID, code: 'INVALID_INPUT' }));
+    expect(jsonLines(output)).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', eventId: EVENT_ID, code: 'INVALID_INPUT' }),
+    );
   });
 
   it('throws for a mapping that yields an invalid name', async () => {
@@ -108,6 +138,8 @@ describe('ingestEvent', () => {
 
   it('throws for something that is not an event at all', async () => {
     const { error } = await run('hello');
-    expect((error as Error).message).toMatch(/^ECR event \(without a valid id\) rejected: invalid ECR Image Action event/);
+    expect((error as Error).message).toMatch(
+      /^ECR event \(without a valid id\) rejected: invalid ECR Image Action event/,
+    );
   });
 });

@@ -12,8 +12,26 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { cosignSignature, dockerImage, ociIndex, pushImage, registryRequest, type SignatureImage, type SyntheticImage } from '@ecr-replicate/testing';
-import { humanBytes, shortDigest, shortTag, startLocalRunner, tagStates, tagTable, type LocalBuild, type LocalRunner, type RunnerEvent } from '../src';
+import {
+  cosignSignature,
+  dockerImage,
+  ociIndex,
+  pushImage,
+  registryRequest,
+  type SignatureImage,
+  type SyntheticImage,
+} from '@ecr-replicate/testing';
+import {
+  humanBytes,
+  shortDigest,
+  shortTag,
+  startLocalRunner,
+  tagStates,
+  tagTable,
+  type LocalBuild,
+  type LocalRunner,
+  type RunnerEvent,
+} from '../src';
 
 const REPOSITORY = 'demo/app';
 const started = Date.now();
@@ -40,7 +58,9 @@ function narrate(event: RunnerEvent): void {
       return;
     }
     case 'dispatch':
-      step(`dispatcher: batch of ${event.records} request(s)${event.failed > 0 ? `, ${event.failed} failed (retried after the visibility timeout)` : ''}`);
+      step(
+        `dispatcher: batch of ${event.records} request(s)${event.failed > 0 ? `, ${event.failed} failed (retried after the visibility timeout)` : ''}`,
+      );
       return;
     case 'build':
       narrateBuild(event.build);
@@ -60,13 +80,18 @@ function narrateBuild(build: LocalBuild): void {
     stats.builds += 1;
     step(`${name} started (child process ${build.pid ?? '?'}): ${build.jobKeys.map(shortTag).join(', ')}`);
   } else if (build.status !== 'QUEUED') {
-    const seconds = build.startedAt !== undefined && build.endedAt !== undefined ? ` in ${((build.endedAt - build.startedAt) / 1000).toFixed(1)} s` : '';
+    const seconds =
+      build.startedAt !== undefined && build.endedAt !== undefined
+        ? ` in ${((build.endedAt - build.startedAt) / 1000).toFixed(1)} s`
+        : '';
     step(`${name} ${build.status}${seconds} → build-state handler`);
   }
 }
 
 function sizeOf(image: SyntheticImage): number {
-  return image.blobs.reduce((sum, blob) => sum + blob.size, 0) + image.manifests.reduce((sum, m) => sum + m.bytes.length, 0);
+  return (
+    image.blobs.reduce((sum, blob) => sum + blob.size, 0) + image.manifests.reduce((sum, m) => sum + m.bytes.length, 0)
+  );
 }
 
 async function publish(runner: LocalRunner, image: SyntheticImage, tag: string, description: string): Promise<void> {
@@ -77,7 +102,9 @@ async function publish(runner: LocalRunner, image: SyntheticImage, tag: string, 
 async function signAndPublish(runner: LocalRunner, subject: SyntheticImage, seed: string): Promise<SignatureImage> {
   const signature = cosignSignature(subject.root, seed);
   await pushImage(runner.source, REPOSITORY, signature, signature.tag);
-  step(`pushed ${REPOSITORY}:${shortTag(signature.tag)} to the source: cosign signature of ${shortDigest(subject.root.digest)}`);
+  step(
+    `pushed ${REPOSITORY}:${shortTag(signature.tag)} to the source: cosign signature of ${shortDigest(subject.root.digest)}`,
+  );
   return signature;
 }
 
@@ -111,7 +138,8 @@ async function run(runner: LocalRunner): Promise<boolean> {
   await publish(runner, v1b, 'v1', `new OCI index of 3 platforms`);
   const signature1b = await signAndPublish(runner, v1b, 'demo-v1.1-signature');
   const deleted = await registryRequest(runner.source, 'DELETE', `/v2/${REPOSITORY}/manifests/${v2.root.digest}`);
-  if (deleted.status !== 202) throw new Error(`could not delete ${REPOSITORY}:v2 at the source (HTTP ${deleted.status})`);
+  if (deleted.status !== 202)
+    throw new Error(`could not delete ${REPOSITORY}:v2 at the source (HTTP ${deleted.status})`);
   step(`deleted ${REPOSITORY}:v2 at the source`);
   await runner.emitPush(REPOSITORY, v1b, 'v1');
   await runner.emitPush(REPOSITORY, signature1b, signature1b.tag);
@@ -122,7 +150,9 @@ async function run(runner: LocalRunner): Promise<boolean> {
   const states = await tagStates(runner, REPOSITORY);
   out(tagTable(states));
   // Every platform of the new v1 arrived with it, by digest.
-  const children = await Promise.all(v1b.manifests.map(async (m) => (await runner.digestAt('destination', REPOSITORY, m.digest)) === m.digest));
+  const children = await Promise.all(
+    v1b.manifests.map(async (m) => (await runner.digestAt('destination', REPOSITORY, m.digest)) === m.digest),
+  );
   const jobsComplete = states.every((s) => s.status === undefined || s.status === 'COMPLETE');
   const equal = states.every((s) => s.equal) && children.every(Boolean) && jobsComplete;
   out(
@@ -148,7 +178,9 @@ function logTail(runner: LocalRunner | undefined, lines = 25): string {
 
 async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  out('ecr-replicate demo: ECR event → ingest → FIFO queue → dispatcher → worker build → destination registry, all on 127.0.0.1\n');
+  out(
+    'ecr-replicate demo: ECR event → ingest → FIFO queue → dispatcher → worker build → destination registry, all on 127.0.0.1\n',
+  );
   out('Starting the local stand-ins...');
   let runner: LocalRunner | undefined;
   let stopping = false;
@@ -160,7 +192,8 @@ async function main(): Promise<number> {
     process.exit(code);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    // Kept installed: a second signal (the terminal's and the one scripts/demo.mjs passes on) must not cut the clean-up short.
+    // Kept installed: a second signal (the terminal's and the one scripts/demo.mjs passes on) must not cut the clean-up
+    // short.
     process.on(signal, () => {
       if (stopping) return;
       process.stderr.write(`\n${signal}: stopping the workers and servers, removing the temporary files...\n`);
@@ -171,10 +204,18 @@ async function main(): Promise<number> {
     runner = await startLocalRunner({ config: { deletes: true }, timeScale: 0.05, onEvent: narrate });
     const worker = relative(process.cwd(), require.resolve('@ecr-replicate/build-worker/dist/worker/main.js'));
     out(`  source registry       ${runner.source.url} (open)`);
-    out(`  destination registry  ${runner.destination.url} (Basic auth: user AWS, the password the stubbed ECR token decodes to)`);
-    out(`  job table             dynalite ${runner.dynamo.endpoint}, reached through ${runner.table.endpoint} (records every change)`);
-    out(`  in this process       the ingest, dispatcher, build-state and retry handlers; the FIFO request queue and the retry queue`);
-    out(`  worker builds         child processes: node ${worker} (ECR token and destination secret stubbed at the SDK client)`);
+    out(
+      `  destination registry  ${runner.destination.url} (Basic auth: user AWS, the password the stubbed ECR token decodes to)`,
+    );
+    out(
+      `  job table             dynalite ${runner.dynamo.endpoint}, reached through ${runner.table.endpoint} (records every change)`,
+    );
+    out(
+      `  in this process       the ingest, dispatcher, build-state and retry handlers; the FIFO request queue and the retry queue`,
+    );
+    out(
+      `  worker builds         child processes: node ${worker} (ECR token and destination secret stubbed at the SDK client)`,
+    );
     out(`  configuration         ${JSON.stringify(runner.config)}`);
     const equal = await run(runner);
     if (stopping) return new Promise<number>(() => undefined);

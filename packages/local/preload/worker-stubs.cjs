@@ -67,7 +67,11 @@ mockClient(ECRClient)
     }
     return {
       authorizationData: [
-        { authorizationToken: token, expiresAt: new Date(Date.now() + 12 * 3600 * 1000), proxyEndpoint: `https://local.dkr.ecr.${region}.amazonaws.com` },
+        {
+          authorizationToken: token,
+          expiresAt: new Date(Date.now() + 12 * 3600 * 1000),
+          proxyEndpoint: `https://local.dkr.ecr.${region}.amazonaws.com`,
+        },
       ],
     };
   });

@@ -40,7 +40,14 @@ export function leaseIntervals(changes: readonly TableChange[]): LeaseInterval[]
       }
     }
     if (owner !== undefined && !open.has(change.key)) {
-      const interval: LeaseInterval = { key: change.key, owner, from: change.at, fromSeq: change.seq, end: 'held', tookLiveLease };
+      const interval: LeaseInterval = {
+        key: change.key,
+        owner,
+        from: change.at,
+        fromSeq: change.seq,
+        end: 'held',
+        tookLiveLease,
+      };
       intervals.push(interval);
       open.set(change.key, interval);
     }
@@ -72,11 +79,16 @@ export interface WorkWindow {
  * ended (when another owner took the lease, until the process ended: a worker
  * that lost its lease may still be working).
  */
-export function workWindows(changes: readonly TableChange[], builds: readonly BuildLifetime[], now = Date.now()): WorkWindow[] {
+export function workWindows(
+  changes: readonly TableChange[],
+  builds: readonly BuildLifetime[],
+  now = Date.now(),
+): WorkWindow[] {
   const windows: WorkWindow[] = [];
   for (const interval of leaseIntervals(changes)) {
     const build = builds.find((b) => b.leaseOwner === interval.owner);
-    if (build?.startedAt === undefined) continue; // no process ran under this lease (StartBuild failed or not started yet)
+    // no process ran under this lease (StartBuild failed or not started yet)
+    if (build?.startedAt === undefined) continue;
     const processEnd = build.endedAt ?? now;
     const leaseEnd = interval.end === 'released' ? (interval.to as number) : processEnd;
     const from = Math.max(interval.from, build.startedAt);
@@ -94,7 +106,10 @@ export function workWindows(changes: readonly TableChange[], builds: readonly Bu
 export function concurrencyViolations(changes: readonly TableChange[], builds: readonly BuildLifetime[]): string[] {
   const problems: string[] = [];
   for (const interval of leaseIntervals(changes)) {
-    if (interval.tookLiveLease) problems.push(`${interval.key}: ${interval.owner} took a lease that was still valid (change #${interval.fromSeq})`);
+    if (interval.tookLiveLease)
+      problems.push(
+        `${interval.key}: ${interval.owner} took a lease that was still valid (change #${interval.fromSeq})`,
+      );
   }
   const byKey = new Map<string, WorkWindow[]>();
   for (const window of workWindows(changes, builds)) byKey.set(window.key, [...(byKey.get(window.key) ?? []), window]);
@@ -104,7 +119,9 @@ export function concurrencyViolations(changes: readonly TableChange[], builds: r
       const before = windows[i - 1] as WorkWindow;
       const after = windows[i] as WorkWindow;
       if (after.from < before.to) {
-        problems.push(`${key}: builds ${before.buildId} and ${after.buildId} overlapped for ${before.to - after.from} ms`);
+        problems.push(
+          `${key}: builds ${before.buildId} and ${after.buildId} overlapped for ${before.to - after.from} ms`,
+        );
       }
     }
   }

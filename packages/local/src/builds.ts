@@ -90,8 +90,19 @@ export interface LocalCodeBuildOptions {
 }
 
 const OUTPUT_LIMIT = 256 * 1024;
-/** What a CodeBuild container has, taken from this process: the rest of its environment is not the worker's business. */
-const INHERITED = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SYSTEMROOT', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
+/**
+ * What a CodeBuild container has, taken from this process: the rest of its environment is not the worker's business.
+ */
+const INHERITED = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'SYSTEMROOT',
+  'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+];
 
 interface BuildState extends LocalBuild {
   child?: ChildProcess;
@@ -122,17 +133,26 @@ export class LocalCodeBuild {
     if (this.closed) throw new LocalServiceError('AccountLimitExceededException', 'the local runner is stopping');
     const project = this.options.project;
     if (input.projectName !== project.name) {
-      throw new LocalServiceError('ResourceNotFoundException', `Project cannot be found: arn:aws:codebuild:${this.options.region}:${this.options.account}:project/${input.projectName ?? ''}`);
+      throw new LocalServiceError(
+        'ResourceNotFoundException',
+        `Project cannot be found: arn:aws:codebuild:${this.options.region}:${this.options.account}:project/${input.projectName ?? ''}`,
+      );
     }
     if (input.idempotencyToken !== undefined) {
-      const same = this.states.find((b) => b.idempotencyToken === input.idempotencyToken && Date.now() - b.queuedAt < 5 * 60_000);
+      const same = this.states.find(
+        (b) => b.idempotencyToken === input.idempotencyToken && Date.now() - b.queuedAt < 5 * 60_000,
+      );
       if (same !== undefined) return { build: this.describe(same), $metadata: {} };
     }
     const variables = new Map<string, EnvironmentVariable>();
-    for (const v of project.environmentVariables) variables.set(v.name, { name: v.name, value: v.value, type: 'PLAINTEXT' });
+    for (const v of project.environmentVariables)
+      variables.set(v.name, { name: v.name, value: v.value, type: 'PLAINTEXT' });
     for (const v of input.environmentVariablesOverride ?? []) {
       if (v.type !== undefined && v.type !== 'PLAINTEXT') {
-        throw new LocalServiceError('InvalidInputException', `environment variable ${v.name ?? ''}: only PLAINTEXT overrides are supported locally`);
+        throw new LocalServiceError(
+          'InvalidInputException',
+          `environment variable ${v.name ?? ''}: only PLAINTEXT overrides are supported locally`,
+        );
       }
       if (!v.name) throw new LocalServiceError('InvalidInputException', 'an environment variable override has no name');
       variables.set(v.name, { name: v.name, value: v.value ?? '', type: 'PLAINTEXT' });
@@ -292,7 +312,8 @@ export class LocalCodeBuild {
       build.exitCode = code;
       build.signal = signal;
       this.running -= 1;
-      const status: BuildStatus = spawnError !== undefined ? 'FAULT' : build.stopRequested ? 'STOPPED' : code === 0 ? 'SUCCEEDED' : 'FAILED';
+      const status: BuildStatus =
+        spawnError !== undefined ? 'FAULT' : build.stopRequested ? 'STOPPED' : code === 0 ? 'SUCCEEDED' : 'FAILED';
       this.end(build, status);
       this.next();
     });

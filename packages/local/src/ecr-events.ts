@@ -70,9 +70,20 @@ export function pushEvents(
   time?: Date | number | string,
 ): EcrImageActionEvent[] {
   const children = image.manifests.filter((m) => m.digest !== image.root.digest);
-  const common = { action: 'PUSH' as const, repository, account: registry.account, region: registry.region, ...(time === undefined ? {} : { time }) };
+  const common = {
+    action: 'PUSH' as const,
+    repository,
+    account: registry.account,
+    region: registry.region,
+    ...(time === undefined ? {} : { time }),
+  };
   return [
     ...children.map((m) => ecrImageActionEvent({ ...common, digest: m.digest, mediaType: m.mediaType })),
-    ecrImageActionEvent({ ...common, digest: image.root.digest, mediaType: image.root.mediaType, ...(tag === undefined ? {} : { tag }) }),
+    ecrImageActionEvent({
+      ...common,
+      digest: image.root.digest,
+      mediaType: image.root.mediaType,
+      ...(tag === undefined ? {} : { tag }),
+    }),
   ];
 }

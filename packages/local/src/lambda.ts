@@ -41,7 +41,12 @@ export interface LocalFunctionOptions {
 export interface AsyncFailureRecord {
   version: '1.0';
   timestamp: string;
-  requestContext: { requestId: string; functionArn: string; condition: 'RetriesExhausted'; approximateInvokeCount: number };
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: 'RetriesExhausted';
+    approximateInvokeCount: number;
+  };
   requestPayload: unknown;
   responseContext: { statusCode: 200; executedVersion: '$LATEST'; functionError: 'Unhandled' };
   responsePayload: { errorType: string; errorMessage: string };
@@ -132,7 +137,12 @@ export class LocalFunction<E, R> {
 
   private async run(event: E): Promise<R> {
     this.invocations += 1;
-    const context = lambdaContext(this.name, this.options.region, this.options.account, (this.options.timeoutSeconds ?? 30) * 1000);
+    const context = lambdaContext(
+      this.name,
+      this.options.region,
+      this.options.account,
+      (this.options.timeoutSeconds ?? 30) * 1000,
+    );
     try {
       return await this.handler(event, context);
     } catch (error) {

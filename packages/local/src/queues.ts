@@ -37,7 +37,10 @@ export interface SendInput {
 export interface SendOutput {
   messageId: string;
   sequenceNumber?: string;
-  /** The deduplication id was seen within the window: nothing was queued (SQS still answers with the first message's id). */
+  /**
+   * The deduplication id was seen within the window: nothing was queued (SQS still answers with the first message's
+   * id).
+   */
   duplicate: boolean;
 }
 
@@ -111,7 +114,8 @@ export class LocalQueue {
   private closed = false;
 
   constructor(options: LocalQueueOptions) {
-    if (options.fifo !== options.name.endsWith('.fifo')) throw new Error(`queue ${options.name}: a FIFO queue's name ends in .fifo, and only a FIFO queue's`);
+    if (options.fifo !== options.name.endsWith('.fifo'))
+      throw new Error(`queue ${options.name}: a FIFO queue's name ends in .fifo, and only a FIFO queue's`);
     this.options = options;
     this.name = options.name;
     this.fifo = options.fifo;
@@ -128,12 +132,22 @@ export class LocalQueue {
     if (this.closed) throw new LocalServiceError('QueueDoesNotExist', `queue ${this.name} is gone`);
     const now = this.now();
     if (this.fifo) {
-      if (!input.groupId) throw new LocalServiceError('MissingParameter', `The request must contain the parameter MessageGroupId (queue ${this.name}).`);
+      if (!input.groupId)
+        throw new LocalServiceError(
+          'MissingParameter',
+          `The request must contain the parameter MessageGroupId (queue ${this.name}).`,
+        );
       if (!input.deduplicationId) {
-        throw new LocalServiceError('InvalidParameterValue', `The queue ${this.name} should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly`);
+        throw new LocalServiceError(
+          'InvalidParameterValue',
+          `The queue ${this.name} should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly`,
+        );
       }
       if (input.delaySeconds !== undefined && input.delaySeconds !== 0) {
-        throw new LocalServiceError('InvalidParameterValue', `Value ${input.delaySeconds} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+        throw new LocalServiceError(
+          'InvalidParameterValue',
+          `Value ${input.delaySeconds} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+        );
       }
       checkId(input.groupId, 'MessageGroupId');
       checkId(input.deduplicationId, 'MessageDeduplicationId');
@@ -143,7 +157,11 @@ export class LocalQueue {
       const seen = this.deduplication.get(key);
       if (seen !== undefined) {
         this.duplicatesDropped += 1;
-        return { messageId: seen.messageId, ...(seen.sequenceNumber === undefined ? {} : { sequenceNumber: seen.sequenceNumber }), duplicate: true };
+        return {
+          messageId: seen.messageId,
+          ...(seen.sequenceNumber === undefined ? {} : { sequenceNumber: seen.sequenceNumber }),
+          duplicate: true,
+        };
       }
       this.sequence += 1n;
       const message = this.accept(input, now, now, this.sequence.toString().padStart(20, '0'));
@@ -151,11 +169,17 @@ export class LocalQueue {
       return { messageId: message.messageId, sequenceNumber: message.sequenceNumber, duplicate: false };
     }
     if (input.deduplicationId !== undefined) {
-      throw new LocalServiceError('InvalidParameterValue', `The request include parameter MessageDeduplicationId that is not valid for this queue type (${this.name}).`);
+      throw new LocalServiceError(
+        'InvalidParameterValue',
+        `The request include parameter MessageDeduplicationId that is not valid for this queue type (${this.name}).`,
+      );
     }
     const delay = input.delaySeconds ?? 0;
     if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) {
-      throw new LocalServiceError('InvalidParameterValue', `Value ${delay} for parameter DelaySeconds is invalid. Reason: must be 0 to ${MAX_DELAY_SECONDS}.`);
+      throw new LocalServiceError(
+        'InvalidParameterValue',
+        `Value ${delay} for parameter DelaySeconds is invalid. Reason: must be 0 to ${MAX_DELAY_SECONDS}.`,
+      );
     }
     const message = this.accept(input, now, now + delay * 1000 * this.timeScale);
     return { messageId: message.messageId, duplicate: false };
@@ -265,7 +289,9 @@ export class LocalQueue {
         this.messages.splice(i, 1);
         target.send({
           body: message.body,
-          ...(target.fifo ? { groupId: message.groupId ?? message.messageId, deduplicationId: `dlq-${message.messageId}` } : {}),
+          ...(target.fifo
+            ? { groupId: message.groupId ?? message.messageId, deduplicationId: `dlq-${message.messageId}` }
+            : {}),
           attributes: message.attributes,
         });
       } else {
@@ -275,7 +301,8 @@ export class LocalQueue {
   }
 
   private forgetOldDeduplicationIds(now: number): void {
-    for (const [key, seen] of this.deduplication) if (now - seen.at >= DEDUPLICATION_WINDOW_MS) this.deduplication.delete(key);
+    for (const [key, seen] of this.deduplication)
+      if (now - seen.at >= DEDUPLICATION_WINDOW_MS) this.deduplication.delete(key);
   }
 
   private changed(): void {
@@ -294,18 +321,24 @@ export class LocalQueue {
     this.timer = undefined;
     this.timerAt = next;
     if (next === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.changed();
-    }, Math.max(0, next - now) + 1);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.changed();
+      },
+      Math.max(0, next - now) + 1,
+    );
     this.timer.unref();
   }
 }
 
 function checkId(value: string, name: string): void {
   if (value.length > 128 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new LocalServiceError('InvalidParameterValue', `Value for parameter ${name} is invalid: 1 to 128 printable ASCII characters without spaces.`);
+    throw new LocalServiceError(
+      'InvalidParameterValue',
+      `Value for parameter ${name} is invalid: 1 to 128 printable ASCII characters without spaces.`,
+    );
   }
 }
 

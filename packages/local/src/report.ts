@@ -24,7 +24,11 @@ export async function tagStates(runner: LocalRunner, repository: string): Promis
     listTags(runner.destination, destinationRepository),
     runner.jobs(),
   ]);
-  const ownJobs = new Map(jobs.filter((j) => j.destinationRepository === destinationRepository && j.tag !== undefined).map((j) => [j.tag as string, j]));
+  const ownJobs = new Map(
+    jobs
+      .filter((j) => j.destinationRepository === destinationRepository && j.tag !== undefined)
+      .map((j) => [j.tag as string, j]),
+  );
   const tags = [...new Set([...sourceTags, ...destinationTags, ...ownJobs.keys()])].sort();
   return Promise.all(
     tags.map(async (tag) => {
@@ -75,7 +79,18 @@ export function shortTag(tag: string): string {
 export function formatTable(rows: readonly (readonly string[])[], indent = '  '): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map(
+        (row) =>
+          indent +
+          row
+            .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+            .join('  ')
+            .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** The per-tag table the demo prints. */

@@ -4,11 +4,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
-import { jobKeyOf, parseReplicationConfig, parseReplicationRequestJson, type EcrImageActionEvent, type JobRecord, type ReplicationConfig, type ReplicationConfigInput } from '@ecr-replicate/common';
+import {
+  jobKeyOf,
+  parseReplicationConfig,
+  parseReplicationRequestJson,
+  type EcrImageActionEvent,
+  type JobRecord,
+  type ReplicationConfig,
+  type ReplicationConfigInput,
+} from '@ecr-replicate/common';
 import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import type { BuildStateResult } from '@ecr-replicate/dispatcher';
 import type { IngestResult } from '@ecr-replicate/ingest';
-import { fetchManifest, startFaultProxy, startLocalDynamoDb, startRegistry, type FaultProxy, type LocalDynamoDb, type LocalRegistry } from '@ecr-replicate/testing';
+import {
+  fetchManifest,
+  startFaultProxy,
+  startLocalDynamoDb,
+  startRegistry,
+  type FaultProxy,
+  type LocalDynamoDb,
+  type LocalRegistry,
+} from '@ecr-replicate/testing';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { LocalCodeBuild, type BuildStateChangeEvent, type LocalBuild, type WorkerProject } from './builds';
@@ -99,14 +115,17 @@ let handlersLoaded = false;
 /** The four Lambda handler modules, compiled (dist), loaded once with the current process.env. */
 function loadHandlers(): Handlers {
   if (handlersLoaded) {
-    throw new Error('one local runner per process: the handler modules read their environment when they load (use one runner per jest test file)');
+    throw new Error(
+      'one local runner per process: the handler modules read their environment when they load (use one runner per jest test file)',
+    );
   }
   handlersLoaded = true;
   /* eslint-disable @typescript-eslint/no-require-imports */
   return {
     ingest: (require('@ecr-replicate/ingest/dist/handler') as { handler: Handlers['ingest'] }).handler,
     queue: (require('@ecr-replicate/dispatcher/dist/handlers/queue') as { handler: Handlers['queue'] }).handler,
-    buildState: (require('@ecr-replicate/dispatcher/dist/handlers/build-state') as { handler: Handlers['buildState'] }).handler,
+    buildState: (require('@ecr-replicate/dispatcher/dist/handlers/build-state') as { handler: Handlers['buildState'] })
+      .handler,
     retry: (require('@ecr-replicate/dispatcher/dist/handlers/retry') as { handler: Handlers['retry'] }).handler,
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
@@ -118,14 +137,18 @@ function workerFiles(): { workerEntry: string; preload: string } {
   try {
     workerEntry = require.resolve('@ecr-replicate/build-worker/dist/worker/main.js');
   } catch {
-    throw new Error('the worker is not compiled: run "npx turbo run build" (or "npm run setup") at the repository root');
+    throw new Error(
+      'the worker is not compiled: run "npx turbo run build" (or "npm run setup") at the repository root',
+    );
   }
   return { workerEntry, preload: require.resolve('@ecr-replicate/local/preload/worker-stubs.cjs') };
 }
 
 export interface LocalRunner {
   readonly config: ReplicationConfig;
-  readonly options: Required<Pick<LocalRunnerOptions, 'timeScale' | 'batchSize' | 'maxAttempts' | 'leaseSeconds' | 'maxConcurrentBuilds'>>;
+  readonly options: Required<
+    Pick<LocalRunnerOptions, 'timeScale' | 'batchSize' | 'maxAttempts' | 'leaseSeconds' | 'maxConcurrentBuilds'>
+  >;
   /** The source registry (open). */
   readonly source: LocalRegistry;
   /** The destination registry: Basic auth, user `AWS`, the password the stubbed ECR token decodes to. */
@@ -158,17 +181,32 @@ export interface LocalRunner {
   /** Delivers an ECR event to ingest (as EventBridge does: an asynchronous invocation, retried on error). */
   emit(event: EcrImageActionEvent): Promise<IngestOutcome>;
   /** Emits the events ECR sends for a push: tagless PUSHes for an index's children, then the tagged PUSH. */
-  emitPush(repository: string, image: PushedImage, tag?: string): Promise<Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }>>;
+  emitPush(
+    repository: string,
+    image: PushedImage,
+    tag?: string,
+  ): Promise<Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }>>;
   /** Emits a DELETE event (tag and digest as ECR reports them). */
   emitDelete(repository: string, digest: string, tag?: string): Promise<IngestOutcome>;
   /** An ECR Image Action event of the source registry. */
-  event(input: { action: 'PUSH' | 'DELETE'; repository: string; digest: string; tag?: string; mediaType?: string; time?: Date | number | string; id?: string }): EcrImageActionEvent;
+  event(input: {
+    action: 'PUSH' | 'DELETE';
+    repository: string;
+    digest: string;
+    tag?: string;
+    mediaType?: string;
+    time?: Date | number | string;
+    id?: string;
+  }): EcrImageActionEvent;
 
   /** What keeps the pipeline busy (empty when idle). */
   busy(): string[];
   /** Waits until no message is queued or in flight, no build runs and no handler is pending. */
   waitForIdle(timeoutMs?: number): Promise<void>;
-  /** Whether anything is still to happen for one job: a message for it queued or in flight, a build with it, a handler pending. */
+  /**
+   * Whether anything is still to happen for one job: a message for it queued or in flight, a build with it, a handler
+   * pending.
+   */
   jobBusy(key: string): boolean;
   /** Waits until nothing is to happen for the job (see jobBusy) and returns its record. */
   waitForJob(key: string, timeoutMs?: number): Promise<JobRecord | undefined>;
@@ -213,7 +251,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     }
   };
 
-  // Should the process exit without stop() (an error, a signal handler calling process.exit), the workers and files go too.
+  // Should the process exit without stop() (an error, a signal handler calling process.exit), the workers and files go
+  // too.
   let codebuildForExit: LocalCodeBuild | undefined;
   const onExit = (): void => {
     codebuildForExit?.killAll();
@@ -235,11 +274,19 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
 
     // ---- local servers ------------------------------------------------------
     const password = randomBytes(18).toString('base64url');
-    const started = await Promise.allSettled([startRegistry(), startRegistry({ htpasswd: { username: 'AWS', password } }), startLocalDynamoDb()]);
+    const started = await Promise.allSettled([
+      startRegistry(),
+      startRegistry({ htpasswd: { username: 'AWS', password } }),
+      startLocalDynamoDb(),
+    ]);
     for (const result of started) if (result.status === 'fulfilled') cleanups.push(() => result.value.stop());
     const failedStart = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failedStart) throw failedStart.reason;
-    const [source, destination, dynamo] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [LocalRegistry, LocalRegistry, LocalDynamoDb];
+    const [source, destination, dynamo] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      LocalRegistry,
+      LocalRegistry,
+      LocalDynamoDb,
+    ];
     const destinationLink = await startFaultProxy(destination);
     cleanups.push(() => destinationLink.stop());
     const table = await startRecordingProxy(dynamo);
@@ -251,7 +298,12 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     // ---- queues -------------------------------------------------------------
     const timeScale = settings.timeScale;
     const queueOptions = { account: LOCAL_ACCOUNT, region: LOCAL_REGION, timeScale };
-    const requestDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-requests-dlq.fifo', fifo: true, visibilityTimeoutSeconds: 30 });
+    const requestDeadLetterQueue = new LocalQueue({
+      ...queueOptions,
+      name: 'ecr-replicate-local-requests-dlq.fifo',
+      fifo: true,
+      visibilityTimeoutSeconds: 30,
+    });
     const requestQueue = new LocalQueue({
       ...queueOptions,
       name: 'ecr-replicate-local-requests.fifo',
@@ -261,9 +313,26 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       maxReceiveCount: options.requestMaxReceiveCount ?? 5,
       deadLetterQueue: requestDeadLetterQueue,
     });
-    const retryDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-retries-dlq', fifo: false, visibilityTimeoutSeconds: 30 });
-    const retryQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-retries', fifo: false, visibilityTimeoutSeconds: 180, maxReceiveCount: 5, deadLetterQueue: retryDeadLetterQueue });
-    const eventsDeadLetterQueue = new LocalQueue({ ...queueOptions, name: 'ecr-replicate-local-events-dlq', fifo: false, visibilityTimeoutSeconds: 30 });
+    const retryDeadLetterQueue = new LocalQueue({
+      ...queueOptions,
+      name: 'ecr-replicate-local-retries-dlq',
+      fifo: false,
+      visibilityTimeoutSeconds: 30,
+    });
+    const retryQueue = new LocalQueue({
+      ...queueOptions,
+      name: 'ecr-replicate-local-retries',
+      fifo: false,
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 5,
+      deadLetterQueue: retryDeadLetterQueue,
+    });
+    const eventsDeadLetterQueue = new LocalQueue({
+      ...queueOptions,
+      name: 'ecr-replicate-local-events-dlq',
+      fifo: false,
+      visibilityTimeoutSeconds: 30,
+    });
     const reported = new Set<string>();
     const queues = [requestQueue, requestDeadLetterQueue, retryQueue, retryDeadLetterQueue, eventsDeadLetterQueue];
     cleanups.push(() => queues.forEach((q) => q.close()));
@@ -308,14 +377,21 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       .on(SendMessageCommand)
       .callsFake((input: SendMessageCommandInput) => {
         const queue = input.QueueUrl === undefined ? undefined : queuesByUrl.get(input.QueueUrl);
-        if (queue === undefined) throw new LocalServiceError('AWS.SimpleQueueService.NonExistentQueue', `The specified queue does not exist: ${input.QueueUrl ?? '(none)'}`);
-        if (input.MessageBody === undefined) throw new LocalServiceError('MissingParameter', 'The request must contain the parameter MessageBody.');
+        if (queue === undefined)
+          throw new LocalServiceError(
+            'AWS.SimpleQueueService.NonExistentQueue',
+            `The specified queue does not exist: ${input.QueueUrl ?? '(none)'}`,
+          );
+        if (input.MessageBody === undefined)
+          throw new LocalServiceError('MissingParameter', 'The request must contain the parameter MessageBody.');
         const sent = queue.send({
           body: input.MessageBody,
           ...(input.MessageGroupId === undefined ? {} : { groupId: input.MessageGroupId }),
           ...(input.MessageDeduplicationId === undefined ? {} : { deduplicationId: input.MessageDeduplicationId }),
           ...(input.DelaySeconds === undefined ? {} : { delaySeconds: input.DelaySeconds }),
-          ...(input.MessageAttributes === undefined ? {} : { attributes: input.MessageAttributes as Record<string, { DataType: string; StringValue?: string }> }),
+          ...(input.MessageAttributes === undefined
+            ? {}
+            : { attributes: input.MessageAttributes as Record<string, { DataType: string; StringValue?: string }> }),
         });
         return {
           MessageId: sent.messageId,
@@ -330,9 +406,20 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const toEventsDlq = (record: AsyncFailureRecord): void => {
       eventsDeadLetterQueue.send({ body: JSON.stringify(record) });
     };
-    const ingest = new LocalFunction('ecr-replicate-local-ingest', handlers.ingest, { ...fnOptions, maximumRetryAttempts: 2, onFailure: toEventsDlq });
-    const dispatcher = new LocalFunction('ecr-replicate-local-dispatcher', handlers.queue, { ...fnOptions, timeoutSeconds: 60 });
-    const buildState = new LocalFunction('ecr-replicate-local-buildState', handlers.buildState, { ...fnOptions, maximumRetryAttempts: 2, onFailure: toEventsDlq });
+    const ingest = new LocalFunction('ecr-replicate-local-ingest', handlers.ingest, {
+      ...fnOptions,
+      maximumRetryAttempts: 2,
+      onFailure: toEventsDlq,
+    });
+    const dispatcher = new LocalFunction('ecr-replicate-local-dispatcher', handlers.queue, {
+      ...fnOptions,
+      timeoutSeconds: 60,
+    });
+    const buildState = new LocalFunction('ecr-replicate-local-buildState', handlers.buildState, {
+      ...fnOptions,
+      maximumRetryAttempts: 2,
+      onFailure: toEventsDlq,
+    });
     const retry = new LocalFunction('ecr-replicate-local-retry', handlers.retry, fnOptions);
     const functions = [ingest, dispatcher, buildState, retry];
     cleanups.push(() => functions.forEach((f) => f.cancelRetries()));
@@ -406,7 +493,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       batchSize: 10,
       maxConcurrency: 5,
       batchingWindowMs: 0,
-      onBatch: ({ records, failed }) => notify({ type: 'retry-forwarded', records: records.length, failed: failed.length }),
+      onBatch: ({ records, failed }) =>
+        notify({ type: 'retry-forwarded', records: records.length, failed: failed.length }),
     });
     const mappings = [requestMapping, retryMapping];
     cleanups.push(async () => {
@@ -421,16 +509,23 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const makeEvent: LocalRunner['event'] = (input) => ecrImageActionEvent({ ...input, ...identity });
     const emit = async (event: EcrImageActionEvent): Promise<IngestOutcome> => {
       const result = await ingest.invokeAsync(event);
-      const outcome: IngestOutcome = result.ok ? result.result : { kind: 'failed', error: result.error instanceof Error ? result.error.message : String(result.error) };
+      const outcome: IngestOutcome = result.ok
+        ? result.result
+        : { kind: 'failed', error: result.error instanceof Error ? result.error.message : String(result.error) };
       notify({ type: 'ingest', event, outcome });
       return outcome;
     };
     const busy = (): string[] => {
       const reasons: string[] = [];
-      for (const queue of [requestQueue, retryQueue]) if (queue.size > 0) reasons.push(`${queue.name}: ${queue.size} message(s)`);
-      for (const mapping of mappings) if (mapping.active > 0) reasons.push(`${mapping.queue.name} poller: ${mapping.active} invocation(s)`);
+      for (const queue of [requestQueue, retryQueue])
+        if (queue.size > 0) reasons.push(`${queue.name}: ${queue.size} message(s)`);
+      for (const mapping of mappings)
+        if (mapping.active > 0) reasons.push(`${mapping.queue.name} poller: ${mapping.active} invocation(s)`);
       const builds = codebuild.builds.filter((b) => b.status === 'QUEUED' || b.status === 'IN_PROGRESS');
-      if (builds.length > 0) reasons.push(`builds: ${builds.map((b) => `${b.id.split(':')[1]?.slice(0, 8)} ${b.status} ${JSON.stringify(b.jobKeys)}`).join('; ')}`);
+      if (builds.length > 0)
+        reasons.push(
+          `builds: ${builds.map((b) => `${b.id.split(':')[1]?.slice(0, 8)} ${b.status} ${JSON.stringify(b.jobKeys)}`).join('; ')}`,
+        );
       for (const fn of functions) if (fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
       return reasons;
     };
@@ -469,14 +564,21 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       destinationCredentials: { username: 'AWS', password },
       logFile,
       tempDir,
-      invocations: () => ({ ingest: ingest.invocations, dispatcher: dispatcher.invocations, buildState: buildState.invocations, retry: retry.invocations }),
+      invocations: () => ({
+        ingest: ingest.invocations,
+        dispatcher: dispatcher.invocations,
+        buildState: buildState.invocations,
+        retry: retry.invocations,
+      }),
       emit,
       async emitPush(repository, image, tag) {
         const results: Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }> = [];
-        for (const event of pushEvents(repository, image, tag, identity)) results.push({ event, outcome: await emit(event) });
+        for (const event of pushEvents(repository, image, tag, identity))
+          results.push({ event, outcome: await emit(event) });
         return results;
       },
-      emitDelete: (repository, digest, tag) => emit(makeEvent({ action: 'DELETE', repository, digest, ...(tag === undefined ? {} : { tag }) })),
+      emitDelete: (repository, digest, tag) =>
+        emit(makeEvent({ action: 'DELETE', repository, digest, ...(tag === undefined ? {} : { tag }) })),
       event: makeEvent,
       busy,
       async waitForIdle(timeoutMs = 60_000) {

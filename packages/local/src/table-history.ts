@@ -1,5 +1,10 @@
 import { request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { DescribeTableCommand, GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  GetItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { listenOnLoopback, type LocalDynamoDb } from '@ecr-replicate/testing';
 
@@ -58,12 +63,25 @@ export async function startRecordingProxy(dynamo: LocalDynamoDb): Promise<Record
   const keyNames = new Map<string, string>();
   let writes: Promise<void> = Promise.resolve();
 
-  const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> =>
+  const forward = (
+    req: IncomingMessage,
+    body: Buffer,
+  ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> =>
     new Promise((resolve, reject) => {
       const upstream = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, agent },
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: target.host },
+          agent,
+        },
         (res) => {
-          readBody(res).then((data) => resolve({ status: res.statusCode ?? 500, headers: res.headers, body: data }), reject);
+          readBody(res).then(
+            (data) => resolve({ status: res.statusCode ?? 500, headers: res.headers, body: data }),
+            reject,
+          );
         },
       );
       upstream.once('error', reject);
@@ -83,26 +101,43 @@ export async function startRecordingProxy(dynamo: LocalDynamoDb): Promise<Record
   const record = async (operation: TableChange['operation'], request: Record<string, unknown>): Promise<void> => {
     const table = String(request.TableName);
     const keyName = await keyNameOf(dynamo.client, table);
-    const keyItem = (operation === 'PutItem' ? request.Item : request.Key) as Record<string, AttributeValue> | undefined;
+    const keyItem = (operation === 'PutItem' ? request.Item : request.Key) as
+      | Record<string, AttributeValue>
+      | undefined;
     const keyValue = keyItem?.[keyName];
     if (keyValue === undefined) {
       unrecordedWrites.push(`${operation} on ${table} without its key`);
       return;
     }
-    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { [keyName]: keyValue }, ConsistentRead: true }));
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: table, Key: { [keyName]: keyValue }, ConsistentRead: true }),
+    );
     const key = String(unmarshall({ k: keyValue }).k);
-    const change: TableChange = { seq: changes.length + 1, at: Date.now(), operation, table, key, ...(Item === undefined ? {} : { image: unmarshall(Item) }) };
+    const change: TableChange = {
+      seq: changes.length + 1,
+      at: Date.now(),
+      operation,
+      table,
+      key,
+      ...(Item === undefined ? {} : { image: unmarshall(Item) }),
+    };
     changes.push(change);
     for (const listener of [...listeners]) listener(change);
   };
 
   const server = await listenOnLoopback(async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     const answer = async (): Promise<void> => {
       const response = await forward(req, body);
       if (response.status === 200 && SINGLE_ITEM_WRITES.has(operation)) {
-        await record(operation as TableChange['operation'], JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+        await record(
+          operation as TableChange['operation'],
+          JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+        );
       } else if (response.status === 200 && MULTI_ITEM_WRITES.has(operation)) {
         unrecordedWrites.push(operation);
       }

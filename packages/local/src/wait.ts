@@ -1,4 +1,7 @@
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs` with `describe()` in the message. */
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs` with `describe()` in
+ * the message.
+ */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   options: { timeoutMs: number; intervalMs?: number; what: string; describe?: () => Promise<string> | string },

@@ -7,12 +7,23 @@ function change(at: number, image: Record<string, unknown> | undefined, key = 'r
   return { seq, at, operation: 'UpdateItem', table: 'jobs', key, ...(image === undefined ? {} : { image }) };
 }
 
-const leased = (owner: string, at: number, expiresAt = at + 1000) => ({ leaseOwner: owner, leaseExpiresAt: expiresAt, startedAt: at, status: 'IN_PROGRESS' });
+const leased = (owner: string, at: number, expiresAt = at + 1000) => ({
+  leaseOwner: owner,
+  leaseExpiresAt: expiresAt,
+  startedAt: at,
+  status: 'IN_PROGRESS',
+});
 const released = { status: 'COMPLETE' };
 
 describe('leaseIntervals', () => {
   it('follows each holder from the write that took the lease to the one that ended it', () => {
-    const history = [change(0, { status: 'PENDING' }), change(10, leased('a', 10)), change(20, leased('a', 20)), change(30, released), change(40, leased('b', 40))];
+    const history = [
+      change(0, { status: 'PENDING' }),
+      change(10, leased('a', 10)),
+      change(20, leased('a', 20)),
+      change(30, released),
+      change(40, leased('b', 40)),
+    ];
     expect(leaseIntervals(history)).toEqual([
       expect.objectContaining({ owner: 'a', from: 10, to: 30, end: 'released', tookLiveLease: false }),
       expect.objectContaining({ owner: 'b', from: 40, end: 'held', tookLiveLease: false }),
@@ -30,7 +41,12 @@ describe('leaseIntervals', () => {
 
 describe('concurrencyViolations', () => {
   it('is empty when each build worked on the job in turn', () => {
-    const history = [change(10, leased('a', 10)), change(50, released), change(60, leased('b', 60)), change(90, released)];
+    const history = [
+      change(10, leased('a', 10)),
+      change(50, released),
+      change(60, leased('b', 60)),
+      change(90, released),
+    ];
     const builds = [
       { id: 'build-a', leaseOwner: 'a', startedAt: 12, endedAt: 55 },
       { id: 'build-b', leaseOwner: 'b', startedAt: 61, endedAt: 95 },
@@ -44,11 +60,15 @@ describe('concurrencyViolations', () => {
       { id: 'build-a', leaseOwner: 'a', startedAt: 12, endedAt: 80 },
       { id: 'build-b', leaseOwner: 'b', startedAt: 61, endedAt: 95 },
     ];
-    expect(concurrencyViolations(history, builds)).toEqual(['repo:tag: builds build-a and build-b overlapped for 19 ms']);
+    expect(concurrencyViolations(history, builds)).toEqual([
+      'repo:tag: builds build-a and build-b overlapped for 19 ms',
+    ]);
   });
 
   it('finds a lease taken while the holder’s was still valid', () => {
     const history = [change(10, leased('a', 10, 1000)), change(60, leased('b', 60))];
-    expect(concurrencyViolations(history, [])).toEqual([expect.stringContaining('b took a lease that was still valid')]);
+    expect(concurrencyViolations(history, [])).toEqual([
+      expect.stringContaining('b took a lease that was still valid'),
+    ]);
   });
 });

@@ -22,7 +22,16 @@ import {
   registryRequest,
   type SyntheticImage,
 } from '@ecr-replicate/testing';
-import { concurrencyViolations, eventTime, leaseIntervals, startLocalRunner, waitFor, type IngestOutcome, type LocalBuild, type LocalRunner } from '../src';
+import {
+  concurrencyViolations,
+  eventTime,
+  leaseIntervals,
+  startLocalRunner,
+  waitFor,
+  type IngestOutcome,
+  type LocalBuild,
+  type LocalRunner,
+} from '../src';
 
 let runner: LocalRunner;
 
@@ -41,7 +50,11 @@ afterAll(async () => {
 
 /** Fails with the components' state when something went to a dead-letter queue. */
 function expectNoDeadLetters(): void {
-  expect([runner.requestDeadLetterQueue.size, runner.retryDeadLetterQueue.size, runner.eventsDeadLetterQueue.size]).toEqual([0, 0, 0]);
+  expect([
+    runner.requestDeadLetterQueue.size,
+    runner.retryDeadLetterQueue.size,
+    runner.eventsDeadLetterQueue.size,
+  ]).toEqual([0, 0, 0]);
 }
 
 async function expectReplicated(repository: string, tag: string, digest: string): Promise<JobRecord | undefined> {
@@ -95,7 +108,10 @@ describe('push → replicated with equal digests', () => {
     expect(tagless).toHaveLength(3 + 3 + 2 + 1);
     for (const { outcome } of tagless) expect(outcome).toEqual({ kind: 'dropped', reason: 'tagless-push' });
     for (const { outcome, event } of outcomes.filter((o) => o.event.detail['image-tag'] !== undefined)) {
-      expect(outcome).toMatchObject({ kind: 'sent', jobKey: keyOf(event.detail['repository-name'], event.detail['image-tag'] as string) });
+      expect(outcome).toMatchObject({
+        kind: 'sent',
+        jobKey: keyOf(event.detail['repository-name'], event.detail['image-tag'] as string),
+      });
     }
 
     await runner.waitForIdle(60_000);
@@ -111,13 +127,16 @@ describe('push → replicated with equal digests', () => {
       const record = await expectReplicated(repository, 'v1', image.root.digest);
       expect(record?.bytesCopied).toBeGreaterThan(0);
       // Every platform manifest, by digest.
-      for (const manifest of image.manifests) expect(await runner.digestAt('destination', mirror(repository), manifest.digest)).toBe(manifest.digest);
+      for (const manifest of image.manifests)
+        expect(await runner.digestAt('destination', mirror(repository), manifest.digest)).toBe(manifest.digest);
     }
     // The signature came with its subject (and its own event found it already there).
     await expectReplicated('e2e/kinds/signed', signature.tag, signature.root.digest);
     // The artifact came with its subject: its manifest and the referrers tag of the subject.
     expect(await runner.digestAt('destination', 'mirror/e2e/kinds/artifact', sbom.root.digest)).toBe(sbom.root.digest);
-    expect(await runner.digestAt('destination', 'mirror/e2e/kinds/artifact', referrers.tag)).toBe(referrers.index.digest);
+    expect(await runner.digestAt('destination', 'mirror/e2e/kinds/artifact', referrers.tag)).toBe(
+      referrers.index.digest,
+    );
     // No job for a digest: the tagless events never reached the table.
     expect((await runner.jobs()).filter((j) => j.jobKey.includes('@'))).toEqual([]);
   }, 90_000);
@@ -150,7 +169,15 @@ describe('out of order', () => {
         const key = keyOf(repository, tag);
         const images = [0, 1, 2].map((n) => dockerImage({ seed: `e2e-order-${tag}-${n}` }));
         const events = images.map((image, n) =>
-          runner.event({ action: 'PUSH', repository, tag, digest: image.root.digest, mediaType: image.root.mediaType, time, id: `0000000${p}-0000-4000-8000-00000000000${9 - n}` }),
+          runner.event({
+            action: 'PUSH',
+            repository,
+            tag,
+            digest: image.root.digest,
+            mediaType: image.root.mediaType,
+            time,
+            id: `0000000${p}-0000-4000-8000-00000000000${9 - n}`,
+          }),
         );
         let pushed = -1;
         for (const next of order) {
@@ -186,12 +213,17 @@ describe('a worker killed mid-copy', () => {
     runner.destinationLink.clearRequests();
     let killed: LocalBuild | undefined;
     try {
-      expect(await runner.emitPush(repository, image, 'v1')).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ kind: 'sent' }) })]);
+      expect(await runner.emitPush(repository, image, 'v1')).toEqual([
+        expect.objectContaining({ outcome: expect.objectContaining({ kind: 'sent' }) }),
+      ]);
       // Mid-copy: the worker has begun uploading blobs to the destination.
-      await waitFor(() => runner.destinationLink.requests.some((r) => r.url.startsWith(`/v2/${mirror(repository)}/blobs/uploads/`)), {
-        timeoutMs: 30_000,
-        what: 'the worker to start uploading',
-      });
+      await waitFor(
+        () => runner.destinationLink.requests.some((r) => r.url.startsWith(`/v2/${mirror(repository)}/blobs/uploads/`)),
+        {
+          timeoutMs: 30_000,
+          what: 'the worker to start uploading',
+        },
+      );
       killed = runner.codebuild.builds.find((b) => b.status === 'IN_PROGRESS' && b.jobKeys.includes(key));
       expect(killed).toBeDefined();
       expect(runner.codebuild.kill((killed as LocalBuild).id, 'SIGKILL')).toBe(true);
@@ -206,9 +238,14 @@ describe('a worker killed mid-copy', () => {
     const dead = killed as LocalBuild;
     expect(dead).toMatchObject({ status: 'FAILED', signal: 'SIGKILL' });
     // The build-state handler released the job and queued a retry after the first backoff (30 s, scaled).
-    const retries = runner.retryQueue.sent.filter((m) => m.body.includes(`"tag":"v1"`) && m.body.includes(`"repository":"${mirror(repository)}"`));
+    const retries = runner.retryQueue.sent.filter(
+      (m) => m.body.includes(`"tag":"v1"`) && m.body.includes(`"repository":"${mirror(repository)}"`),
+    );
     expect(retries).toHaveLength(1);
-    expect(retries[0]).toMatchObject({ delaySeconds: 30, attributes: { attempt: { DataType: 'Number', StringValue: '1' } } });
+    expect(retries[0]).toMatchObject({
+      delaySeconds: 30,
+      attributes: { attempt: { DataType: 'Number', StringValue: '1' } },
+    });
     // ... which the retry handler forwarded to the request queue, and a new build finished the job.
     const later = buildsWith([key]).filter((b) => b.queuedAt > (dead.endedAt ?? 0));
     expect(later.map((b) => b.status)).toEqual(['SUCCEEDED']);
@@ -229,7 +266,10 @@ describe('a worker killed mid-copy', () => {
 
 describe('a burst of 50 tags across 5 repositories', () => {
   it('replicates all, never with two workers on one tag, in fewer builds than tags', async () => {
-    const tags = Array.from({ length: 50 }, (_, i) => ({ repository: `e2e/burst-${i % 5}`, tag: `t${String(i).padStart(2, '0')}` }));
+    const tags = Array.from({ length: 50 }, (_, i) => ({
+      repository: `e2e/burst-${i % 5}`,
+      tag: `t${String(i).padStart(2, '0')}`,
+    }));
     const keys = tags.map((t) => keyOf(t.repository, t.tag));
     /** What each tag must end at: its last push. */
     const latest = new Map<number, SyntheticImage>();
@@ -241,24 +281,39 @@ describe('a burst of 50 tags across 5 repositories', () => {
     };
     const eventOf = (i: number) => {
       const t = tags[i] as (typeof tags)[number];
-      return runner.event({ action: 'PUSH', repository: t.repository, tag: t.tag, digest: (latest.get(i) as SyntheticImage).root.digest });
+      return runner.event({
+        action: 'PUSH',
+        repository: t.repository,
+        tag: t.tag,
+        digest: (latest.get(i) as SyntheticImage).root.digest,
+      });
     };
-    for (let i = 0; i < tags.length; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => push(i + j, `e2e-burst-${i + j}`)));
+    for (let i = 0; i < tags.length; i += 10)
+      await Promise.all(Array.from({ length: 10 }, (_, j) => push(i + j, `e2e-burst-${i + j}`)));
     const first = tags.map((_t, i) => eventOf(i));
     const outcomes = await Promise.all(first.map((event) => runner.emit(event)));
     expect(outcomes.every((o) => o.kind === 'sent')).toBe(true);
 
-    // While the first builds run: ten tags are pushed again (their jobs are held: marked dirty), and EventBridge delivers five events twice.
-    await waitFor(() => buildsWith(keys).some((b) => b.status === 'IN_PROGRESS'), { timeoutMs: 30_000, what: 'a burst build to start' });
+    // While the first builds run: ten tags are pushed again (their jobs are held: marked dirty), and EventBridge
+    // delivers five events twice.
+    await waitFor(() => buildsWith(keys).some((b) => b.status === 'IN_PROGRESS'), {
+      timeoutMs: 30_000,
+      what: 'a burst build to start',
+    });
     const duplicatesBefore = runner.requestQueue.duplicatesDropped;
     await Promise.all(Array.from({ length: 10 }, (_, i) => push(i, `e2e-burst-again-${i}`)));
-    await Promise.all([...Array.from({ length: 10 }, (_, i) => runner.emit(eventOf(i))), ...first.slice(20, 25).map((event) => runner.emit(event))]);
+    await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => runner.emit(eventOf(i))),
+      ...first.slice(20, 25).map((event) => runner.emit(event)),
+    ]);
     expect(runner.requestQueue.duplicatesDropped - duplicatesBefore).toBe(5);
 
     // Five tags whose job is done are pushed again: new builds take them while earlier builds may still run.
     const done = await waitFor(
       async () => {
-        const complete = (await runner.jobs()).filter((j) => j.status === 'COMPLETE' && keys.indexOf(j.jobKey) >= 10).map((j) => keys.indexOf(j.jobKey));
+        const complete = (await runner.jobs())
+          .filter((j) => j.status === 'COMPLETE' && keys.indexOf(j.jobKey) >= 10)
+          .map((j) => keys.indexOf(j.jobKey));
         return complete.length >= 5 ? complete.slice(0, 5) : false;
       },
       { timeoutMs: 60_000, what: 'five burst jobs to complete' },
@@ -268,7 +323,8 @@ describe('a burst of 50 tags across 5 repositories', () => {
 
     await runner.waitForIdle(120_000);
     expectNoDeadLetters();
-    for (const [i, t] of tags.entries()) await expectReplicated(t.repository, t.tag, (latest.get(i) as SyntheticImage).root.digest);
+    for (const [i, t] of tags.entries())
+      await expectReplicated(t.repository, t.tag, (latest.get(i) as SyntheticImage).root.digest);
 
     const builds = buildsWith(keys);
     expect(builds.every((b) => b.status === 'SUCCEEDED')).toBe(true);
@@ -279,7 +335,8 @@ describe('a burst of 50 tags across 5 repositories', () => {
     const intervals = leaseIntervals(changes);
     for (const interval of intervals) expect(interval.end).toBe('released');
     // The late pushes were reconciled by a second lease of another build.
-    for (const i of done) expect(new Set(intervals.filter((iv) => iv.key === keys[i]).map((iv) => iv.owner)).size).toBe(2);
+    for (const i of done)
+      expect(new Set(intervals.filter((iv) => iv.key === keys[i]).map((iv) => iv.owner)).size).toBe(2);
     expect(concurrencyViolations(changes, runner.codebuild.builds)).toEqual([]);
     expect(runner.table.unrecordedWrites).toEqual([]);
     process.stdout.write(
@@ -293,7 +350,13 @@ describe('deletes and tagless events', () => {
     const repository = 'e2e/deletes';
     const keep = dockerImage({ seed: 'e2e-delete-keep' });
     const gone = dockerImage({ seed: 'e2e-delete-gone' });
-    const index = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], seed: 'e2e-delete-index' });
+    const index = ociIndex({
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+      seed: 'e2e-delete-index',
+    });
     await pushImage(runner.source, repository, keep, 'keep');
     await pushImage(runner.source, repository, gone, 'gone');
     await pushImage(runner.source, repository, index, 'index');
@@ -304,11 +367,19 @@ describe('deletes and tagless events', () => {
     await expectReplicated(repository, 'gone', gone.root.digest);
 
     // Delete `gone` at the source; ECR reports it with its tag.
-    expect((await registryRequest(runner.source, 'DELETE', `/v2/${repository}/manifests/${gone.root.digest}`)).status).toBe(202);
-    expect(await runner.emitDelete(repository, gone.root.digest, 'gone')).toMatchObject({ kind: 'sent', jobKey: keyOf(repository, 'gone') });
+    expect(
+      (await registryRequest(runner.source, 'DELETE', `/v2/${repository}/manifests/${gone.root.digest}`)).status,
+    ).toBe(202);
+    expect(await runner.emitDelete(repository, gone.root.digest, 'gone')).toMatchObject({
+      kind: 'sent',
+      jobKey: keyOf(repository, 'gone'),
+    });
     // A tagless DELETE of an index child the source still holds changes nothing.
     const child = index.manifests[0] as SyntheticImage['root'];
-    expect(await runner.emitDelete(repository, child.digest)).toMatchObject({ kind: 'sent', jobKey: `${mirror(repository)}@${child.digest}` });
+    expect(await runner.emitDelete(repository, child.digest)).toMatchObject({
+      kind: 'sent',
+      jobKey: `${mirror(repository)}@${child.digest}`,
+    });
     await runner.waitForIdle(60_000);
 
     expect(await runner.digestAt('destination', mirror(repository), 'gone')).toBeUndefined();
@@ -340,16 +411,44 @@ describe('backfill through the queue: ecr-replicate sync --enqueue', () => {
       let text = '';
       stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
       stderr.resume();
-      const env = { ...process.env, REPLICATION_CONFIG: JSON.stringify({ ...CONFIG, repositories: { include: [`prefix:${repository}`] } }) };
-      const code = await cli(['sync', runner.source.host, runner.destination.host, '--json', '--dest-creds', `AWS:${runner.destinationCredentials.password}`, ...args], {
-        stdout,
-        stderr,
-        env,
-      });
-      return { code, lines: text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+      const env = {
+        ...process.env,
+        REPLICATION_CONFIG: JSON.stringify({ ...CONFIG, repositories: { include: [`prefix:${repository}`] } }),
+      };
+      const code = await cli(
+        [
+          'sync',
+          runner.source.host,
+          runner.destination.host,
+          '--json',
+          '--dest-creds',
+          `AWS:${runner.destinationCredentials.password}`,
+          ...args,
+        ],
+        {
+          stdout,
+          stderr,
+          env,
+        },
+      );
+      return {
+        code,
+        lines: text
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      };
     };
 
-    const queued = await sync('--enqueue', runner.requestQueue.url, '--source-account', runner.sourceIdentity.account, '--source-region', runner.sourceIdentity.region);
+    const queued = await sync(
+      '--enqueue',
+      runner.requestQueue.url,
+      '--source-account',
+      runner.sourceIdentity.account,
+      '--source-region',
+      runner.sourceIdentity.region,
+    );
     expect(queued.code).toBe(0);
     expect(queued.lines.at(-1)).toMatchObject({ copy: 2, update: 1, queued: 3 });
     await runner.waitForIdle(60_000);
@@ -367,20 +466,31 @@ describe('backfill through the queue: ecr-replicate sync --enqueue', () => {
 describe('the pipeline as a whole', () => {
   it('ran every handler, left no message, build or lease behind, and kept the test-only secrets out of the logs', async () => {
     await runner.waitForIdle(30_000);
-    expect(runner.invocations()).toMatchObject({ ingest: expect.any(Number), dispatcher: expect.any(Number), buildState: expect.any(Number), retry: expect.any(Number) });
+    expect(runner.invocations()).toMatchObject({
+      ingest: expect.any(Number),
+      dispatcher: expect.any(Number),
+      buildState: expect.any(Number),
+      retry: expect.any(Number),
+    });
     expect(Object.values(runner.invocations()).every((n) => n > 0)).toBe(true);
     const held = (await runner.jobs()).filter((j) => j.leaseOwner !== undefined || j.status !== 'COMPLETE');
     expect(held).toEqual([]);
     // Build-state events carry the build's variables, never the stubs' inputs.
     for (const build of runner.codebuild.builds) {
-      expect(build.variables.map((v) => v.name)).toEqual(expect.arrayContaining(['JOB_KEYS', 'LEASE_OWNER', 'JOB_TABLE', 'DEST_SECRET_ID', 'REPLICATION_CONFIG']));
+      expect(build.variables.map((v) => v.name)).toEqual(
+        expect.arrayContaining(['JOB_KEYS', 'LEASE_OWNER', 'JOB_TABLE', 'DEST_SECRET_ID', 'REPLICATION_CONFIG']),
+      );
       expect(build.variables.some((v) => v.name.startsWith('LOCAL_'))).toBe(false);
       expect(build.output()).not.toContain(runner.destinationCredentials.password);
     }
     const logs = readFileSync(runner.logFile, 'utf8');
     expect(logs).toContain('"message":"job reconciled"');
     expect(logs).toContain('"message":"worker build died; retrying its unfinished jobs"');
-    for (const secret of [runner.destinationCredentials.password, Buffer.from(`AWS:${runner.destinationCredentials.password}`).toString('base64'), 'local-destination-fake-secret-access-key']) {
+    for (const secret of [
+      runner.destinationCredentials.password,
+      Buffer.from(`AWS:${runner.destinationCredentials.password}`).toString('base64'),
+      'local-destination-fake-secret-access-key',
+    ]) {
       expect(logs).not.toContain(secret);
     }
   });

@@ -8,12 +8,26 @@ function clock(start = 1_000_000) {
 }
 
 function fifo(time = clock(), extra: Partial<ConstructorParameters<typeof LocalQueue>[0]> = {}) {
-  const deadLetterQueue = new LocalQueue({ name: 'q-dlq.fifo', fifo: true, visibilityTimeoutSeconds: 30, now: time.now });
-  const queue = new LocalQueue({ name: 'q.fifo', fifo: true, visibilityTimeoutSeconds: 60, maxReceiveCount: 3, deadLetterQueue, now: time.now, ...extra });
+  const deadLetterQueue = new LocalQueue({
+    name: 'q-dlq.fifo',
+    fifo: true,
+    visibilityTimeoutSeconds: 30,
+    now: time.now,
+  });
+  const queue = new LocalQueue({
+    name: 'q.fifo',
+    fifo: true,
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 3,
+    deadLetterQueue,
+    now: time.now,
+    ...extra,
+  });
   return { queue, deadLetterQueue, time };
 }
 
-const send = (queue: LocalQueue, body: string, groupId: string, deduplicationId = body) => queue.send({ body, groupId, deduplicationId });
+const send = (queue: LocalQueue, body: string, groupId: string, deduplicationId = body) =>
+  queue.send({ body, groupId, deduplicationId });
 const bodies = (messages: ReadonlyArray<{ body: string }>) => messages.map((m) => m.body);
 
 afterEach(() => {
@@ -70,9 +84,13 @@ describe('FIFO queue', () => {
 
   it('refuses what SQS refuses on a FIFO queue', () => {
     const { queue } = fifo();
-    expect(() => queue.send({ body: 'x', deduplicationId: 'd' })).toThrow(expect.objectContaining({ name: 'MissingParameter' }));
+    expect(() => queue.send({ body: 'x', deduplicationId: 'd' })).toThrow(
+      expect.objectContaining({ name: 'MissingParameter' }),
+    );
     expect(() => queue.send({ body: 'x', groupId: 'g' })).toThrow(/MessageDeduplicationId/);
-    expect(() => queue.send({ body: 'x', groupId: 'g', deduplicationId: 'd', delaySeconds: 30 })).toThrow(/DelaySeconds/);
+    expect(() => queue.send({ body: 'x', groupId: 'g', deduplicationId: 'd', delaySeconds: 30 })).toThrow(
+      /DelaySeconds/,
+    );
     expect(() => queue.send({ body: 'x', groupId: 'has space', deduplicationId: 'd' })).toThrow(/MessageGroupId/);
     expect(() => new LocalQueue({ name: 'q', fifo: true, visibilityTimeoutSeconds: 1 })).toThrow(/\.fifo/);
   });
@@ -81,7 +99,13 @@ describe('FIFO queue', () => {
 describe('standard queue', () => {
   it('holds a message back for its DelaySeconds (scaled) and refuses a deduplication id', () => {
     const time = clock();
-    const queue = new LocalQueue({ name: 'retries', fifo: false, visibilityTimeoutSeconds: 100, timeScale: 0.5, now: time.now });
+    const queue = new LocalQueue({
+      name: 'retries',
+      fifo: false,
+      visibilityTimeoutSeconds: 100,
+      timeScale: 0.5,
+      now: time.now,
+    });
     queue.send({ body: 'later', delaySeconds: 30 });
     queue.send({ body: 'now' });
     expect(bodies(queue.receive(10))).toEqual(['now']);

@@ -17,7 +17,9 @@ import { createZip, readZip } from '../../../deploy/lib/zip';
 
 describe('stage parameters → rule, permissions, settings', () => {
   test('include filters that are all prefixes narrow the rule (EventBridge prefix matching) and the worker to those prefixes', () => {
-    const config = parseReplication({ repositories: { include: ['prefix:team/', { type: 'prefix', pattern: 'apps/' }], exclude: ['team/scratch-*'] } });
+    const config = parseReplication({
+      repositories: { include: ['prefix:team/', { type: 'prefix', pattern: 'apps/' }], exclude: ['team/scratch-*'] },
+    });
     expect(repositoryPrefixes(config)).toEqual(['apps/', 'team/']);
     expect(imageActionPattern(config).detail['repository-name']).toEqual([{ prefix: 'apps/' }, { prefix: 'team/' }]);
     expect(sourceRepositoryArns(config)).toEqual([
@@ -27,11 +29,17 @@ describe('stage parameters → rule, permissions, settings', () => {
   });
 
   test('any other include filter, or none, leaves names to ingest and the worker reads every repository of the account', () => {
-    for (const raw of [{}, { repositories: { include: ['prefix:team/', 'wildcard:apps/*'] } }, { repositories: { include: ['regex:^x'] } }]) {
+    for (const raw of [
+      {},
+      { repositories: { include: ['prefix:team/', 'wildcard:apps/*'] } },
+      { repositories: { include: ['regex:^x'] } },
+    ]) {
       const config = parseReplication(raw);
       expect(repositoryPrefixes(config)).toBeUndefined();
       expect(imageActionPattern(config).detail['repository-name']).toBeUndefined();
-      expect(sourceRepositoryArns(config)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*' }]);
+      expect(sourceRepositoryArns(config)).toEqual([
+        { 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*' },
+      ]);
     }
   });
 
@@ -46,7 +54,9 @@ describe('stage parameters → rule, permissions, settings', () => {
   });
 
   test('a bad replication configuration fails with the field and the reason', () => {
-    expect(() => parseReplication({ repositories: { include: ['regex:('] } })).toThrow(/param "replication".*repositories\.include\.0\.pattern: is not a valid regular expression/);
+    expect(() => parseReplication({ repositories: { include: ['regex:('] } })).toThrow(
+      /param "replication".*repositories\.include\.0\.pattern: is not a valid regular expression/,
+    );
     expect(() => parseReplication(['not', 'an', 'object'])).toThrow(/must be an object/);
   });
 
@@ -54,17 +64,39 @@ describe('stage parameters → rule, permissions, settings', () => {
     expect(destination({ partition: 'aws-us-gov', region: 'us-gov-west-1', accountId: '123456789012' }).registry).toBe(
       '123456789012.dkr.ecr.us-gov-west-1.amazonaws.com',
     );
-    expect(destination({ partition: 'aws-cn', region: 'cn-north-1', accountId: '123456789012' }).registry).toBe('123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn');
+    expect(destination({ partition: 'aws-cn', region: 'cn-north-1', accountId: '123456789012' }).registry).toBe(
+      '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn',
+    );
     expect(destination({ partition: 'aws', region: 'us-east-1', accountId: '' }).registry).toBeUndefined();
-    expect(() => destination({ partition: 'aws-us-gov', region: 'us-east-1', accountId: '' })).toThrow(/us-east-1.*partition aws, not aws-us-gov/);
-    expect(() => destination({ partition: 'aws-mars', region: 'us-east-1', accountId: '' })).toThrow(/destinationPartition/);
-    expect(() => destination({ partition: 'aws', region: 'us-east-1', accountId: '1234' })).toThrow(/destinationAccountId/);
+    expect(() => destination({ partition: 'aws-us-gov', region: 'us-east-1', accountId: '' })).toThrow(
+      /us-east-1.*partition aws, not aws-us-gov/,
+    );
+    expect(() => destination({ partition: 'aws-mars', region: 'us-east-1', accountId: '' })).toThrow(
+      /destinationPartition/,
+    );
+    expect(() => destination({ partition: 'aws', region: 'us-east-1', accountId: '1234' })).toThrow(
+      /destinationAccountId/,
+    );
   });
 
   test('numeric parameters are checked against their bounds and also given as text for environment variables', () => {
-    const good = { batchSize: 10, dispatcherMaxConcurrency: 10, requestMaxReceiveCount: 5, workerTimeoutMinutes: 60, maxAttempts: '5', leaseSeconds: 900, reconcileConcurrency: 8 };
-    expect(checkTuning(good)).toMatchObject({ batchSize: 10, maxAttempts: 5, text: { leaseSeconds: '900', maxAttempts: '5', reconcileConcurrency: '8' } });
-    expect(() => checkTuning({ ...good, reconcileConcurrency: 0 })).toThrow(/"reconcileConcurrency" must be a whole number from 1 to 64/);
+    const good = {
+      batchSize: 10,
+      dispatcherMaxConcurrency: 10,
+      requestMaxReceiveCount: 5,
+      workerTimeoutMinutes: 60,
+      maxAttempts: '5',
+      leaseSeconds: 900,
+      reconcileConcurrency: 8,
+    };
+    expect(checkTuning(good)).toMatchObject({
+      batchSize: 10,
+      maxAttempts: 5,
+      text: { leaseSeconds: '900', maxAttempts: '5', reconcileConcurrency: '8' },
+    });
+    expect(() => checkTuning({ ...good, reconcileConcurrency: 0 })).toThrow(
+      /"reconcileConcurrency" must be a whole number from 1 to 64/,
+    );
     expect(() => checkTuning({ ...good, reconcileConcurrency: 65 })).toThrow(/"reconcileConcurrency"/);
     expect(() => checkTuning({ ...good, batchSize: 11 })).toThrow(/"batchSize" must be a whole number from 1 to 10/);
     expect(() => checkTuning({ ...good, leaseSeconds: 30 })).toThrow(/"leaseSeconds"/);
@@ -74,7 +106,13 @@ describe('stage parameters → rule, permissions, settings', () => {
 
 describe('the reconcile schedule', () => {
   test('rate and cron expressions pass as given; blank means no schedule', () => {
-    for (const expression of ['rate(6 hours)', 'rate(1 hour)', 'rate(30 minutes)', 'rate(1 day)', 'cron(0 */4 * * ? *)']) {
+    for (const expression of [
+      'rate(6 hours)',
+      'rate(1 hour)',
+      'rate(30 minutes)',
+      'rate(1 day)',
+      'cron(0 */4 * * ? *)',
+    ]) {
       expect(reconcileScheduleExpression(expression)).toBe(expression);
     }
     expect(reconcileScheduleExpression(' rate(6 hours) ')).toBe('rate(6 hours)');
@@ -89,14 +127,23 @@ describe('the reconcile schedule', () => {
   });
 
   test('anything else fails with the parameter name', () => {
-    for (const bad of ['rate(1 hours)', 'rate(6 hour)', 'rate(0 minutes)', 'rate(06 hours)', 'rate(6 weeks)', 'every 6 hours', 'cron(0 * * *)', '6']) {
+    for (const bad of [
+      'rate(1 hours)',
+      'rate(6 hour)',
+      'rate(0 minutes)',
+      'rate(06 hours)',
+      'rate(6 weeks)',
+      'every 6 hours',
+      'cron(0 * * *)',
+      '6',
+    ]) {
       expect(() => reconcileScheduleExpression(bad)).toThrow(/param "reconcileSchedule"/);
     }
   });
 });
 
 describe('workspace packages in the bundles', () => {
-  test("each entry point a bundled package exports (package.json) is taken from its TypeScript source", () => {
+  test('each entry point a bundled package exports (package.json) is taken from its TypeScript source', () => {
     for (const name of ['@ecr-replicate/common', '@ecr-replicate/ingest']) {
       const entries = workspaceEntryPoints(name) as Record<string, string>;
       expect(entries[name]).toMatch(/[\\/]packages[\\/][a-z-]+[\\/]src[\\/]index\.ts$/);
@@ -109,7 +156,12 @@ describe('workspace packages in the bundles', () => {
 
 describe('least-privilege guard', () => {
   const role = (statements: unknown[]) => ({
-    Resources: { R: { Type: 'AWS::IAM::Role', Properties: { Policies: [{ PolicyName: 'p', PolicyDocument: { Statement: statements } }] } } },
+    Resources: {
+      R: {
+        Type: 'AWS::IAM::Role',
+        Properties: { Policies: [{ PolicyName: 'p', PolicyDocument: { Statement: statements } }] },
+      },
+    },
   });
 
   test('accepts scoped statements and ecr:GetAuthorizationToken on "*"', () => {
@@ -124,11 +176,22 @@ describe('least-privilege guard', () => {
   });
 
   test('rejects wildcard actions, other actions on "*", and NotAction', () => {
-    expect(findViolations(role([{ Effect: 'Allow', Action: 'sqs:*', Resource: 'arn:x' }]))).toEqual(['R/p: action "sqs:*" has a wildcard']);
-    expect(findViolations(role([{ Effect: 'Allow', Action: ['ecr:PutImage'], Resource: ['*'] }]))).toEqual(['R/p: ecr:PutImage on Resource "*"']);
+    expect(findViolations(role([{ Effect: 'Allow', Action: 'sqs:*', Resource: 'arn:x' }]))).toEqual([
+      'R/p: action "sqs:*" has a wildcard',
+    ]);
+    expect(findViolations(role([{ Effect: 'Allow', Action: ['ecr:PutImage'], Resource: ['*'] }]))).toEqual([
+      'R/p: ecr:PutImage on Resource "*"',
+    ]);
     expect(findViolations(role([{ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }]))).toHaveLength(1);
     expect(
-      findViolations({ Resources: { P: { Type: 'AWS::IAM::ManagedPolicy', Properties: { PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] } } } } }),
+      findViolations({
+        Resources: {
+          P: {
+            Type: 'AWS::IAM::ManagedPolicy',
+            Properties: { PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] } },
+          },
+        },
+      }),
     ).toEqual(['P: s3:GetObject on Resource "*"']);
   });
 });
@@ -151,6 +214,11 @@ describe('zip writer', () => {
   test('refuses unsafe and duplicate names', () => {
     expect(() => createZip([{ name: '../x', data: '' }])).toThrow(/invalid entry name/);
     expect(() => createZip([{ name: '/x', data: '' }])).toThrow(/invalid entry name/);
-    expect(() => createZip([{ name: 'x', data: '' }, { name: 'x', data: '' }])).toThrow(/duplicate/);
+    expect(() =>
+      createZip([
+        { name: 'x', data: '' },
+        { name: 'x', data: '' },
+      ]),
+    ).toThrow(/duplicate/);
   });
 });

@@ -1,6 +1,14 @@
 import { destinationResources, DELETE_ACTIONS, PUSH_ACTIONS } from '../../../deploy/destination/resources';
 import { RUNS, packageRuns, removeMirrors, runKey, type PackagedStack, type Run } from './support/packaging';
-import { allStrings, asArray, iamStatements, props, resourcesOfType, type Loose, type Template } from './support/template';
+import {
+  allStrings,
+  asArray,
+  iamStatements,
+  props,
+  resourcesOfType,
+  type Loose,
+  type Template,
+} from './support/template';
 
 /**
  * The destination-partition stack (deploy/destination/serverless.yml),
@@ -32,7 +40,9 @@ describe.each(RUNS)('destination stack, $stage in $region', (run) => {
 
   test('is packaged offline for its stage and region', () => {
     expect(packaged(run).state.service.provider.region).toBe(run.region);
-    expect(packaged(run).artifactDirectory).toMatch(new RegExp(`^serverless/ecr-partition-replicate-destination/${run.stage}/`));
+    expect(packaged(run).artifactDirectory).toMatch(
+      new RegExp(`^serverless/ecr-partition-replicate-destination/${run.stage}/`),
+    );
   });
 
   test('an IAM user with no console password and no access key in the template (created by hand, see the README)', () => {
@@ -50,7 +60,9 @@ describe.each(RUNS)('destination stack, $stage in $region', (run) => {
     expect(token).toMatchObject({ Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' });
     const deletes = run.stage === 'dev'; // the shipped stage parameters follow the source stack's `replication.deletes`
     expect(repositories.Action).toEqual(deletes ? [...PUSH_ACTIONS, ...DELETE_ACTIONS] : PUSH_ACTIONS);
-    expect(asArray<Loose>(repositories.Resource)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*' }]);
+    expect(asArray<Loose>(repositories.Resource)).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*' },
+    ]);
   });
 
   test('no IAM statement allows a wildcard action, or anything but ecr:GetAuthorizationToken on "*"', () => {
@@ -58,7 +70,8 @@ describe.each(RUNS)('destination stack, $stage in $region', (run) => {
     for (const { where, statement } of iamStatements(template())) {
       for (const action of asArray(statement.Action)) {
         if (action.includes('*')) problems.push(`${where}: ${action}`);
-        if (asArray<Loose>(statement.Resource).includes('*') && action !== 'ecr:GetAuthorizationToken') problems.push(`${where}: ${action} on "*"`);
+        if (asArray<Loose>(statement.Resource).includes('*') && action !== 'ecr:GetAuthorizationToken')
+          problems.push(`${where}: ${action} on "*"`);
       }
     }
     expect(problems).toEqual([]);
@@ -67,12 +80,19 @@ describe.each(RUNS)('destination stack, $stage in $region', (run) => {
   test('every ARN is partition-agnostic', () => {
     const strings = allStrings(template());
     expect(strings.filter((s) => /arn:aws[a-z-]*:/.test(s))).toEqual([]);
-    for (const arn of strings.filter((s) => s.startsWith('arn:') && s !== 'arn:')) expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
+    for (const arn of strings.filter((s) => s.startsWith('arn:') && s !== 'arn:'))
+      expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
   });
 });
 
 describe('destination resources from the stage parameters', () => {
-  const base = { userName: 'replicator', repositories: ['mirror/team/*', 'apps/legacy'], deletes: false, createRepositories: [], scanOnPush: true };
+  const base = {
+    userName: 'replicator',
+    repositories: ['mirror/team/*', 'apps/legacy'],
+    deletes: false,
+    createRepositories: [],
+    scanOnPush: true,
+  };
 
   test('scopes the policy to the repository patterns and adds BatchDeleteImage only when deletes replicate', () => {
     const without: Loose = destinationResources(base);
@@ -83,7 +103,9 @@ describe('destination resources from the stage parameters', () => {
     ]);
     expect(statement.Action).not.toContain('ecr:BatchDeleteImage');
     const withDeletes: Loose = destinationResources({ ...base, deletes: true });
-    expect(withDeletes.Resources.ReplicationUser.Properties.Policies[0].PolicyDocument.Statement[1].Action).toContain('ecr:BatchDeleteImage');
+    expect(withDeletes.Resources.ReplicationUser.Properties.Policies[0].PolicyDocument.Statement[1].Action).toContain(
+      'ecr:BatchDeleteImage',
+    );
   });
 
   test('creates the listed repositories, mutable (tags move), kept when the stack goes', () => {
@@ -97,8 +119,12 @@ describe('destination resources from the stage parameters', () => {
   });
 
   test('refuses repositories the user could not write to, bad patterns and bad names', () => {
-    expect(() => destinationResources({ ...base, createRepositories: ['other/app'] })).toThrow(/"other\/app" is outside "repositories"/);
-    expect(() => destinationResources({ ...base, repositories: ['Team/*'] })).toThrow(/"Team\/\*" is not a repository name/);
+    expect(() => destinationResources({ ...base, createRepositories: ['other/app'] })).toThrow(
+      /"other\/app" is outside "repositories"/,
+    );
+    expect(() => destinationResources({ ...base, repositories: ['Team/*'] })).toThrow(
+      /"Team\/\*" is not a repository name/,
+    );
     expect(() => destinationResources({ ...base, repositories: [] })).toThrow(/at least one/);
     expect(() => destinationResources({ ...base, userName: 'no spaces allowed' })).toThrow(/userName/);
     expect(() => destinationResources({ ...base, deletes: 'yes' as unknown as boolean })).toThrow(/deletes/);

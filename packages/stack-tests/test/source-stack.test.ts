@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { readZip } from '../../../deploy/lib/zip';
 import { startFakeAws } from './support/fake-aws';
-import { RUNS, offlineEnv, packageRuns, removeMirrors, runKey, runSls, type PackagedStack, type Run } from './support/packaging';
+import {
+  RUNS,
+  offlineEnv,
+  packageRuns,
+  removeMirrors,
+  runKey,
+  runSls,
+  type PackagedStack,
+  type Run,
+} from './support/packaging';
 import {
   allStrings,
   allowedActions,
@@ -33,7 +42,9 @@ import {
  * the other runs keep the shipped parameters.
  */
 const SCHEDULE_OFF: Run = { stage: 'prod', region: 'us-gov-west-1' };
-const SOURCE_RUNS: Run[] = RUNS.map((run) => (runKey(run) === runKey(SCHEDULE_OFF) ? { ...run, params: { reconcileSchedule: ' ' } } : run));
+const SOURCE_RUNS: Run[] = RUNS.map((run) =>
+  runKey(run) === runKey(SCHEDULE_OFF) ? { ...run, params: { reconcileSchedule: ' ' } } : run,
+);
 const scheduleOff = (run: Run): boolean => runKey(run) === runKey(SCHEDULE_OFF);
 const DEFAULT_RECONCILE_SCHEDULE = 'rate(6 hours)';
 
@@ -137,9 +148,12 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(statement.Action).toBe('sqs:SendMessage');
     const sources = allStrings(statement.Condition.ArnEquals['aws:SourceArn']);
     // The rules with a dead-letter queue (the reconcile schedule has none: a lost tick waits for the next).
-    const ruleNames = [FUNCTIONS.ingest, FUNCTIONS.buildState].map((id) => ruleTargeting(template(), id).Name as string);
+    const ruleNames = [FUNCTIONS.ingest, FUNCTIONS.buildState].map(
+      (id) => ruleTargeting(template(), id).Name as string,
+    );
     expect(sources).toHaveLength(ruleNames.length);
-    for (const name of ruleNames) expect(sources).toContainEqual(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${name}`);
+    for (const name of ruleNames)
+      expect(sources).toContainEqual(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${name}`);
   });
 
   test('the request queue is FIFO with explicit deduplication ids, a visibility timeout of six dispatcher timeouts and a FIFO dead-letter queue', () => {
@@ -163,13 +177,21 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * retryTimeout);
     expect(target(queue.RedrivePolicy.deadLetterTargetArn)).toBe('RetryDeadLetterQueue');
     expect(props(template(), 'RetryDeadLetterQueue', 'AWS::SQS::Queue').FifoQueue).toBeUndefined();
-    for (const id of ['RequestQueue', 'RequestDeadLetterQueue', 'RetryQueue', 'RetryDeadLetterQueue', 'EventsDeadLetterQueue']) {
+    for (const id of [
+      'RequestQueue',
+      'RequestDeadLetterQueue',
+      'RetryQueue',
+      'RetryDeadLetterQueue',
+      'EventsDeadLetterQueue',
+    ]) {
       expect(props(template(), id).SqsManagedSseEnabled).toBe(true);
     }
   });
 
   test('the dispatcher reads the FIFO queue and the retry handler the retry queue, both reporting partial batch failures', () => {
-    const mappings = resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties as Record<string, Loose>);
+    const mappings = resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').map(
+      ([, m]) => m.Properties as Record<string, Loose>,
+    );
     expect(mappings).toHaveLength(2);
     const dispatcher = mappings.find((m) => target(m.FunctionName) === FUNCTIONS.dispatcher)!;
     expect(target(dispatcher.EventSourceArn)).toBe('RequestQueue');
@@ -193,12 +215,23 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const t = template();
     const projectName = workerProject(t).Name;
     expect(environmentOf(t, FUNCTIONS.ingest)).toMatchObject({ REQUEST_QUEUE_URL: { Ref: 'RequestQueue' } });
-    expect(environmentOf(t, FUNCTIONS.dispatcher)).toMatchObject({ JOB_TABLE: { Ref: 'JobTable' }, WORKER_PROJECT_NAME: projectName });
+    expect(environmentOf(t, FUNCTIONS.dispatcher)).toMatchObject({
+      JOB_TABLE: { Ref: 'JobTable' },
+      WORKER_PROJECT_NAME: projectName,
+    });
     expect(environmentOf(t, FUNCTIONS.dispatcher).LEASE_SECONDS).toMatch(/^\d+$/);
-    expect(environmentOf(t, FUNCTIONS.buildState)).toMatchObject({ JOB_TABLE: { Ref: 'JobTable' }, RETRY_QUEUE_URL: { Ref: 'RetryQueue' }, WORKER_PROJECT_NAME: projectName });
+    expect(environmentOf(t, FUNCTIONS.buildState)).toMatchObject({
+      JOB_TABLE: { Ref: 'JobTable' },
+      RETRY_QUEUE_URL: { Ref: 'RetryQueue' },
+      WORKER_PROJECT_NAME: projectName,
+    });
     expect(environmentOf(t, FUNCTIONS.buildState).MAX_ATTEMPTS).toMatch(/^\d+$/);
     expect(environmentOf(t, FUNCTIONS.retry)).toMatchObject({ REQUEST_QUEUE_URL: { Ref: 'RequestQueue' } });
-    const workerVariables = Object.fromEntries((workerProject(t).Environment.EnvironmentVariables as Loose[]).filter((v) => v.Name).map((v) => [v.Name, v.Value]));
+    const workerVariables = Object.fromEntries(
+      (workerProject(t).Environment.EnvironmentVariables as Loose[])
+        .filter((v) => v.Name)
+        .map((v) => [v.Name, v.Value]),
+    );
     expect(environmentOf(t, FUNCTIONS.reconcile)).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
@@ -224,7 +257,9 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(fn.Handler).toBe('packages/build-worker/src/handlers/reconcile.handler');
     expect(fn.Timeout).toBe(900);
     expect(fn.MemorySize).toBe(512);
-    const invokeConfig = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) => target(c.Properties?.FunctionName) === FUNCTIONS.reconcile);
+    const invokeConfig = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').filter(
+      ([, c]) => target(c.Properties?.FunctionName) === FUNCTIONS.reconcile,
+    );
     expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([0]);
 
     const rules = rulesTargeting(t, FUNCTIONS.reconcile);
@@ -238,9 +273,19 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     }
     expect(rules).toHaveLength(1);
     const [ruleId, rule] = rules[0]!;
-    expect(rule).toMatchObject({ Name: `ecr-partition-replicate-${run.stage}-reconcile`, ScheduleExpression: DEFAULT_RECONCILE_SCHEDULE, State: 'ENABLED' });
+    expect(rule).toMatchObject({
+      Name: `ecr-partition-replicate-${run.stage}-reconcile`,
+      ScheduleExpression: DEFAULT_RECONCILE_SCHEDULE,
+      State: 'ENABLED',
+    });
     expect(rule.Targets).toHaveLength(1);
-    expect(permissions).toEqual([expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } })]);
+    expect(permissions).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      }),
+    ]);
   });
 
   test('each function has a role of its own; no IAM statement allows a wildcard action, or anything but ecr:GetAuthorizationToken on "*"', () => {
@@ -257,14 +302,16 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(statements.length).toBeGreaterThan(10);
     const problems: string[] = [];
     for (const { where, statement } of statements) {
-      if (statement.NotAction !== undefined || statement.NotResource !== undefined) problems.push(`${where}: NotAction/NotResource`);
+      if (statement.NotAction !== undefined || statement.NotResource !== undefined)
+        problems.push(`${where}: NotAction/NotResource`);
       if (statement.Effect !== 'Allow') continue;
       const actions = asArray(statement.Action);
       for (const action of actions) if (action.includes('*')) problems.push(`${where}: wildcard action ${action}`);
       const resources = asArray<Loose>(statement.Resource);
       if (resources.length === 0) problems.push(`${where}: no resource`);
       if (resources.some((r) => r === '*')) {
-        for (const action of actions) if (action !== 'ecr:GetAuthorizationToken') problems.push(`${where}: ${action} on "*"`);
+        for (const action of actions)
+          if (action !== 'ecr:GetAuthorizationToken') problems.push(`${where}: ${action} on "*"`);
       }
     }
     expect(problems).toEqual([]);
@@ -273,9 +320,11 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
   test('the Lambda roles allow what their handlers call, on their own resources', () => {
     const t = template();
     const ingest = roleStatements(t, roleOf(t, FUNCTIONS.ingest));
-    expect(statementsAllowing(ingest, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(
-      expect.arrayContaining(['RequestQueue', 'EventsDeadLetterQueue']),
-    );
+    expect(
+      statementsAllowing(ingest, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(expect.arrayContaining(['RequestQueue', 'EventsDeadLetterQueue']));
     expect([...allowedActions(ingest)].filter((a) => !a.startsWith('logs:'))).toEqual(['sqs:sendmessage']);
 
     const dispatcher = roleStatements(t, roleOf(t, FUNCTIONS.dispatcher));
@@ -286,18 +335,32 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(allStrings(startBuild.map((s) => s.Resource))).toEqual([
       `arn:\${AWS::Partition}:codebuild:\${AWS::Region}:\${AWS::AccountId}:project/${workerProject(t).Name}`,
     ]);
-    expect(statementsAllowing(dispatcher, 'sqs:ReceiveMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RequestQueue']);
+    expect(
+      statementsAllowing(dispatcher, 'sqs:ReceiveMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['RequestQueue']);
 
     const buildState = roleStatements(t, roleOf(t, FUNCTIONS.buildState));
     expect(statementsAllowing(buildState, 'dynamodb:UpdateItem').map((s) => target(s.Resource))).toEqual(['JobTable']);
-    expect(statementsAllowing(buildState, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(
-      expect.arrayContaining(['RetryQueue']),
-    );
+    expect(
+      statementsAllowing(buildState, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(expect.arrayContaining(['RetryQueue']));
     expect(allowedActions(buildState).has('dynamodb:putitem')).toBe(false);
 
     const retry = roleStatements(t, roleOf(t, FUNCTIONS.retry));
-    expect(statementsAllowing(retry, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RequestQueue']);
-    expect(statementsAllowing(retry, 'sqs:ReceiveMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RetryQueue']);
+    expect(
+      statementsAllowing(retry, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['RequestQueue']);
+    expect(
+      statementsAllowing(retry, 'sqs:ReceiveMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['RetryQueue']);
   });
 
   test("the reconcile function's role reads the source repositories, the secret and its key, queues requests, and nothing more", () => {
@@ -314,27 +377,43 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       'sqs:sendmessage',
     ];
     expect([...allowedActions(reconcile)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([...expected].sort());
-    for (const action of allowedActions(reconcile)) if (action.startsWith('ecr:')) expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
+    for (const action of allowedActions(reconcile))
+      if (action.startsWith('ecr:'))
+        expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
     expect(reconcile.every((s) => s.Effect === 'Allow')).toBe(true);
 
     // Only the token is on "*"; the logs statements are the function's own log group.
     const onAny = reconcile.filter((s) => asArray<Loose>(s.Resource).includes('*'));
     expect(onAny.map((s) => asArray(s.Action))).toEqual([['ecr:GetAuthorizationToken']]);
     for (const s of reconcile.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')))) {
-      expect(allStrings(s.Resource).every((r) => r.includes(`:log-group:/aws/lambda/ecr-partition-replicate-${run.stage}-reconcile:`))).toBe(true);
+      expect(
+        allStrings(s.Resource).every((r) =>
+          r.includes(`:log-group:/aws/lambda/ecr-partition-replicate-${run.stage}-reconcile:`),
+        ),
+      ).toBe(true);
     }
 
-    expect(statementsAllowing(reconcile, 'sqs:SendMessage').flatMap((s) => asArray<Loose>(s.Resource)).map(target)).toEqual(['RequestQueue']);
-    expect(statementsAllowing(reconcile, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual(['DestinationSecret']);
+    expect(
+      statementsAllowing(reconcile, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['RequestQueue']);
+    expect(statementsAllowing(reconcile, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual([
+      'DestinationSecret',
+    ]);
     const decrypt = statementsAllowing(reconcile, 'kms:Decrypt');
     expect(decrypt.map((s) => target(s.Resource))).toEqual(['DestinationSecretKey']);
-    expect(decrypt[0]!.Condition).toEqual(statementsAllowing(roleStatements(t, 'WorkerRole'), 'kms:Decrypt')[0]!.Condition);
+    expect(decrypt[0]!.Condition).toEqual(
+      statementsAllowing(roleStatements(t, 'WorkerRole'), 'kms:Decrypt')[0]!.Condition,
+    );
     // Listing every repository is authorized on repository/* (of this account and region only).
     expect(allStrings(statementsAllowing(reconcile, 'ecr:DescribeRepositories').map((s) => s.Resource))).toEqual([
       'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
     ]);
     // Tags and manifests: the repositories the worker may read, no more.
-    const workerRead = allStrings(statementsAllowing(roleStatements(t, 'WorkerRole'), 'ecr:BatchGetImage').map((s) => s.Resource));
+    const workerRead = allStrings(
+      statementsAllowing(roleStatements(t, 'WorkerRole'), 'ecr:BatchGetImage').map((s) => s.Resource),
+    );
     for (const action of ['ecr:BatchGetImage', 'ecr:ListImages', 'ecr:DescribeImages']) {
       expect(allStrings(statementsAllowing(reconcile, action).map((s) => s.Resource))).toEqual(workerRead);
     }
@@ -362,14 +441,22 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       'logs:putlogevents',
     ];
     expect([...actions].sort()).toEqual([...expected].sort());
-    for (const action of actions) if (action.startsWith('ecr:')) expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
+    for (const action of actions)
+      if (action.startsWith('ecr:'))
+        expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
 
     const sourceRead = statementsAllowing(worker, 'ecr:BatchGetImage');
-    expect(allStrings(sourceRead.map((s) => s.Resource))).toEqual(['arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*']);
-    expect(statementsAllowing(worker, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual(['DestinationSecret']);
+    expect(allStrings(sourceRead.map((s) => s.Resource))).toEqual([
+      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
+    ]);
+    expect(statementsAllowing(worker, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual([
+      'DestinationSecret',
+    ]);
     const decrypt = statementsAllowing(worker, 'kms:Decrypt');
     expect(decrypt.map((s) => target(s.Resource))).toEqual(['DestinationSecretKey']);
-    expect(decrypt[0]!.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } } });
+    expect(decrypt[0]!.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } },
+    });
 
     const assume = props(t, 'WorkerRole').AssumeRolePolicyDocument.Statement;
     expect(allStrings(assume.map((s: Loose) => s.Principal))).toEqual(['codebuild.amazonaws.com']);
@@ -387,10 +474,21 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(project.Source.BuildSpec).toMatch(/runtime-versions:\s*\n\s*nodejs: 22/);
     expect(project.Source.BuildSpec).toMatch(/- node worker\.js/);
 
-    const variables = (project.Environment.EnvironmentVariables as Loose[]).map((v) => (v['Fn::If'] ? v['Fn::If'][1] : v));
+    const variables = (project.Environment.EnvironmentVariables as Loose[]).map((v) =>
+      v['Fn::If'] ? v['Fn::If'][1] : v,
+    );
     for (const variable of variables) expect(variable.Type).toBe('PLAINTEXT');
     const names = variables.map((v) => v.Name);
-    expect(names).toEqual(expect.arrayContaining(['JOB_TABLE', 'DEST_SECRET_ID', 'DEST_REGION', 'REPLICATION_CONFIG', 'LEASE_SECONDS', 'DEST_REGISTRY']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'JOB_TABLE',
+        'DEST_SECRET_ID',
+        'DEST_REGION',
+        'REPLICATION_CONFIG',
+        'LEASE_SECONDS',
+        'DEST_REGISTRY',
+      ]),
+    );
     const byName = Object.fromEntries(variables.map((v) => [v.Name, v.Value]));
     expect(byName.JOB_TABLE).toEqual({ Ref: 'JobTable' });
     expect(byName.DEST_SECRET_ID).toBe(props(t, 'DestinationSecret').Name);
@@ -405,13 +503,17 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const stack = packaged(run);
     const t = stack.template;
     const key = `${stack.artifactDirectory}/${WORKER_ZIP}`;
-    expect(workerProject(t).Source.Location).toEqual({ 'Fn::Join': ['/', [{ Ref: 'ServerlessDeploymentBucket' }, key]] });
+    expect(workerProject(t).Source.Location).toEqual({
+      'Fn::Join': ['/', [{ Ref: 'ServerlessDeploymentBucket' }, key]],
+    });
     for (const id of Object.values(FUNCTIONS)) {
       expect(dirname(props(t, id).Code.S3Key)).toBe(stack.artifactDirectory);
     }
     const read = statementsAllowing(roleStatements(t, 'WorkerRole'), 's3:GetObject');
     expect(read).toHaveLength(1);
-    expect(read[0]!.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', { Ref: 'ServerlessDeploymentBucket' }, '/', key]] });
+    expect(read[0]!.Resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', { Ref: 'ServerlessDeploymentBucket' }, '/', key]],
+    });
     expect(statSync(join(stack.dir, WORKER_ZIP)).size).toBeGreaterThan(10_000);
   });
 
@@ -434,7 +536,14 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       expect(statement.Principal).toEqual({ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } });
     }
     const placeholder = JSON.parse(secret.SecretString);
-    expect(Object.keys(placeholder).sort()).toEqual(['accesskey', 'accountid', 'partition', 'region', 'secretaccesskey', 'user']);
+    expect(Object.keys(placeholder).sort()).toEqual([
+      'accesskey',
+      'accountid',
+      'partition',
+      'region',
+      'secretaccesskey',
+      'user',
+    ]);
     expect(Object.values(placeholder).every((value) => value === '')).toBe(true);
     expect(secret.GenerateSecretString).toBeUndefined();
   });
@@ -446,16 +555,21 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const walk = (value: Loose, where: string): void => {
       if (Array.isArray(value)) return value.forEach((item) => walk(item, where));
       if (value === null || typeof value !== 'object') return;
-      if (typeof value.Ref === 'string' && !value.Ref.startsWith('AWS::') && !known.has(value.Ref)) problems.push(`${where}: Ref ${value.Ref}`);
+      if (typeof value.Ref === 'string' && !value.Ref.startsWith('AWS::') && !known.has(value.Ref))
+        problems.push(`${where}: Ref ${value.Ref}`);
       const getAtt = target({ 'Fn::GetAtt': value['Fn::GetAtt'] });
-      if (value['Fn::GetAtt'] !== undefined && (getAtt === undefined || !known.has(getAtt))) problems.push(`${where}: GetAtt ${JSON.stringify(value['Fn::GetAtt'])}`);
-      if (Array.isArray(value['Fn::If']) && !(value['Fn::If'][0] in (t.Conditions ?? {}))) problems.push(`${where}: condition ${value['Fn::If'][0]}`);
+      if (value['Fn::GetAtt'] !== undefined && (getAtt === undefined || !known.has(getAtt)))
+        problems.push(`${where}: GetAtt ${JSON.stringify(value['Fn::GetAtt'])}`);
+      if (Array.isArray(value['Fn::If']) && !(value['Fn::If'][0] in (t.Conditions ?? {})))
+        problems.push(`${where}: condition ${value['Fn::If'][0]}`);
       Object.values(value).forEach((item) => walk(item, where));
     };
     for (const [id, item] of Object.entries(t.Resources)) {
       walk(item.Properties ?? {}, id);
-      for (const dependency of asArray(item.DependsOn)) if (!known.has(dependency)) problems.push(`${id}: DependsOn ${dependency}`);
-      if (item.Condition !== undefined && !(item.Condition in (t.Conditions ?? {}))) problems.push(`${id}: condition ${item.Condition}`);
+      for (const dependency of asArray(item.DependsOn))
+        if (!known.has(dependency)) problems.push(`${id}: DependsOn ${dependency}`);
+      if (item.Condition !== undefined && !(item.Condition in (t.Conditions ?? {})))
+        problems.push(`${id}: condition ${item.Condition}`);
     }
     walk(t.Outputs ?? {}, 'Outputs');
     expect(problems).toEqual([]);
@@ -464,18 +578,24 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
   test('every ARN is partition-agnostic', () => {
     const strings = allStrings(template());
     expect(strings.filter((s) => /arn:aws[a-z-]*:/.test(s))).toEqual([]);
-    for (const arn of strings.filter((s) => s.startsWith('arn:') && s !== 'arn:')) expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
+    for (const arn of strings.filter((s) => s.startsWith('arn:') && s !== 'arn:'))
+      expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
   });
 
   test('alarms watch the dead-letter queues, failed replications, failed worker builds, ingest errors and reconcile runs', () => {
     const t = template();
     const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Record<string, Loose>);
-    const find = (namespace: string, metric: string, dimension: Record<string, Loose>): Record<string, Loose> | undefined =>
+    const find = (
+      namespace: string,
+      metric: string,
+      dimension: Record<string, Loose>,
+    ): Record<string, Loose> | undefined =>
       alarms.find(
         (a) =>
           a.Namespace === namespace &&
           a.MetricName === metric &&
-          JSON.stringify(a.Dimensions) === JSON.stringify(Object.entries(dimension).map(([Name, Value]) => ({ Name, Value }))),
+          JSON.stringify(a.Dimensions) ===
+            JSON.stringify(Object.entries(dimension).map(([Name, Value]) => ({ Name, Value }))),
       );
     for (const queue of ['RequestDeadLetterQueue', 'RetryDeadLetterQueue', 'EventsDeadLetterQueue']) {
       const alarm = find('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: props(t, queue).QueueName });
@@ -484,18 +604,31 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(find('AWS/CodeBuild', 'FailedBuilds', { ProjectName: workerProject(t).Name })).toBeDefined();
     expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.ingest).FunctionName })).toBeDefined();
     expect(find('EcrPartitionReplicate', 'EventsRejected', { service: 'ingest' })).toBeDefined();
-    expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.reconcile).FunctionName })).toMatchObject({ Threshold: 0, Statistic: 'Sum' });
-    expect(find('EcrPartitionReplicate', 'ReconcileFailures', { service: 'reconcile' })).toMatchObject({ Threshold: 0, Statistic: 'Sum' });
+    expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.reconcile).FunctionName })).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+    });
+    expect(find('EcrPartitionReplicate', 'ReconcileFailures', { service: 'reconcile' })).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+    });
 
     // Jobs given up by the dispatcher and by the worker: one alarm on the sum of both (either may have no data).
     const failed = props(t, 'ReplicationsFailedAlarm', 'AWS::CloudWatch::Alarm');
-    expect(failed).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', EvaluationPeriods: 1 });
+    expect(failed).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      EvaluationPeriods: 1,
+    });
     const queries = failed.Metrics as Loose[];
     const returned = queries.filter((q) => q.ReturnData !== false);
     expect(returned).toHaveLength(1);
     const stats = queries.filter((q) => q.MetricStat !== undefined);
     expect(
-      stats.map((q) => ({ ...q.MetricStat.Metric, Stat: q.MetricStat.Stat, ReturnData: q.ReturnData })).sort((a, b) => (a.Dimensions[0].Value < b.Dimensions[0].Value ? -1 : 1)),
+      stats
+        .map((q) => ({ ...q.MetricStat.Metric, Stat: q.MetricStat.Stat, ReturnData: q.ReturnData }))
+        .sort((a, b) => (a.Dimensions[0].Value < b.Dimensions[0].Value ? -1 : 1)),
     ).toEqual(
       ['dispatcher', 'worker'].map((service) => ({
         Namespace: 'EcrPartitionReplicate',
@@ -509,7 +642,10 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     for (const q of stats) expect(expression).toContain(`FILL(${q.Id},0)`);
     expect(expression).toBe(stats.map((q) => `FILL(${q.Id},0)`).join('+'));
     for (const q of stats) expect(q.MetricStat.Period).toBe(300);
-    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual({ 'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }] });
+    for (const alarm of alarms)
+      expect(alarm.AlarmActions).toEqual({
+        'Fn::If': ['HasAlarmEmail', [{ Ref: 'AlarmTopic' }], { Ref: 'AWS::NoValue' }],
+      });
     expect(t.Resources.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'HasAlarmEmail' });
   });
 });
@@ -528,7 +664,9 @@ const OPTIONAL_MODULES = new Set(['@aws-sdk/signature-v4-crt', '@aws-sdk/signatu
 /** Modules a bundle names in require() that are neither Node.js built-ins nor optional. */
 function externalRequires(code: string): string[] {
   const names = [...code.matchAll(/\brequire\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((match) => match[1] as string);
-  const external = names.filter((name) => !name.startsWith('node:') && !BUILTINS.has(name.split('/')[0] as string) && !OPTIONAL_MODULES.has(name));
+  const external = names.filter(
+    (name) => !name.startsWith('node:') && !BUILTINS.has(name.split('/')[0] as string) && !OPTIONAL_MODULES.has(name),
+  );
   return [...new Set(external)];
 }
 
@@ -548,11 +686,13 @@ function plausibleEnvironment(t: Template, region: string, variables: Record<str
   for (const [name, value] of Object.entries(variables)) {
     if (typeof value === 'string') env[name] = value;
     else if (typeof value === 'number') env[name] = String(value);
-    else if (Array.isArray(value?.['Fn::If']) && target(value['Fn::If'][2]) === 'AWS::NoValue') continue; // set only under a condition the shipped parameters leave false
+    else if (Array.isArray(value?.['Fn::If']) && target(value['Fn::If'][2]) === 'AWS::NoValue')
+      continue; // set only under a condition the shipped parameters leave false
     else {
       const ref = target(value);
       const resource = ref === undefined ? undefined : t.Resources[ref];
-      if (resource?.Type === 'AWS::SQS::Queue') env[name] = `https://sqs.${region}.amazonaws.com/123456789012/${resource.Properties?.QueueName}`;
+      if (resource?.Type === 'AWS::SQS::Queue')
+        env[name] = `https://sqs.${region}.amazonaws.com/123456789012/${resource.Properties?.QueueName}`;
       else if (resource?.Type === 'AWS::DynamoDB::Table') env[name] = String(resource.Properties?.TableName);
       else throw new Error(`no plausible value for ${name}`);
     }
@@ -569,34 +709,59 @@ describe('bundles', () => {
     const sizes: Record<string, Record<string, number>> = {};
     for (const current of SOURCE_RUNS) {
       const stack = packaged(current);
-      const files = [...Object.values(FUNCTIONS).map((id) => basename(props(stack.template, id).Code.S3Key as string)), WORKER_ZIP];
+      const files = [
+        ...Object.values(FUNCTIONS).map((id) => basename(props(stack.template, id).Code.S3Key as string)),
+        WORKER_ZIP,
+      ];
       sizes[runKey(current)] = Object.fromEntries(files.map((file) => [file, statSync(join(stack.dir, file)).size]));
-      for (const file of files) expect(sizes[runKey(current)]![file]).toBeLessThan(file === WORKER_ZIP ? WORKER_ZIP_LIMIT : LAMBDA_ZIP_LIMIT);
+      for (const file of files)
+        expect(sizes[runKey(current)]![file]).toBeLessThan(file === WORKER_ZIP ? WORKER_ZIP_LIMIT : LAMBDA_ZIP_LIMIT);
     }
     mkdirSync(join(__dirname, '..', 'reports'), { recursive: true });
     writeFileSync(join(__dirname, '..', 'reports', 'bundle-sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`);
     const first = sizes[runKey(run)]!;
-    console.log(`bundle sizes (${runKey(run)}):\n${Object.entries(first).map(([file, size]) => `  ${file.padEnd(18)} ${(size / 1024).toFixed(0)} KiB`).join('\n')}`);
+    console.log(
+      `bundle sizes (${runKey(run)}):\n${Object.entries(first)
+        .map(([file, size]) => `  ${file.padEnd(18)} ${(size / 1024).toFixed(0)} KiB`)
+        .join('\n')}`,
+    );
   });
 
-  test.each(Object.entries(FUNCTIONS))('%s: one bundled module with its source map, and it loads under Node.js', (_name, functionId) => {
-    const stack = packaged(run);
-    const fn = props(stack.template, functionId);
-    const { dir, names } = extract(join(stack.dir, basename(fn.Code.S3Key)));
-    extracted.push(dir);
-    const [modulePath, exportName] = [fn.Handler.slice(0, fn.Handler.lastIndexOf('.')), fn.Handler.slice(fn.Handler.lastIndexOf('.') + 1)];
-    expect(names.sort()).toEqual([`${modulePath}.js`, `${modulePath}.js.map`]);
-    const code = readFileSync(join(dir, `${modulePath}.js`), 'utf8');
-    expect(externalRequires(code)).toEqual([]);
-    expect(code).toMatch(new RegExp(`//# sourceMappingURL=${basename(modulePath)}\\.js\\.map\\s*$`));
-    expect(JSON.parse(readFileSync(join(dir, `${modulePath}.js.map`), 'utf8')).sources.some((s: string) => s.includes('packages/'))).toBe(true);
+  test.each(Object.entries(FUNCTIONS))(
+    '%s: one bundled module with its source map, and it loads under Node.js',
+    (_name, functionId) => {
+      const stack = packaged(run);
+      const fn = props(stack.template, functionId);
+      const { dir, names } = extract(join(stack.dir, basename(fn.Code.S3Key)));
+      extracted.push(dir);
+      const [modulePath, exportName] = [
+        fn.Handler.slice(0, fn.Handler.lastIndexOf('.')),
+        fn.Handler.slice(fn.Handler.lastIndexOf('.') + 1),
+      ];
+      expect(names.sort()).toEqual([`${modulePath}.js`, `${modulePath}.js.map`]);
+      const code = readFileSync(join(dir, `${modulePath}.js`), 'utf8');
+      expect(externalRequires(code)).toEqual([]);
+      expect(code).toMatch(new RegExp(`//# sourceMappingURL=${basename(modulePath)}\\.js\\.map\\s*$`));
+      expect(
+        JSON.parse(readFileSync(join(dir, `${modulePath}.js.map`), 'utf8')).sources.some((s: string) =>
+          s.includes('packages/'),
+        ),
+      ).toBe(true);
 
-    const env = { PATH: process.env.PATH ?? '', AWS_REGION: run.region, ...plausibleEnvironment(stack.template, run.region, fn.Environment.Variables) };
-    const probe = `const m = require(${JSON.stringify(join(dir, `${modulePath}.js`))}); process.stdout.write(JSON.stringify({ type: typeof m[${JSON.stringify(exportName)}] }));`;
-    const result = spawnSync(process.execPath, ['-e', probe], { env, cwd: dir, encoding: 'utf8', timeout: 30_000 });
-    expect({ status: result.status, stderr: result.status === 0 ? '' : result.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(JSON.parse(result.stdout)).toEqual({ type: 'function' });
-  });
+      const env = {
+        PATH: process.env.PATH ?? '',
+        AWS_REGION: run.region,
+        ...plausibleEnvironment(stack.template, run.region, fn.Environment.Variables),
+      };
+      const probe = `const m = require(${JSON.stringify(join(dir, `${modulePath}.js`))}); process.stdout.write(JSON.stringify({ type: typeof m[${JSON.stringify(exportName)}] }));`;
+      const result = spawnSync(process.execPath, ['-e', probe], { env, cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      expect({ status: result.status, stderr: result.status === 0 ? '' : result.stderr }).toEqual({
+        status: 0,
+        stderr: '',
+      });
+      expect(JSON.parse(result.stdout)).toEqual({ type: 'function' });
+    },
+  );
 
   test('the worker zip holds worker.js (every dependency inside) and its map, and worker.js runs: without settings it names them and exits 1', () => {
     const stack = packaged(run);
@@ -619,7 +784,7 @@ describe('bundles', () => {
 // ---- the worker zip reaches the deployment bucket with sls deploy ----------
 
 describe('sls deploy --package', () => {
-  test("uploads the worker zip next to the Lambda zips, before CloudFormation is asked to update the stack (GovCloud, fake AWS on 127.0.0.1)", async () => {
+  test('uploads the worker zip next to the Lambda zips, before CloudFormation is asked to update the stack (GovCloud, fake AWS on 127.0.0.1)', async () => {
     const stack = packaged({ stage: 'dev', region: 'us-gov-west-1' });
     const fake = await startFakeAws('aws-us-gov', 'us-gov-west-1');
     try {
@@ -629,7 +794,12 @@ describe('sls deploy --package', () => {
         AWS_ENDPOINT_URL: fake.url,
         AWS_MAX_ATTEMPTS: '1',
       });
-      const result = await runSls(['deploy', '--stage', 'dev', '--region', 'us-gov-west-1', '--package', stack.dir], stack.serviceDir, env, 120_000);
+      const result = await runSls(
+        ['deploy', '--stage', 'dev', '--region', 'us-gov-west-1', '--package', stack.dir],
+        stack.serviceDir,
+        env,
+        120_000,
+      );
       expect(result.output).toContain('fake AWS ends the deployment at ValidateTemplate');
 
       const byKey = new Map(fake.objects.map((object) => [object.key, object]));
@@ -637,11 +807,15 @@ describe('sls deploy --package', () => {
       const worker = byKey.get(workerKey);
       expect(worker).toBeDefined();
       const local = readFileSync(join(stack.dir, WORKER_ZIP));
-      expect(createHash('sha256').update(worker!.body).digest('hex')).toBe(createHash('sha256').update(local).digest('hex'));
+      expect(createHash('sha256').update(worker!.body).digest('hex')).toBe(
+        createHash('sha256').update(local).digest('hex'),
+      );
       expect(worker!.metadata.filesha256).toBe(createHash('sha256').update(local).digest('base64'));
 
       for (const id of Object.values(FUNCTIONS)) expect(byKey.has(props(stack.template, id).Code.S3Key)).toBe(true);
-      const uploadedTemplate = JSON.parse(byKey.get(`${stack.artifactDirectory}/compiled-cloudformation-template.json`)!.body.toString('utf8')) as Template;
+      const uploadedTemplate = JSON.parse(
+        byKey.get(`${stack.artifactDirectory}/compiled-cloudformation-template.json`)!.body.toString('utf8'),
+      ) as Template;
       expect(workerProject(uploadedTemplate).Source.Location['Fn::Join'][1][1]).toBe(workerKey);
 
       const workerPut = fake.requests.indexOf(`PUT /${fake.bucket}/${workerKey}`);
@@ -652,4 +826,3 @@ describe('sls deploy --package', () => {
     }
   });
 });
-

@@ -63,10 +63,15 @@ function packageDir(name: string, timestamp: number, code = 'exports.handler = a
   const dir = join(root, name);
   mkdirSync(dir);
   const directory = `serverless/ecr-partition-replicate/dev/${timestamp}-${new Date(timestamp).toISOString()}`;
-  writeFileSync(join(dir, 'serverless-state.json'), JSON.stringify({ service: { service: 'ecr-partition-replicate' }, package: { artifactDirectoryName: directory } }));
+  writeFileSync(
+    join(dir, 'serverless-state.json'),
+    JSON.stringify({ service: { service: 'ecr-partition-replicate' }, package: { artifactDirectoryName: directory } }),
+  );
   writeFileSync(
     join(dir, 'cloudformation-template-update-stack.json'),
-    JSON.stringify({ Resources: { Fn: { Type: 'AWS::Lambda::Function', Properties: { Code: { S3Key: `${directory}/ingest.zip` } } } } }),
+    JSON.stringify({
+      Resources: { Fn: { Type: 'AWS::Lambda::Function', Properties: { Code: { S3Key: `${directory}/ingest.zip` } } } },
+    }),
   );
   writeFileSync(join(dir, 'ingest.zip'), createZip([{ name: 'handler.js', data: code }]));
   return dir;
@@ -114,8 +119,14 @@ describe('upload-package', () => {
     expect(option(put, '--ssekms-key-id')).toBe('alias/aws/s3');
     expect(option(put, '--metadata')).toMatch(/^content-sha256=[0-9a-f]{64}$/);
 
-    const stored = readZip(readFileSync(join(state, 'objects', `${encodeURIComponent(`artifacts-bucket/${KEY}`)}.body`)));
-    expect(stored.map((entry) => entry.name).sort()).toEqual(['cloudformation-template-update-stack.json', 'ingest.zip', 'serverless-state.json']);
+    const stored = readZip(
+      readFileSync(join(state, 'objects', `${encodeURIComponent(`artifacts-bucket/${KEY}`)}.body`)),
+    );
+    expect(stored.map((entry) => entry.name).sort()).toEqual([
+      'cloudformation-template-update-stack.json',
+      'ingest.zip',
+      'serverless-state.json',
+    ]);
     expect(stored.find((entry) => entry.name === 'ingest.zip')!.data).toEqual(readFileSync(join(dir, 'ingest.zip')));
   });
 

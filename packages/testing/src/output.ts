@@ -1,5 +1,7 @@
 /** Everything written to stdout and stderr while `fn` runs (Powertools logs and metrics go there). */
-export async function captureOutput<T>(fn: () => Promise<T> | T): Promise<{ output: string; result?: T; error?: unknown }> {
+export async function captureOutput<T>(
+  fn: () => Promise<T> | T,
+): Promise<{ output: string; result?: T; error?: unknown }> {
   const chunks: string[] = [];
   const capture = (chunk: unknown): boolean => {
     chunks.push(String(chunk));

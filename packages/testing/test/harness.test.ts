@@ -39,7 +39,16 @@ import {
   startFaultProxy,
   startRegistry,
 } from '../src';
-import type { BearerFront, BlobCdn, BytesBlob, FaultProxy, LocalRegistry, Platform, RegistryEndpoint, SyntheticImage } from '../src';
+import type {
+  BearerFront,
+  BlobCdn,
+  BytesBlob,
+  FaultProxy,
+  LocalRegistry,
+  Platform,
+  RegistryEndpoint,
+  SyntheticImage,
+} from '../src';
 
 const CREDS = { username: 'harness', password: 'harness-secret' };
 const PLATFORMS: Platform[] = [
@@ -76,13 +85,20 @@ interface ManifestJson {
 }
 interface IndexJson {
   mediaType: string;
-  manifests: Array<{ mediaType: string; digest: string; platform?: Platform; artifactType?: string; annotations?: Record<string, string> }>;
+  manifests: Array<{
+    mediaType: string;
+    digest: string;
+    platform?: Platform;
+    artifactType?: string;
+    annotations?: Record<string, string>;
+  }>;
 }
 
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 function parseChallenge(header: string | undefined): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const m of (header ?? '').matchAll(/(\w+)="([^"]*)"/g)) if (m[1] !== undefined && m[2] !== undefined) params[m[1]] = m[2];
+  for (const m of (header ?? '').matchAll(/(\w+)="([^"]*)"/g))
+    if (m[1] !== undefined && m[2] !== undefined) params[m[1]] = m[2];
   return params;
 }
 
@@ -108,7 +124,9 @@ describe('local registries', () => {
     const anonymous = await registryRequest({ url: secured.url }, 'GET', '/v2/');
     expect(anonymous.status).toBe(401);
     expect(headerValue(anonymous.headers, 'www-authenticate')).toMatch(/^Basic realm=/);
-    expect((await registryRequest({ url: secured.url, username: CREDS.username, password: 'wrong' }, 'GET', '/v2/')).status).toBe(401);
+    expect(
+      (await registryRequest({ url: secured.url, username: CREDS.username, password: 'wrong' }, 'GET', '/v2/')).status,
+    ).toBe(401);
     expect((await registryRequest(secured, 'GET', '/v2/')).status).toBe(200);
     expect(secured.username).toBe(CREDS.username);
   });
@@ -178,12 +196,20 @@ describe('synthetic images', () => {
 
 describe('pushing images and checking digests', () => {
   /** Pushes, then checks the root digest by raw HTTP and by skopeo, and every child and blob. */
-  async function pushAndVerify(registry: LocalRegistry, repository: string, image: SyntheticImage, tag: string): Promise<void> {
+  async function pushAndVerify(
+    registry: LocalRegistry,
+    repository: string,
+    image: SyntheticImage,
+    tag: string,
+  ): Promise<void> {
     await pushImage(registry, repository, image, tag);
     expect(await manifestDigestOf(registry, repository, tag)).toBe(image.root.digest);
     const creds = registry.username !== undefined ? { creds: `${registry.username}:${registry.password ?? ''}` } : {};
-    expect(await skopeoInspectDigest(`${registry.host}/${repository}:${tag}`, { tlsVerify: false, ...creds })).toBe(image.root.digest);
-    for (const doc of image.manifests) expect(await manifestDigestOf(registry, repository, doc.digest)).toBe(doc.digest);
+    expect(await skopeoInspectDigest(`${registry.host}/${repository}:${tag}`, { tlsVerify: false, ...creds })).toBe(
+      image.root.digest,
+    );
+    for (const doc of image.manifests)
+      expect(await manifestDigestOf(registry, repository, doc.digest)).toBe(doc.digest);
     for (const blob of image.blobs) expect(await blobExists(registry, repository, blob.digest)).toBe(true);
     expect(await listTags(registry, repository)).toContain(tag);
   }
@@ -204,7 +230,9 @@ describe('pushing images and checking digests', () => {
     expect(failure).toBeInstanceOf(RegistryHttpError);
     expect((failure as RegistryHttpError).status).toBe(401);
     await pushAndVerify(secured, 'harness/list', image, 'v1');
-    await expect(skopeoInspectDigest(`${secured.host}/harness/list:v1`, { tlsVerify: false })).rejects.toThrow(/skopeo/);
+    await expect(skopeoInspectDigest(`${secured.host}/harness/list:v1`, { tlsVerify: false })).rejects.toThrow(
+      /skopeo/,
+    );
   });
 
   it('pushes a single-platform Docker image', async () => {
@@ -224,7 +252,9 @@ describe('pushing images and checking digests', () => {
     const signature = cosignSignature(subject.root, 'signature');
     expect(signature.tag).toBe(`sha256-${subject.root.digest.slice('sha256:'.length)}.sig`);
     await pushAndVerify(plain, 'harness/signed', signature, signature.tag);
-    const served = json<ManifestJson>((await fetchManifest(plain, 'harness/signed', signature.tag)) ?? { bytes: Buffer.from('{}') });
+    const served = json<ManifestJson>(
+      (await fetchManifest(plain, 'harness/signed', signature.tag)) ?? { bytes: Buffer.from('{}') },
+    );
     expect(served.config.mediaType).toBe(MediaTypes.ociConfig);
     expect(served.layers[0]?.mediaType).toBe(MediaTypes.cosignSimpleSigning);
     expect(served.layers[0]?.annotations?.[COSIGN_SIGNATURE_ANNOTATION]).toMatch(/^[A-Za-z0-9+/]+=*$/);
@@ -236,7 +266,10 @@ describe('pushing images and checking digests', () => {
     const subject = ociIndex({ platforms: PLATFORMS.slice(0, 2), seed: 'subject' });
     await pushImage(plain, 'harness/referred', subject, 'v1');
     const sbom = artifactWithSubject(subject.root, { artifactType: 'application/spdx+json', seed: 'sbom' });
-    const provenance = artifactWithSubject(subject.root, { artifactType: 'application/vnd.in-toto+json', seed: 'provenance' });
+    const provenance = artifactWithSubject(subject.root, {
+      artifactType: 'application/vnd.in-toto+json',
+      seed: 'provenance',
+    });
     const artifact = json<ManifestJson>(sbom.root);
     expect(artifact.artifactType).toBe('application/spdx+json');
     expect(artifact.config.digest).toBe(EMPTY_JSON_DIGEST);
@@ -271,7 +304,9 @@ describe('pushing images and checking digests', () => {
     const single = await largeSingleLayerImage({ seed: 'large-single', sizeMiB: 3 });
     await pushImage(plain, 'harness/large', single, 'single');
     expect(json<ManifestJson>(single.root).layers[0]?.mediaType).toBe(MediaTypes.dockerLayerGzip);
-    expect(await skopeoInspectDigest(`${plain.host}/harness/large:single`, { tlsVerify: false })).toBe(single.root.digest);
+    expect(await skopeoInspectDigest(`${plain.host}/harness/large:single`, { tlsVerify: false })).toBe(
+      single.root.digest,
+    );
   });
 });
 
@@ -304,12 +339,18 @@ describe('fault proxy', () => {
   it('forwards, rewrites upload Locations to itself and records requests', async () => {
     const opened = await registryRequest(viaProxy(), 'POST', `/v2/${repository}/blobs/uploads/`);
     expect(opened.status).toBe(202);
-    expect(headerValue(opened.headers, 'location')).toMatch(new RegExp(`^${proxy.url}/v2/${repository}/blobs/uploads/`));
-    expect(proxy.requests).toEqual([expect.objectContaining({ method: 'POST', url: `/v2/${repository}/blobs/uploads/`, status: 202 })]);
+    expect(headerValue(opened.headers, 'location')).toMatch(
+      new RegExp(`^${proxy.url}/v2/${repository}/blobs/uploads/`),
+    );
+    expect(proxy.requests).toEqual([
+      expect.objectContaining({ method: 'POST', url: `/v2/${repository}/blobs/uploads/`, status: 202 }),
+    ]);
     const pushed = dockerImage({ seed: 'through-proxy' });
     await pushImage(viaProxy(), 'harness/proxied', pushed, 'v1');
     expect(await manifestDigestOf(plain, 'harness/proxied', 'v1')).toBe(pushed.root.digest);
-    expect(proxy.requests.some((r) => r.method === 'PUT' && r.url.startsWith(`${'/v2/harness/proxied/blobs/uploads/'}`))).toBe(true);
+    expect(
+      proxy.requests.some((r) => r.method === 'PUT' && r.url.startsWith(`${'/v2/harness/proxied/blobs/uploads/'}`)),
+    ).toBe(true);
   });
 
   it('answers programmed statuses a given number of times', async () => {
@@ -322,7 +363,10 @@ describe('fault proxy', () => {
   });
 
   it('sends 429 with Retry-After and 401 with the configured challenge', async () => {
-    proxy.addFault({ match: { path: /\/manifests\//, times: 1 }, action: { status: 429, headers: { 'Retry-After': '1' } } });
+    proxy.addFault({
+      match: { path: /\/manifests\//, times: 1 },
+      action: { status: 429, headers: { 'Retry-After': '1' } },
+    });
     const throttled = await registryRequest(viaProxy(), 'GET', `/v2/${repository}/manifests/v1`);
     expect(throttled.status).toBe(429);
     expect(headerValue(throttled.headers, 'retry-after')).toBe('1');
@@ -330,7 +374,13 @@ describe('fault proxy', () => {
     const unauthorized = await registryRequest(viaProxy(), 'HEAD', `/v2/${repository}/manifests/v1`);
     expect(unauthorized.status).toBe(401);
     expect(headerValue(unauthorized.headers, 'www-authenticate')).toBe('Basic realm="harness-proxy"');
-    expect((await registryRequest(viaProxy(), 'HEAD', `/v2/${repository}/manifests/v1`, { headers: { accept: MediaTypes.dockerManifest } })).status).toBe(200);
+    expect(
+      (
+        await registryRequest(viaProxy(), 'HEAD', `/v2/${repository}/manifests/v1`, {
+          headers: { accept: MediaTypes.dockerManifest },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('resets the connection before answering', async () => {
@@ -348,7 +398,9 @@ describe('fault proxy', () => {
         let received = 0;
         res.on('data', (chunk: Buffer) => (received += chunk.length));
         res.on('error', () => undefined);
-        res.on('close', () => resolve({ announced: Number(res.headers['content-length']), received, complete: res.complete }));
+        res.on('close', () =>
+          resolve({ announced: Number(res.headers['content-length']), received, complete: res.complete }),
+        );
       }).on('error', reject);
     });
     expect(outcome).toEqual({ announced: layer.size, received: 1000, complete: false });
@@ -388,7 +440,11 @@ describe('fault proxy', () => {
 
   it('redirects blob GETs to the CDN, which serves them and records the headers it got', async () => {
     proxy.addFault({ match: { method: 'GET', path: /\/blobs\/sha256:/ }, action: { redirectTo: cdn.url } });
-    const redirected = await registryRequest({ url: proxy.url, username: 'someone', password: 'secret' }, 'GET', blobPath);
+    const redirected = await registryRequest(
+      { url: proxy.url, username: 'someone', password: 'secret' },
+      'GET',
+      blobPath,
+    );
     expect(redirected.status).toBe(307);
     const location = headerValue(redirected.headers, 'location') ?? '';
     expect(location).toBe(`${cdn.url}${blobPath}`);
@@ -430,7 +486,11 @@ describe('bearer-token front', () => {
   });
 
   /** Asks the token server for a token. */
-  async function getToken(scope: string, username = CREDS.username, password = CREDS.password): Promise<{ status: number; token?: string }> {
+  async function getToken(
+    scope: string,
+    username = CREDS.username,
+    password = CREDS.password,
+  ): Promise<{ status: number; token?: string }> {
     const url = `${front.tokenUrl}?service=${front.service}&scope=${encodeURIComponent(scope)}`;
     const res = await registryRequest({ url: front.tokenUrl, username, password }, 'GET', url);
     if (res.status !== 200) return { status: res.status };
@@ -450,7 +510,9 @@ describe('bearer-token front', () => {
     const manifest = await registryRequest({ url: front.url }, 'GET', `/v2/${repository}/manifests/v1`);
     expect(manifest.status).toBe(401);
     expect(headerValue(manifest.headers, 'www-authenticate')).toMatch(/^Bearer /);
-    expect(parseChallenge(headerValue(manifest.headers, 'www-authenticate')).scope).toBe(`repository:${repository}:pull`);
+    expect(parseChallenge(headerValue(manifest.headers, 'www-authenticate')).scope).toBe(
+      `repository:${repository}:pull`,
+    );
   });
 
   it('refuses wrong credentials at the token server', async () => {
@@ -468,20 +530,30 @@ describe('bearer-token front', () => {
     expect(got.status).toBe(200);
     expect(sha256Digest(got.body)).toBe(image.root.digest);
     expect((await registryRequest({ url: front.url }, 'GET', '/v2/', { headers: bearer(token) })).status).toBe(200);
-    const push = await registryRequest({ url: front.url }, 'POST', `/v2/${repository}/blobs/uploads/`, { headers: bearer(token) });
+    const push = await registryRequest({ url: front.url }, 'POST', `/v2/${repository}/blobs/uploads/`, {
+      headers: bearer(token),
+    });
     expect(push.status).toBe(401);
     const challenge = parseChallenge(headerValue(push.headers, 'www-authenticate'));
-    expect(challenge).toEqual(expect.objectContaining({ scope: `repository:${repository}:pull,push`, error: 'insufficient_scope' }));
-    const other = await registryRequest({ url: front.url }, 'GET', `/v2/harness/other/manifests/v1`, { headers: bearer(token) });
+    expect(challenge).toEqual(
+      expect.objectContaining({ scope: `repository:${repository}:pull,push`, error: 'insufficient_scope' }),
+    );
+    const other = await registryRequest({ url: front.url }, 'GET', `/v2/harness/other/manifests/v1`, {
+      headers: bearer(token),
+    });
     expect(other.status).toBe(401);
   });
 
   it('lets a pull,push token write, with Locations on the front', async () => {
     const { token } = await getToken(`repository:${repository}:pull,push`);
-    const opened = await registryRequest({ url: front.url }, 'POST', `/v2/${repository}/blobs/uploads/`, { headers: bearer(token) });
+    const opened = await registryRequest({ url: front.url }, 'POST', `/v2/${repository}/blobs/uploads/`, {
+      headers: bearer(token),
+    });
     expect(opened.status).toBe(202);
     expect(headerValue(opened.headers, 'location')).toMatch(new RegExp(`^${front.url}/`));
-    expect(front.requests.at(-1)).toEqual(expect.objectContaining({ method: 'POST', status: 202, authorization: `Bearer ${token ?? ''}` }));
+    expect(front.requests.at(-1)).toEqual(
+      expect.objectContaining({ method: 'POST', status: 202, authorization: `Bearer ${token ?? ''}` }),
+    );
   });
 
   it('expires all tokens on demand, and issues new ones', async () => {
@@ -493,17 +565,29 @@ describe('bearer-token front', () => {
     expect(parseChallenge(headerValue(expired.headers, 'www-authenticate')).error).toBe('invalid_token');
     const renewed = await getToken(`repository:${repository}:pull`);
     expect(front.tokensIssued).toBe(issued + 1);
-    expect((await registryRequest({ url: front.url }, 'GET', '/v2/', { headers: bearer(renewed.token) })).status).toBe(200);
+    expect((await registryRequest({ url: front.url }, 'GET', '/v2/', { headers: bearer(renewed.token) })).status).toBe(
+      200,
+    );
   });
 
   it('completes the token dance with skopeo as the client', async () => {
     front.clearRequests();
-    const digest = await skopeoInspectDigest(`${front.host}/${repository}:v1`, { tlsVerify: false, creds: `${CREDS.username}:${CREDS.password}` });
+    const digest = await skopeoInspectDigest(`${front.host}/${repository}:v1`, {
+      tlsVerify: false,
+      creds: `${CREDS.username}:${CREDS.password}`,
+    });
     expect(digest).toBe(image.root.digest);
     expect(front.tokenRequests).toEqual([
-      expect.objectContaining({ granted: true, account: CREDS.username, service: 'harness-registry', scopes: [`repository:${repository}:pull`] }),
+      expect.objectContaining({
+        granted: true,
+        account: CREDS.username,
+        service: 'harness-registry',
+        scopes: [`repository:${repository}:pull`],
+      }),
     ]);
     expect(front.requests.map((r) => r.status)).toContain(401);
-    expect(front.requests.at(-1)).toEqual(expect.objectContaining({ method: 'GET', status: 200, authorization: expect.stringMatching(/^Bearer /) }));
+    expect(front.requests.at(-1)).toEqual(
+      expect.objectContaining({ method: 'GET', status: 200, authorization: expect.stringMatching(/^Bearer /) }),
+    );
   });
 });

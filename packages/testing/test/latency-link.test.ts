@@ -5,7 +5,18 @@
  */
 import { execFile } from 'node:child_process';
 import { request } from 'undici';
-import { MessageBoundaries, dockerImage, manifestDigestOf, ociIndex, pushImage, startLatencyLink, startRegistry, type BodyFraming, type LatencyLink, type LocalRegistry } from '../src';
+import {
+  MessageBoundaries,
+  dockerImage,
+  manifestDigestOf,
+  ociIndex,
+  pushImage,
+  startLatencyLink,
+  startRegistry,
+  type BodyFraming,
+  type LatencyLink,
+  type LocalRegistry,
+} from '../src';
 
 function framingFromHead(head: string): BodyFraming {
   if (/transfer-encoding: chunked/i.test(head)) return { kind: 'chunked' };
@@ -32,7 +43,12 @@ function headsOf(chunks: Buffer[]): string[] {
 }
 
 describe('message boundaries', () => {
-  const expected = ['PATCH /v2/a/blobs/uploads/1 HTTP/1.1', 'PATCH /v2/a/blobs/uploads/2 HTTP/1.1', 'HEAD /v2/a/manifests/v1 HTTP/1.1', 'PUT /v2/a/blobs/uploads/3?digest=sha256:00 HTTP/1.1'];
+  const expected = [
+    'PATCH /v2/a/blobs/uploads/1 HTTP/1.1',
+    'PATCH /v2/a/blobs/uploads/2 HTTP/1.1',
+    'HEAD /v2/a/manifests/v1 HTTP/1.1',
+    'PUT /v2/a/blobs/uploads/3?digest=sha256:00 HTTP/1.1',
+  ];
 
   it('finds every head of a stream given whole, with bodies that look like heads skipped', () => {
     expect(headsOf([Buffer.from(STREAM, 'latin1')])).toEqual(expected);
@@ -87,12 +103,22 @@ describe('latency link', () => {
   });
 
   it('carries a push byte for byte and logs every request with its answer', async () => {
-    const image = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], sharedBaseSize: 300 * 1024, layerSize: 70 * 1024, seed: 'link' });
+    const image = ociIndex({
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+      sharedBaseSize: 300 * 1024,
+      layerSize: 70 * 1024,
+      seed: 'link',
+    });
     await pushImage(link, 'through/link', image, 'v1');
     expect(await manifestDigestOf(registry, 'through/link', 'v1')).toBe(image.root.digest);
     expect(link.requests.length).toBeGreaterThan(image.blobs.length);
     expect(link.requests.every((r) => r.status !== undefined && r.answeredAt !== undefined)).toBe(true);
-    expect(link.requests.filter((r) => r.method === 'PUT' && r.url.includes('/manifests/')).map((r) => r.status)).toEqual(image.manifests.map(() => 201).concat(201));
+    expect(
+      link.requests.filter((r) => r.method === 'PUT' && r.url.includes('/manifests/')).map((r) => r.status),
+    ).toEqual(image.manifests.map(() => 201).concat(201));
   });
 
   it('carries skopeo chunked uploads and HEADs, and keeps every connection in step', async () => {
@@ -101,7 +127,15 @@ describe('latency link', () => {
     await new Promise<void>((resolve, reject) => {
       execFile(
         'skopeo',
-        ['copy', '--quiet', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${other.host}/origin/app:v1`, `docker://${link.host}/copied/app:v1`],
+        [
+          'copy',
+          '--quiet',
+          '--preserve-digests',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          `docker://${other.host}/origin/app:v1`,
+          `docker://${link.host}/copied/app:v1`,
+        ],
         { timeout: 60_000 },
         (error, _out, err) => (error ? reject(new Error(`skopeo copy failed: ${err}`)) : resolve()),
       );

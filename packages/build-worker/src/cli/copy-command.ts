@@ -3,7 +3,14 @@ import { ReplicationError, formatReference, parseReference, type ImageReference 
 import { copyImage, type CopyResult } from '../copy/copy-image';
 import type { CopyEvent } from '../copy/events';
 import { parsePlatform, type Platform } from '../registry/media-types';
-import { REGISTRY_ACCESS_OPTIONS, openRegistries, parseCommandLine, parseRegistryAccess, positiveInteger, type RegistryAccess } from './options';
+import {
+  REGISTRY_ACCESS_OPTIONS,
+  openRegistries,
+  parseCommandLine,
+  parseRegistryAccess,
+  positiveInteger,
+  type RegistryAccess,
+} from './options';
 import { COPY_HELP, UsageError } from './usage';
 
 export interface CopyArguments extends RegistryAccess {
@@ -16,9 +23,15 @@ export interface CopyArguments extends RegistryAccess {
 }
 
 /** Docker Hub's API host and its implicit `library/` namespace. */
-function normalizeRegistry(reference: ImageReference, role: string, raw: string): ImageReference & { registry: string } {
+function normalizeRegistry(
+  reference: ImageReference,
+  role: string,
+  raw: string,
+): ImageReference & { registry: string } {
   if (reference.registry === undefined) {
-    throw new UsageError(`${role} "${raw}" names no registry: write registry/repository[:tag], e.g. 127.0.0.1:5000/app:1`);
+    throw new UsageError(
+      `${role} "${raw}" names no registry: write registry/repository[:tag], e.g. 127.0.0.1:5000/app:1`,
+    );
   }
   if (reference.registry === 'docker.io' || reference.registry === 'index.docker.io') {
     const repository = reference.repository.includes('/') ? reference.repository : `library/${reference.repository}`;
@@ -43,13 +56,19 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { ...REGISTRY_ACCESS_OPTIONS, platform: { type: 'string', multiple: true }, 'no-referrers': { type: 'boolean' } },
+      options: {
+        ...REGISTRY_ACCESS_OPTIONS,
+        platform: { type: 'string', multiple: true },
+        'no-referrers': { type: 'boolean' },
+      },
     }),
   );
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
   if (positionals.length !== 2) {
-    throw new UsageError(`copy takes SOURCE and DESTINATION (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`);
+    throw new UsageError(
+      `copy takes SOURCE and DESTINATION (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`,
+    );
   }
   const source = parseImage(positionals[0] as string, 'SOURCE');
   const destination = parseImage(positionals[1] as string, 'DESTINATION');
@@ -59,7 +78,8 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
   }
   const platforms = (values.platform ?? []).map((text) => {
     const platform = parsePlatform(text);
-    if (platform === undefined) throw new UsageError(`--platform "${text}" is not OS/ARCH[/VARIANT], e.g. linux/arm64/v8`);
+    if (platform === undefined)
+      throw new UsageError(`--platform "${text}" is not OS/ARCH[/VARIANT], e.g. linux/arm64/v8`);
     return platform;
   });
   const access = parseRegistryAccess(values, env);
@@ -79,7 +99,13 @@ export { COPY_HELP };
 /** Runs a parsed copy; events go to `onEvent`. */
 export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) => void): Promise<CopyResult> {
   const onRetry = (notice: { what: string; attempt: number; delayMs: number; error: Error }): void =>
-    onEvent({ type: 'retry', what: notice.what, attempt: notice.attempt, delayMs: Math.round(notice.delayMs), message: notice.error.message });
+    onEvent({
+      type: 'retry',
+      what: notice.what,
+      attempt: notice.attempt,
+      delayMs: Math.round(notice.delayMs),
+      message: notice.error.message,
+    });
   const registries = await openRegistries(args.source.registry, args.destination.registry, args, {
     connections: Math.max(16, args.concurrency * 2),
     onRetry,
@@ -89,7 +115,11 @@ export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) =
     const tag = args.destination.tag ?? args.source.tag;
     return await copyImage({
       source: { client: registries.source, repository: args.source.repository, reference },
-      destination: { client: registries.destination, repository: args.destination.repository, ...(tag !== undefined ? { tag } : {}) },
+      destination: {
+        client: registries.destination,
+        repository: args.destination.repository,
+        ...(tag !== undefined ? { tag } : {}),
+      },
       platforms: args.platforms,
       referrers: args.referrers,
       concurrency: args.concurrency,

@@ -10,7 +10,9 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, MAIN_HELP, UsageError } from './usage
 export type { CliIo } from './io';
 
 function reporterFor(io: CliIo, json: boolean): Reporter {
-  return json || !io.stdout.isTTY || !io.stderr.isTTY ? new JsonReporter(io.stdout) : new TerminalReporter(io.stdout, io.stderr);
+  return json || !io.stdout.isTTY || !io.stderr.isTTY
+    ? new JsonReporter(io.stdout)
+    : new TerminalReporter(io.stdout, io.stderr);
 }
 
 /** `ecr-replicate copy`: the exit status. */
@@ -59,7 +61,10 @@ function compileWebAssemblyForShortRuns(): void {
 }
 
 /** The `ecr-replicate` command line. Resolves to the exit status. */
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   compileWebAssemblyForShortRuns();
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {

@@ -58,7 +58,13 @@ export interface RegistryAccess {
  * variables); throws UsageError naming the bad one.
  */
 export function parseRegistryAccess(
-  values: { 'src-creds'?: string; 'dest-creds'?: string; 'dest-secret'?: string; retries?: string; 'plain-http'?: string[] },
+  values: {
+    'src-creds'?: string;
+    'dest-creds'?: string;
+    'dest-secret'?: string;
+    retries?: string;
+    'plain-http'?: string[];
+  },
   env: NodeJS.ProcessEnv,
 ): RegistryAccess {
   if (values['dest-secret'] !== undefined && (values['dest-creds'] ?? env.ECR_REPLICATE_DEST_CREDS) !== undefined) {
@@ -66,7 +72,10 @@ export function parseRegistryAccess(
   }
   const sourceCreds = values['src-creds'] ?? env.ECR_REPLICATE_SRC_CREDS;
   const destinationCreds = values['dest-creds'] ?? env.ECR_REPLICATE_DEST_CREDS;
-  for (const [name, value] of [['--src-creds', sourceCreds], ['--dest-creds', destinationCreds]] as const) {
+  for (const [name, value] of [
+    ['--src-creds', sourceCreds],
+    ['--dest-creds', destinationCreds],
+  ] as const) {
     if (value !== undefined && value.indexOf(':') <= 0) throw new UsageError(`${name} must be USER:PASSWORD`);
   }
   return {
@@ -102,14 +111,17 @@ export async function openRegistries(
   options: { connections: number; onRetry?: (notice: RetryNotice & { what: string }) => void },
 ): Promise<OpenedRegistries> {
   const retry = { ...DEFAULT_RETRY_POLICY, attempts: access.retries };
-  const secret = access.destinationSecret === undefined ? undefined : await loadDestinationSecret(access.destinationSecret);
+  const secret =
+    access.destinationSecret === undefined ? undefined : await loadDestinationSecret(access.destinationSecret);
   const sourceAuth = chooseCredentials(sourceHost, {
     dockerConfigPath: access.dockerConfigPath,
     ...(access.sourceCreds !== undefined ? { explicit: access.sourceCreds, explicitName: '--src-creds' } : {}),
   });
   const destinationAuth = chooseCredentials(destinationHost, {
     dockerConfigPath: access.dockerConfigPath,
-    ...(access.destinationCreds !== undefined ? { explicit: access.destinationCreds, explicitName: '--dest-creds' } : {}),
+    ...(access.destinationCreds !== undefined
+      ? { explicit: access.destinationCreds, explicitName: '--dest-creds' }
+      : {}),
     ...(secret !== undefined ? { secret } : {}),
   });
   const source = new RegistryClient({

@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { JobStatus, RegionSchema, digestProblem, repositoryProblem, tagProblem, type JobRecord } from '@ecr-replicate/common';
+import {
+  JobStatus,
+  RegionSchema,
+  digestProblem,
+  repositoryProblem,
+  tagProblem,
+  type JobRecord,
+} from '@ecr-replicate/common';
 import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import { shortDigest } from '../sync/plan';
 import { formatTable, type CliIo } from './io';
@@ -37,17 +44,22 @@ export function parseStatusArguments(argv: string[], env: NodeJS.ProcessEnv): St
     }),
   );
   if (values.help === true) return 'help';
-  if (positionals.length > 1) throw new UsageError(`status takes at most one REPOSITORY[:TAG] (got ${positionals.length} arguments)`);
+  if (positionals.length > 1)
+    throw new UsageError(`status takes at most one REPOSITORY[:TAG] (got ${positionals.length} arguments)`);
   const table = values.table ?? env.JOB_TABLE;
-  if (table === undefined || table === '') throw new UsageError('--table NAME is required (or set JOB_TABLE): the job table of the deployed stack');
-  if (!TABLE_NAME.test(table)) throw new UsageError(`--table "${table}" is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)`);
+  if (table === undefined || table === '')
+    throw new UsageError('--table NAME is required (or set JOB_TABLE): the job table of the deployed stack');
+  if (!TABLE_NAME.test(table))
+    throw new UsageError(`--table "${table}" is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)`);
   let status: JobStatus | undefined;
   if (values.status !== undefined) {
     const parsed = JobStatus.safeParse(values.status.toUpperCase());
-    if (!parsed.success) throw new UsageError(`--status "${values.status}" is not one of ${JobStatus.options.join(', ')}`);
+    if (!parsed.success)
+      throw new UsageError(`--status "${values.status}" is not one of ${JobStatus.options.join(', ')}`);
     status = parsed.data;
   }
-  if (values.region !== undefined && !RegionSchema.safeParse(values.region).success) throw new UsageError(`--region "${values.region}" is not an AWS region such as us-east-1`);
+  if (values.region !== undefined && !RegionSchema.safeParse(values.region).success)
+    throw new UsageError(`--region "${values.region}" is not an AWS region such as us-east-1`);
   return {
     ...(positionals[0] !== undefined ? parseJobFilter(positionals[0]) : {}),
     table,
@@ -88,11 +100,17 @@ function parseJobFilter(text: string): Pick<StatusArguments, 'repository' | 'tag
 function dynamoDbConfig(args: StatusArguments, env: NodeJS.ProcessEnv): DynamoDBClientConfig {
   const region = args.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = env;
   return {
     ...(region !== undefined && region !== '' ? { region } : {}),
     ...(endpoint !== undefined && endpoint !== '' ? { endpoint } : {}),
-    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {}),
   };
 }
 
@@ -131,7 +149,9 @@ export function jobView(record: JobRecord, now: number): Record<string, unknown>
     updatedAt: new Date(record.updatedAt).toISOString(),
     ageSeconds: Math.max(0, Math.floor((now - record.updatedAt) / 1000)),
     ...(inProgress && record.leaseOwner !== undefined ? { leaseOwner: record.leaseOwner } : {}),
-    ...(inProgress && record.leaseExpiresAt !== undefined ? { leaseExpiresAt: new Date(record.leaseExpiresAt).toISOString() } : {}),
+    ...(inProgress && record.leaseExpiresAt !== undefined
+      ? { leaseExpiresAt: new Date(record.leaseExpiresAt).toISOString() }
+      : {}),
     ...(record.dirty ? { dirty: true } : {}),
     action: record.action,
     source: { accountId: record.sourceAccountId, region: record.sourceRegion, repository: record.sourceRepository },
@@ -152,7 +172,15 @@ export function formatJobs(records: readonly JobRecord[], now: number): string {
           ? `${r.status === 'COMPLETE' ? 'earlier: ' : ''}${r.lastError.code}: ${r.lastError.message}`
           : '';
     const job = r.tag === undefined ? `${r.destinationRepository}@${shortDigest(r.desiredDigest)}` : r.jobKey;
-    return [job, r.status, shortDigest(r.desiredDigest), shortDigest(r.replicatedDigest), String(r.attempts), formatAge(now - r.updatedAt), detail];
+    return [
+      job,
+      r.status,
+      shortDigest(r.desiredDigest),
+      shortDigest(r.replicatedDigest),
+      String(r.attempts),
+      formatAge(now - r.updatedAt),
+      detail,
+    ];
   });
   const byStatus = new Map<string, number>();
   for (const r of records) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
@@ -161,7 +189,14 @@ export function formatJobs(records: readonly JobRecord[], now: number): string {
 }
 
 function describeFilter(args: StatusArguments): string {
-  const what = args.repository === undefined ? 'any repository' : args.tag !== undefined ? `${args.repository}:${args.tag}` : args.digest !== undefined ? `${args.repository}@${args.digest}` : args.repository;
+  const what =
+    args.repository === undefined
+      ? 'any repository'
+      : args.tag !== undefined
+        ? `${args.repository}:${args.tag}`
+        : args.digest !== undefined
+          ? `${args.repository}@${args.digest}`
+          : args.repository;
   return `${what}${args.status !== undefined ? ` with status ${args.status}` : ''}`;
 }
 
@@ -180,9 +215,16 @@ export async function statusCommand(argv: string[], io: CliIo): Promise<number> 
   } catch (thrown) {
     const cause = (thrown as { cause?: unknown }).cause ?? thrown;
     const name = (cause as { name?: string }).name ?? 'Error';
-    const message = ((cause as { message?: string }).message ?? String(cause)).replace(/^AWS SDK error wrapper for (?:Error: )?/, '');
+    const message = ((cause as { message?: string }).message ?? String(cause)).replace(
+      /^AWS SDK error wrapper for (?:Error: )?/,
+      '',
+    );
     const reason = name === 'Error' || message.startsWith(name) ? message : `${name}: ${message}`;
-    const hint = /region is missing/i.test(message) ? ' (pass --region or set AWS_REGION)' : name === 'ResourceNotFoundException' ? ' (are the name, region and account right?)' : '';
+    const hint = /region is missing/i.test(message)
+      ? ' (pass --region or set AWS_REGION)'
+      : name === 'ResourceNotFoundException'
+        ? ' (are the name, region and account right?)'
+        : '';
     io.stderr.write(`ecr-replicate status: cannot read the job table "${args.table}": ${reason}${hint}\n`);
     return EXIT_FAILED;
   } finally {

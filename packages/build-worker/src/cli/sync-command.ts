@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ReplicationError, parseReplicationConfigJson, toReplicationError, tryParseEcrHost, type EcrRegistry, type ReplicationConfig } from '@ecr-replicate/common';
+import {
+  ReplicationError,
+  parseReplicationConfigJson,
+  toReplicationError,
+  tryParseEcrHost,
+  type EcrRegistry,
+  type ReplicationConfig,
+} from '@ecr-replicate/common';
 import { usesPlainHttp } from '../registry/client';
 import { applyPlan, type EntryResult } from '../sync/apply';
 import { enqueuePlan, type SourceRegistryIdentity } from '../sync/enqueue';
@@ -10,7 +17,15 @@ import { listEcrRepositories } from '../sync/repositories';
 import type { RegistryEndpoint } from '../worker/registries';
 import { removeTag } from '../worker/tag-removal';
 import type { CliIo } from './io';
-import { REGISTRY_ACCESS_OPTIONS, openRegistries, parseCommandLine, parseRegistryAccess, positiveInteger, type OpenedRegistries, type RegistryAccess } from './options';
+import {
+  REGISTRY_ACCESS_OPTIONS,
+  openRegistries,
+  parseCommandLine,
+  parseRegistryAccess,
+  positiveInteger,
+  type OpenedRegistries,
+  type RegistryAccess,
+} from './options';
 import { JsonSyncReporter, TerminalSyncReporter, type SyncReporter, type SyncSummary } from './sync-reporter';
 import { EXIT_FAILED, EXIT_OK, SYNC_HELP, UsageError } from './usage';
 
@@ -37,7 +52,9 @@ const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
 function registryHost(raw: string, role: string): string {
   if (!HOST.test(raw)) {
-    throw new UsageError(`${role} "${raw}" is not a registry host[:port] (sync works on whole registries: choose repositories with --config)`);
+    throw new UsageError(
+      `${role} "${raw}" is not a registry host[:port] (sync works on whole registries: choose repositories with --config)`,
+    );
   }
   return raw;
 }
@@ -51,7 +68,9 @@ function readConfig(file: string | undefined, env: NodeJS.ProcessEnv): Replicati
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new UsageError(`${origin}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new UsageError(
+        `${origin}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
   }
   try {
@@ -82,16 +101,22 @@ export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): Sync
   );
   if (values.help === true) return 'help';
   if (positionals.length !== 2) {
-    throw new UsageError(`sync takes SOURCE_REGISTRY and DESTINATION_REGISTRY (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`);
+    throw new UsageError(
+      `sync takes SOURCE_REGISTRY and DESTINATION_REGISTRY (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`,
+    );
   }
   const source = registryHost(positionals[0] as string, 'SOURCE_REGISTRY');
   const destination = registryHost(positionals[1] as string, 'DESTINATION_REGISTRY');
-  if (values.direct === true && values.enqueue !== undefined) throw new UsageError('--direct and --enqueue are exclusive: give one');
+  if (values.direct === true && values.enqueue !== undefined)
+    throw new UsageError('--direct and --enqueue are exclusive: give one');
   const queueUrl = values.enqueue;
   if (queueUrl !== undefined && !FIFO_QUEUE_URL.test(queueUrl)) {
-    throw new UsageError(`--enqueue "${queueUrl}" is not the URL of a FIFO queue (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo)`);
+    throw new UsageError(
+      `--enqueue "${queueUrl}" is not the URL of a FIFO queue (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo)`,
+    );
   }
-  const sourceIdentity = queueUrl === undefined ? undefined : enqueueSource(source, values['source-account'], values['source-region']);
+  const sourceIdentity =
+    queueUrl === undefined ? undefined : enqueueSource(source, values['source-account'], values['source-region']);
   if (queueUrl === undefined && (values['source-account'] !== undefined || values['source-region'] !== undefined)) {
     throw new UsageError('--source-account and --source-region only go with --enqueue');
   }
@@ -110,15 +135,22 @@ export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): Sync
   };
 }
 
-/** The ECR registry queued requests name as their source: the source host's, or the one given for a stand-in registry. */
+/**
+ * The ECR registry queued requests name as their source: the source host's, or the one given for a stand-in registry.
+ */
 function enqueueSource(host: string, account: string | undefined, region: string | undefined): SourceRegistryIdentity {
   const ecr = tryParseEcrHost(host);
   if (ecr !== undefined) {
-    if (account !== undefined || region !== undefined) throw new UsageError(`--source-account and --source-region are for a source that is not an ECR host; ${host} is ECR`);
+    if (account !== undefined || region !== undefined)
+      throw new UsageError(
+        `--source-account and --source-region are for a source that is not an ECR host; ${host} is ECR`,
+      );
     return { accountId: ecr.accountId, region: ecr.region };
   }
   if (account === undefined || region === undefined) {
-    throw new UsageError(`--enqueue needs the source's ECR account and region: ${host} is not an ECR host, so give --source-account and --source-region`);
+    throw new UsageError(
+      `--enqueue needs the source's ECR account and region: ${host} is not an ECR host, so give --source-account and --source-region`,
+    );
   }
   if (!ACCOUNT_ID.test(account)) throw new UsageError(`--source-account "${account}" is not a 12-digit AWS account id`);
   if (!REGION.test(region)) throw new UsageError(`--source-region "${region}" is not an AWS region such as us-east-1`);
@@ -128,22 +160,37 @@ function enqueueSource(host: string, account: string | undefined, region: string
 /** The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), when it says. */
 export function regionOfQueueUrl(url: string): string | undefined {
   const host = new URL(url).hostname;
-  return /^sqs(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1] ?? /^([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1];
+  return (
+    /^sqs(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1] ??
+    /^([a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1]
+  );
 }
 
 /**
  * Stands for "not an ECR registry" where the worker's tag removal wants an
  * identity: it reads the identity only for ECR endpoints (`isEcr`).
  */
-const NOT_AN_ECR_REGISTRY: EcrRegistry = { accountId: '000000000000', region: 'us-east-1', partition: 'aws', fips: false };
+const NOT_AN_ECR_REGISTRY: EcrRegistry = {
+  accountId: '000000000000',
+  region: 'us-east-1',
+  partition: 'aws',
+  fips: false,
+};
 
 function destinationEndpoint(host: string, plainHttp: string[]): RegistryEndpoint {
   const ecr = tryParseEcrHost(host);
-  return { identity: ecr ?? NOT_AN_ECR_REGISTRY, host, plainHttp: usesPlainHttp(host, plainHttp), isEcr: ecr !== undefined };
+  return {
+    identity: ecr ?? NOT_AN_ECR_REGISTRY,
+    host,
+    plainHttp: usesPlainHttp(host, plainHttp),
+    isEcr: ecr !== undefined,
+  };
 }
 
 function reporterFor(io: CliIo, args: SyncArguments): SyncReporter {
-  return args.json || !io.stdout.isTTY || !io.stderr.isTTY ? new JsonSyncReporter(io.stdout) : new TerminalSyncReporter(io.stdout, io.stderr, args.dryRun);
+  return args.json || !io.stdout.isTTY || !io.stderr.isTTY
+    ? new JsonSyncReporter(io.stdout)
+    : new TerminalSyncReporter(io.stdout, io.stderr, args.dryRun);
 }
 
 /** `ecr-replicate sync`: the exit status. */
@@ -160,14 +207,21 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     registries = await openRegistries(args.source, args.destination, args, {
       connections: Math.max(16, args.concurrency * 8),
       onRetry: (notice) =>
-        reporter.copyEvent({ type: 'retry', what: notice.what, attempt: notice.attempt, delayMs: Math.round(notice.delayMs), message: notice.error.message }),
+        reporter.copyEvent({
+          type: 'retry',
+          what: notice.what,
+          attempt: notice.attempt,
+          delayMs: Math.round(notice.delayMs),
+          message: notice.error.message,
+        }),
     });
     const { source, destination } = registries;
     const sourceEcr = tryParseEcrHost(args.source);
     const plan = await planSync({
       source,
       destination,
-      listRepositories: sourceEcr !== undefined ? () => listEcrRepositories(sourceEcr) : () => source.listRepositories(),
+      listRepositories:
+        sourceEcr !== undefined ? () => listEcrRepositories(sourceEcr) : () => source.listRepositories(),
       config: args.config,
       concurrency: args.concurrency * 4,
       onProgress: (progress) => reporter.scan(progress),
@@ -191,7 +245,8 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     } else if (!args.dryRun) {
       const endpoint = destinationEndpoint(args.destination, args.plainHttp);
       const secret = registries.secret;
-      const keys = secret === undefined ? undefined : { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
+      const keys =
+        secret === undefined ? undefined : { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
       results = await applyPlan(plan, {
         source,
         destination,
@@ -213,8 +268,14 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
       repositories: plan.repositories,
       tags: plan.tags,
       ...counts,
-      ...(args.dryRun ? {} : args.mode === 'enqueue' ? { queued: results.filter((r) => r.outcome === 'queued').length } : { done: results.filter((r) => r.outcome === 'done' && r.restored === undefined).length }),
-      ...(args.dryRun || args.mode === 'enqueue' ? {} : { bytesCopied: results.reduce((sum, r) => sum + (r.bytesCopied ?? 0), 0) }),
+      ...(args.dryRun
+        ? {}
+        : args.mode === 'enqueue'
+          ? { queued: results.filter((r) => r.outcome === 'queued').length }
+          : { done: results.filter((r) => r.outcome === 'done' && r.restored === undefined).length }),
+      ...(args.dryRun || args.mode === 'enqueue'
+        ? {}
+        : { bytesCopied: results.reduce((sum, r) => sum + (r.bytesCopied ?? 0), 0) }),
       failed,
       equal: failed === 0 && (changes === 0 || (!args.dryRun && args.mode === 'direct')),
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),

@@ -103,7 +103,9 @@ export class TerminalSyncReporter implements SyncReporter {
     if (changes.length > 0) {
       const rows = changes.map((e) => [
         e.action,
-        e.sourceRepository === e.destinationRepository ? e.destinationRepository : `${e.sourceRepository} -> ${e.destinationRepository}`,
+        e.sourceRepository === e.destinationRepository
+          ? e.destinationRepository
+          : `${e.sourceRepository} -> ${e.destinationRepository}`,
         e.tag,
         shortDigest(e.sourceDigest),
         shortDigest(e.destinationDigest),
@@ -111,13 +113,15 @@ export class TerminalSyncReporter implements SyncReporter {
       ]);
       this.out.write(formatTable([['ACTION', 'REPOSITORY', 'TAG', 'SOURCE', 'DESTINATION', 'REASON'], ...rows]));
     }
-    for (const failure of plan.failures) this.status.message(`failed to compare ${whereOf(failure)}: ${failure.message}`);
+    for (const failure of plan.failures)
+      this.status.message(`failed to compare ${whereOf(failure)}: ${failure.message}`);
     if (!this.dryRun) this.status.draw(() => this.text(), true);
   }
 
   copyEvent(event: CopyEvent): void {
     if (event.type === 'bytes') this.bytes += event.count;
-    else if (event.type === 'retry') this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
+    else if (event.type === 'retry')
+      this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
     else if (event.type === 'warning') this.status.message(`warning: ${event.message}`);
     this.status.draw(() => this.text());
   }
@@ -125,7 +129,9 @@ export class TerminalSyncReporter implements SyncReporter {
   result(result: EntryResult): void {
     this.finished += 1;
     if (result.outcome === 'failed') {
-      this.status.message(`failed to ${result.entry.action} ${result.entry.destinationRepository}:${result.entry.tag}: ${result.error?.message ?? 'unknown error'}`);
+      this.status.message(
+        `failed to ${result.entry.action} ${result.entry.destinationRepository}:${result.entry.tag}: ${result.error?.message ?? 'unknown error'}`,
+      );
     }
     this.status.draw(() => this.text());
   }
@@ -133,7 +139,11 @@ export class TerminalSyncReporter implements SyncReporter {
   private text(): string {
     const { repositoriesScanned, repositoriesTotal, tagsCompared } = this.scanned;
     const scanning = repositoriesScanned < repositoriesTotal || this.work === 0;
-    const ratio = scanning ? (repositoriesTotal === 0 ? 0 : repositoriesScanned / repositoriesTotal) : this.finished / this.work;
+    const ratio = scanning
+      ? repositoriesTotal === 0
+        ? 0
+        : repositoriesScanned / repositoriesTotal
+      : this.finished / this.work;
     return (
       `${bar(ratio, 20)} repositories ${repositoriesScanned}/${repositoriesTotal}  tags ${tagsCompared}` +
       `  copies ${this.finished}/${this.work}  ${mib(this.bytes)}`
@@ -150,7 +160,8 @@ export class TerminalSyncReporter implements SyncReporter {
     let text: string;
     if (s.mode === 'dry-run') text = `dry run, nothing changed: ${changes} to change ${counts}; ${scope} ${time}`;
     else if (changes === 0) text = `already equal: ${plural(s.ok, 'tag')} equal; ${scope} ${time}`;
-    else if (s.mode === 'enqueue') text = `queued ${s.queued ?? 0} of ${plural(changes, 'request')} ${counts}; ${scope} ${time}`;
+    else if (s.mode === 'enqueue')
+      text = `queued ${s.queued ?? 0} of ${plural(changes, 'request')} ${counts}; ${scope} ${time}`;
     else text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${mib(s.bytesCopied ?? 0)} copied ${time}`;
     this.out.write(`${text}\n`);
     if (s.failed > 0) this.err.write(`${s.failed} failed (named above)\n`);

@@ -4,7 +4,14 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-replicate/common/core';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../http/retry';
 import type { ManifestData, RegistryClient } from '../registry/client';
-import { formatPlatform, parseManifest, platformMatches, type Descriptor, type ParsedManifest, type Platform } from '../registry/media-types';
+import {
+  formatPlatform,
+  parseManifest,
+  platformMatches,
+  type Descriptor,
+  type ParsedManifest,
+  type Platform,
+} from '../registry/media-types';
 import type { CopyEvent, CopyEventListener } from './events';
 import { createLimiter, type Limiter } from './limiter';
 import { shareInFlight } from './in-flight';
@@ -72,7 +79,9 @@ interface FoundReferrers {
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 
 function summarizePlatforms(parsed: ParsedManifest): string[] {
-  return parsed.kind === 'index' ? parsed.children.filter((c) => c.platform).map((c) => formatPlatform(c.platform as Platform)) : [];
+  return parsed.kind === 'index'
+    ? parsed.children.filter((c) => c.platform).map((c) => formatPlatform(c.platform as Platform))
+    : [];
 }
 
 /**
@@ -126,13 +135,15 @@ class ImageCopy {
     const { reference } = this.options.source;
     const tag = this.options.destination.tag;
 
-    // The source's root and, at once, what the destination tag holds now and whether the destination knows the repository.
+    // The source's root and, at once, what the destination tag holds now and whether the destination knows the
+    // repository.
     const [sourceRoot, atTag, repositoryKnown] = await Promise.all([
       this.src.client.getManifest(this.src.repository, reference),
       tag === undefined ? Promise.resolve(undefined) : this.dst.client.lookupManifest(this.dst.repository, tag),
       this.dst.client.repositoryKnown(this.dst.repository),
     ]);
-    this.destinationRepositoryKnown = repositoryKnown && !(atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown);
+    this.destinationRepositoryKnown =
+      repositoryKnown && !(atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown);
     const root = this.selectPlatforms(sourceRoot);
     const parsedRoot = parseManifest(root.bytes, root.mediaType);
     const upToDate = atTag !== undefined && !('absent' in atTag) && atTag.digest === root.digest;
@@ -144,7 +155,13 @@ class ImageCopy {
     try {
       if (upToDate) {
         this.stats.manifests.skipped += 1;
-        this.emit({ type: 'manifest', digest: root.digest, mediaType: root.mediaType, reference: tag ?? root.digest, action: 'skipped' });
+        this.emit({
+          type: 'manifest',
+          digest: root.digest,
+          mediaType: root.mediaType,
+          reference: tag ?? root.digest,
+          action: 'skipped',
+        });
       } else {
         await this.copyRoot(root, parsedRoot, tag);
       }
@@ -171,16 +188,23 @@ class ImageCopy {
     if (wanted === undefined || wanted.length === 0) return root;
     const parsed = parseManifest(root.bytes, root.mediaType);
     if (parsed.kind !== 'index') {
-      this.emit({ type: 'warning', message: `${this.src.repository}:${this.options.source.reference} is a single-platform image; --platform is ignored` });
+      this.emit({
+        type: 'warning',
+        message: `${this.src.repository}:${this.options.source.reference} is a single-platform image; --platform is ignored`,
+      });
       return root;
     }
     const kept = parsed.children.filter((child) => wanted.some((w) => platformMatches(child.platform, w)));
     const missing = wanted.filter((w) => !parsed.children.some((c) => platformMatches(c.platform, w)));
     if (missing.length > 0) {
       const available = summarizePlatforms(parsed).join(', ') || 'none';
-      throw new ReplicationError(ErrorCode.NotFound, `platform ${missing.map(formatPlatform).join(', ')} not in the source index (it has: ${available})`, {
-        retryable: false,
-      });
+      throw new ReplicationError(
+        ErrorCode.NotFound,
+        `platform ${missing.map(formatPlatform).join(', ')} not in the source index (it has: ${available})`,
+        {
+          retryable: false,
+        },
+      );
     }
     if (kept.length === parsed.children.length) return root;
     const bytes = Buffer.from(JSON.stringify({ ...parsed.raw, manifests: kept }));
@@ -258,13 +282,21 @@ class ImageCopy {
   /** An index's child from the source, or undefined when the destination has it (both asked at once). */
   private async readChild(child: Descriptor): Promise<ManifestData | undefined> {
     const [present, fetched] = await Promise.allSettled([
-      this.destinationRepositoryKnown ? this.dst.client.headManifest(this.dst.repository, child.digest) : Promise.resolve(undefined),
+      this.destinationRepositoryKnown
+        ? this.dst.client.headManifest(this.dst.repository, child.digest)
+        : Promise.resolve(undefined),
       this.src.client.getManifest(this.src.repository, child.digest),
     ]);
     if (present.status === 'rejected') throw present.reason;
     if (present.value) {
       this.stats.manifests.skipped += 1;
-      this.emit({ type: 'manifest', digest: child.digest, mediaType: child.mediaType, reference: child.digest, action: 'skipped' });
+      this.emit({
+        type: 'manifest',
+        digest: child.digest,
+        mediaType: child.mediaType,
+        reference: child.digest,
+        action: 'skipped',
+      });
       return undefined;
     }
     if (fetched.status === 'rejected') throw fetched.reason;
@@ -285,7 +317,9 @@ class ImageCopy {
   private async putManifest(data: ManifestData, reference: string): Promise<void> {
     const { client, repository } = this.dst;
     if (reference === data.digest) {
-      await shareInFlight(client, `manifest ${repository}@${data.digest}`, () => client.putManifest(repository, reference, data));
+      await shareInFlight(client, `manifest ${repository}@${data.digest}`, () =>
+        client.putManifest(repository, reference, data),
+      );
     } else {
       await client.putManifest(repository, reference, data);
     }
@@ -336,7 +370,14 @@ class ImageCopy {
         `copy blob ${blob.digest}`,
         this.retry,
         () => this.streamBlob(blob),
-        (notice) => this.emit({ type: 'retry', what: `copy blob ${blob.digest}`, attempt: notice.attempt, delayMs: notice.delayMs, message: notice.error.message }),
+        (notice) =>
+          this.emit({
+            type: 'retry',
+            what: `copy blob ${blob.digest}`,
+            attempt: notice.attempt,
+            delayMs: notice.delayMs,
+            message: notice.error.message,
+          }),
       ),
     );
     if (action === 'mounted') {
@@ -357,7 +398,8 @@ class ImageCopy {
     ]);
     if (upload.status === 'rejected' || body.status === 'rejected') {
       if (body.status === 'fulfilled') body.value.destroy();
-      if (upload.status === 'fulfilled' && !upload.value.mounted) await dst.cancelUpload(dstRepo, upload.value.location);
+      if (upload.status === 'fulfilled' && !upload.value.mounted)
+        await dst.cancelUpload(dstRepo, upload.value.location);
       throw upload.status === 'rejected' ? upload.reason : (body as PromiseRejectedResult).reason;
     }
     if (upload.value.mounted) {

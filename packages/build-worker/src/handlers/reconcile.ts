@@ -24,7 +24,12 @@ const sqs = new SQSClient({});
 /** The account and region of the function's own ARN: the source registry. */
 export function sourceOfFunction(functionArn: string): SourceRegistryIdentity {
   const match = /^arn:[a-z-]+:lambda:([a-z0-9-]+):(\d{12}):function:/.exec(functionArn);
-  if (!match) throw new ReplicationError(ErrorCode.InvalidInput, `cannot read the account and region of function ARN "${functionArn}"`, { retryable: false });
+  if (!match)
+    throw new ReplicationError(
+      ErrorCode.InvalidInput,
+      `cannot read the account and region of function ARN "${functionArn}"`,
+      { retryable: false },
+    );
   return { region: match[1] as string, accountId: match[2] as string };
 }
 
@@ -34,7 +39,15 @@ export async function handler(_event: unknown, context: Context): Promise<Schedu
   const clients: RegistryClient[] = [];
   try {
     const secret = await loadDestinationSecret(settings.destSecretId);
-    return await runScheduledSync({ settings, secret, source: sourceOfFunction(context.invokedFunctionArn), sqs, logger, metrics, clients });
+    return await runScheduledSync({
+      settings,
+      secret,
+      source: sourceOfFunction(context.invokedFunctionArn),
+      sqs,
+      logger,
+      metrics,
+      clients,
+    });
   } catch (error) {
     logger.error('reconcile failed', { error: toReplicationError(error).toJSON() });
     throw error;

@@ -18,7 +18,11 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 5, baseDelayMs: 250
  */
 export class TransientError extends ReplicationError {
   readonly retryAfterMs: number | undefined;
-  constructor(code: ErrorCode, message: string, options: { retryAfterMs?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { retryAfterMs?: number; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(code, message, { retryable: true, details: options.details ?? {}, cause: options.cause });
     this.retryAfterMs = options.retryAfterMs;
   }
@@ -34,9 +38,22 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 const CONNECTION_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 /** Turns a low-level connection error into a TransientError; other errors pass through. */
@@ -45,7 +62,10 @@ export function classifyNetworkError(error: unknown, what: string): unknown {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
     const message = error instanceof Error ? error.message : String(error);
-    return new TransientError(ErrorCode.Network, `${what}: connection failed (${code}: ${message})`, { cause: error, details: { code } });
+    return new TransientError(ErrorCode.Network, `${what}: connection failed (${code}: ${message})`, {
+      cause: error,
+      details: { code },
+    });
   }
   return error;
 }

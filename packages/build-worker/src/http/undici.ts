@@ -21,8 +21,15 @@ export type Agent = AgentClass;
 export type { Dispatcher };
 
 /** undici's `request(url, options)` on an explicit dispatcher. */
-export function request(url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher }): Promise<Dispatcher.ResponseData> {
+export function request(
+  url: string,
+  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher },
+): Promise<Dispatcher.ResponseData> {
   const target = new URL(url);
   const { dispatcher, ...rest } = options;
-  return dispatchRequest.call(dispatcher, { ...rest, origin: target.origin, path: `${target.pathname}${target.search}` });
+  return dispatchRequest.call(dispatcher, {
+    ...rest,
+    origin: target.origin,
+    path: `${target.pathname}${target.search}`,
+  });
 }

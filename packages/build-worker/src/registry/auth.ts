@@ -34,7 +34,10 @@ export function basicHeader(credentials: Credentials): string {
 }
 
 /** Fetches a bearer token: GET realm?service=&scope= with Basic credentials when there are some. */
-export type TokenFetcher = (url: string, authorization: string | undefined) => Promise<{ status: number; body: string }>;
+export type TokenFetcher = (
+  url: string,
+  authorization: string | undefined,
+) => Promise<{ status: number; body: string }>;
 
 interface CachedToken {
   header: string;
@@ -84,13 +87,21 @@ export class Authenticator {
    * Handles a 401: learns the challenge, drops what was cached for `scope`
    * and returns a fresh header. Throws AUTH_FAILED when there is nothing to offer.
    */
-  async onUnauthorized(wwwAuthenticate: string | undefined, scope: string, rejected: string | undefined): Promise<string> {
+  async onUnauthorized(
+    wwwAuthenticate: string | undefined,
+    scope: string,
+    rejected: string | undefined,
+  ): Promise<string> {
     const challenge = parseChallenge(wwwAuthenticate);
     if (challenge === undefined) {
-      throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} answered 401 without a usable WWW-Authenticate challenge`, {
-        retryable: false,
-        details: { registry: this.registry },
-      });
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `${this.registry} answered 401 without a usable WWW-Authenticate challenge`,
+        {
+          retryable: false,
+          details: { registry: this.registry },
+        },
+      );
     }
     if (challenge.scheme === 'basic') {
       this.scheme = 'basic';
@@ -149,7 +160,9 @@ export class Authenticator {
   private async requestToken(scope: string): Promise<CachedToken> {
     const realm = this.bearer.realm;
     if (realm === undefined) {
-      throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} sent a Bearer challenge without a realm`, { retryable: false });
+      throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} sent a Bearer challenge without a realm`, {
+        retryable: false,
+      });
     }
     const url = new URL(realm);
     if (this.bearer.service !== undefined) url.searchParams.set('service', this.bearer.service);
@@ -166,21 +179,32 @@ export class Authenticator {
       );
     }
     if (response.status !== 200) {
-      throw new ReplicationError(ErrorCode.AuthFailed, `the token service of ${this.registry} answered ${response.status}`, {
-        details: { registry: this.registry, status: response.status },
-      });
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `the token service of ${this.registry} answered ${response.status}`,
+        {
+          details: { registry: this.registry, status: response.status },
+        },
+      );
     }
     let token: string | undefined;
     let expiresIn = 60;
     try {
       const body = JSON.parse(response.body) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
-      token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+      token =
+        typeof body.token === 'string'
+          ? body.token
+          : typeof body.access_token === 'string'
+            ? body.access_token
+            : undefined;
       if (typeof body.expires_in === 'number' && body.expires_in > 0) expiresIn = body.expires_in;
     } catch {
       token = undefined;
     }
     if (token === undefined) {
-      throw new ReplicationError(ErrorCode.AuthFailed, `the token service of ${this.registry} returned no token`, { retryable: false });
+      throw new ReplicationError(ErrorCode.AuthFailed, `the token service of ${this.registry} returned no token`, {
+        retryable: false,
+      });
     }
     // Renew a little early so a token never expires in flight.
     return { header: `Bearer ${token}`, expiresAt: Date.now() + Math.max(1, expiresIn - 10) * 1000 };

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from '../http/undici';
 import { ErrorCode, ReplicationError, parseDigest } from '@ecr-replicate/common/core';
-import { DEFAULT_RETRY_POLICY, TransientError, classifyNetworkError, parseRetryAfter, withRetries, type RetryNotice, type RetryPolicy } from '../http/retry';
+import {
+  DEFAULT_RETRY_POLICY,
+  TransientError,
+  classifyNetworkError,
+  parseRetryAfter,
+  withRetries,
+  type RetryNotice,
+  type RetryPolicy,
+} from '../http/retry';
 import { Authenticator, type CredentialSource } from './auth';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, MediaType, type Descriptor } from './media-types';
 
@@ -130,9 +138,14 @@ export class RegistryClient {
       bodyTimeout: 120_000,
       connect: { timeout: 15_000 },
     });
-    this.auth = new Authenticator(options.host, options.credentials ?? (async () => undefined), (url, authorization) => this.fetchToken(url, authorization), {
-      basicUpFront: options.basicUpFront ?? false,
-    });
+    this.auth = new Authenticator(
+      options.host,
+      options.credentials ?? (async () => undefined),
+      (url, authorization) => this.fetchToken(url, authorization),
+      {
+        basicUpFront: options.basicUpFront ?? false,
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -201,15 +214,22 @@ export class RegistryClient {
       const challenge = header(response, 'www-authenticate');
       if (attempt > 0) {
         this.auth.reset();
-        throw new ReplicationError(ErrorCode.AuthFailed, `${options.what}: ${this.host} refused the credentials (401)`, {
-          retryable: false,
-          details: { registry: this.host },
-        });
+        throw new ReplicationError(
+          ErrorCode.AuthFailed,
+          `${options.what}: ${this.host} refused the credentials (401)`,
+          {
+            retryable: false,
+            details: { registry: this.host },
+          },
+        );
       }
       const rejected = authorization;
       authorization = await this.auth.onUnauthorized(challenge, options.scope, rejected);
       if (!replayable) {
-        throw new TransientError(ErrorCode.AuthFailed, `${options.what}: authorization expired during a streamed request`);
+        throw new TransientError(
+          ErrorCode.AuthFailed,
+          `${options.what}: authorization expired during a streamed request`,
+        );
       }
     }
   }
@@ -227,15 +247,30 @@ export class RegistryClient {
         details,
       });
     }
-    if (status === 403) return new ReplicationError(ErrorCode.AccessDenied, `${what}: access denied by ${this.host} (${reason})`, { retryable: false, details });
-    if (status === 404) return new ReplicationError(ErrorCode.NotFound, `${what}: not found (${reason})`, { retryable: false, details });
+    if (status === 403)
+      return new ReplicationError(ErrorCode.AccessDenied, `${what}: access denied by ${this.host} (${reason})`, {
+        retryable: false,
+        details,
+      });
+    if (status === 404)
+      return new ReplicationError(ErrorCode.NotFound, `${what}: not found (${reason})`, { retryable: false, details });
     if (code === 'TAG_INVALID' && /immutable/i.test(message ?? '')) {
-      return new ReplicationError(ErrorCode.ImmutableTagConflict, `${what}: ${message ?? 'the tag is immutable'}`, { retryable: false, details });
+      return new ReplicationError(ErrorCode.ImmutableTagConflict, `${what}: ${message ?? 'the tag is immutable'}`, {
+        retryable: false,
+        details,
+      });
     }
     if (code === 'MANIFEST_BLOB_UNKNOWN' || code === 'MANIFEST_UNKNOWN' || code === 'BLOB_UNKNOWN') {
-      return new ReplicationError(ErrorCode.NotFound, `${what}: the registry is missing content the manifest refers to (${reason})`, { retryable: false, details });
+      return new ReplicationError(
+        ErrorCode.NotFound,
+        `${what}: the registry is missing content the manifest refers to (${reason})`,
+        { retryable: false, details },
+      );
     }
-    return new ReplicationError(ErrorCode.RegistryProtocol, `${what}: ${this.host} answered ${status} (${reason})`, { retryable: false, details });
+    return new ReplicationError(ErrorCode.RegistryProtocol, `${what}: ${this.host} answered ${status} (${reason})`, {
+      retryable: false,
+      details,
+    });
   }
 
   private static pull(repository: string): string {
@@ -272,15 +307,21 @@ export class RegistryClient {
         const { algorithm } = parseDigest(reference);
         digest = digestOf(bytes, algorithm);
         if (digest !== reference) {
-          throw new TransientError(ErrorCode.DigestMismatch, `${what}: the body hashes to ${digest}`, { details: { expected: reference, actual: digest } });
+          throw new TransientError(ErrorCode.DigestMismatch, `${what}: the body hashes to ${digest}`, {
+            details: { expected: reference, actual: digest },
+          });
         }
       } else {
         digest = sha256(bytes);
         const announced = header(response, 'docker-content-digest');
         if (announced !== undefined && announced.startsWith('sha256:') && announced !== digest) {
-          throw new TransientError(ErrorCode.DigestMismatch, `${what}: the body hashes to ${digest}, the registry announced ${announced}`, {
-            details: { expected: announced, actual: digest },
-          });
+          throw new TransientError(
+            ErrorCode.DigestMismatch,
+            `${what}: the body hashes to ${digest}, the registry announced ${announced}`,
+            {
+              details: { expected: announced, actual: digest },
+            },
+          );
         }
       }
       return { bytes, mediaType, digest };
@@ -298,7 +339,10 @@ export class RegistryClient {
    * whether the registry knows the repository at all (it answers
    * NAME_UNKNOWN for one it does not know: then no manifest or blob is there).
    */
-  async lookupManifest(repository: string, reference: string): Promise<ManifestData | { absent: true; repositoryKnown: boolean }> {
+  async lookupManifest(
+    repository: string,
+    reference: string,
+  ): Promise<ManifestData | { absent: true; repositoryKnown: boolean }> {
     try {
       return await this.getManifest(repository, reference);
     } catch (error) {
@@ -310,10 +354,14 @@ export class RegistryClient {
   }
 
   private tooLarge(what: string, size: number): ReplicationError {
-    return new ReplicationError(ErrorCode.ManifestTooLarge, `${what}: the manifest is ${size} bytes, over the ${MANIFEST_MAX_BYTES}-byte limit`, {
-      retryable: false,
-      details: { size, limit: MANIFEST_MAX_BYTES },
-    });
+    return new ReplicationError(
+      ErrorCode.ManifestTooLarge,
+      `${what}: the manifest is ${size} bytes, over the ${MANIFEST_MAX_BYTES}-byte limit`,
+      {
+        retryable: false,
+        details: { size, limit: MANIFEST_MAX_BYTES },
+      },
+    );
   }
 
   private async readManifestBody(response: ResponseData, what: string): Promise<Buffer> {
@@ -362,7 +410,11 @@ export class RegistryClient {
   }
 
   /** Stores a manifest under a tag or its digest; verifies the digest the registry answers with. */
-  async putManifest(repository: string, reference: string, manifest: { bytes: Buffer; mediaType: string; digest: string }): Promise<void> {
+  async putManifest(
+    repository: string,
+    reference: string,
+    manifest: { bytes: Buffer; mediaType: string; digest: string },
+  ): Promise<void> {
     const what = `PUT manifest ${repository}:${reference} to ${this.host}`;
     if (manifest.bytes.length > MANIFEST_MAX_BYTES) throw this.tooLarge(what, manifest.bytes.length);
     await this.retrying(what, async () => {
@@ -378,10 +430,14 @@ export class RegistryClient {
       drain(response);
       const stored = header(response, 'docker-content-digest');
       if (stored !== undefined && stored !== manifest.digest) {
-        throw new ReplicationError(ErrorCode.DigestMismatch, `${what}: the registry stored ${stored}, expected ${manifest.digest}`, {
-          retryable: false,
-          details: { expected: manifest.digest, actual: stored },
-        });
+        throw new ReplicationError(
+          ErrorCode.DigestMismatch,
+          `${what}: the registry stored ${stored}, expected ${manifest.digest}`,
+          {
+            retryable: false,
+            details: { expected: manifest.digest, actual: stored },
+          },
+        );
       }
     });
   }
@@ -390,7 +446,12 @@ export class RegistryClient {
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
     const what = `DELETE manifest ${repository}@${digest} on ${this.host}`;
     return this.retrying(what, async () => {
-      const response = await this.send({ method: 'DELETE', url: this.url(`/v2/${repository}/manifests/${digest}`), scope: RegistryClient.push(repository), what });
+      const response = await this.send({
+        method: 'DELETE',
+        url: this.url(`/v2/${repository}/manifests/${digest}`),
+        scope: RegistryClient.push(repository),
+        what,
+      });
       if (response.statusCode === 404) {
         drain(response);
         return false;
@@ -409,7 +470,12 @@ export class RegistryClient {
   async deleteTag(repository: string, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
     const what = `DELETE tag ${repository}:${tag} on ${this.host}`;
     return this.retrying(what, async () => {
-      const response = await this.send({ method: 'DELETE', url: this.url(`/v2/${repository}/manifests/${tag}`), scope: RegistryClient.push(repository), what });
+      const response = await this.send({
+        method: 'DELETE',
+        url: this.url(`/v2/${repository}/manifests/${tag}`),
+        scope: RegistryClient.push(repository),
+        what,
+      });
       if (response.statusCode === 202 || response.statusCode === 200) {
         drain(response);
         return 'deleted';
@@ -435,7 +501,12 @@ export class RegistryClient {
   async repositoryKnown(repository: string): Promise<boolean> {
     const what = `GET tags of ${repository} from ${this.host}`;
     try {
-      const response = await this.send({ method: 'GET', url: this.url(`/v2/${repository}/tags/list?n=1`), scope: RegistryClient.pull(repository), what });
+      const response = await this.send({
+        method: 'GET',
+        url: this.url(`/v2/${repository}/tags/list?n=1`),
+        scope: RegistryClient.pull(repository),
+        what,
+      });
       const text = await readText(response.body);
       return !(response.statusCode === 404 && registryError(text).code === 'NAME_UNKNOWN');
     } catch {
@@ -525,7 +596,12 @@ export class RegistryClient {
   async blobExists(repository: string, digest: string): Promise<boolean> {
     const what = `HEAD blob ${repository}@${digest} on ${this.host}`;
     const exists = await this.retrying(what, async () => {
-      const response = await this.followRedirects('HEAD', `/v2/${repository}/blobs/${digest}`, RegistryClient.pull(repository), what);
+      const response = await this.followRedirects(
+        'HEAD',
+        `/v2/${repository}/blobs/${digest}`,
+        RegistryClient.pull(repository),
+        what,
+      );
       drain(response);
       if (response.statusCode === 404) return false;
       if (response.statusCode === 200) return true;
@@ -542,18 +618,29 @@ export class RegistryClient {
    */
   async openBlob(repository: string, digest: string): Promise<Readable> {
     const what = `GET blob ${repository}@${digest} from ${this.host}`;
-    const response = await this.followRedirects('GET', `/v2/${repository}/blobs/${digest}`, RegistryClient.pull(repository), what);
+    const response = await this.followRedirects(
+      'GET',
+      `/v2/${repository}/blobs/${digest}`,
+      RegistryClient.pull(repository),
+      what,
+    );
     if (response.statusCode !== 200) throw await this.failure(response, what);
     return response.body;
   }
 
-  private async followRedirects(method: 'GET' | 'HEAD', path: string, scope: string, what: string): Promise<ResponseData> {
+  private async followRedirects(
+    method: 'GET' | 'HEAD',
+    path: string,
+    scope: string,
+    what: string,
+  ): Promise<ResponseData> {
     let response = await this.send({ method, url: this.url(path), scope, what });
     let url = this.url(path);
     for (let hops = 0; hops < 5 && [301, 302, 303, 307, 308].includes(response.statusCode); hops += 1) {
       const location = header(response, 'location');
       drain(response);
-      if (location === undefined) throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: redirect without a Location`);
+      if (location === undefined)
+        throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: redirect without a Location`);
       const target = new URL(location, url);
       url = target.toString();
       if (target.host === new URL(this.baseUrl).host) {
@@ -577,19 +664,30 @@ export class RegistryClient {
   async startUpload(repository: string, digest: string): Promise<UploadStart> {
     const from = this.blobHomes.get(digest);
     const mountFrom = from !== undefined && from !== repository ? from : undefined;
-    const query = mountFrom === undefined ? '' : `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`;
-    const scope = mountFrom === undefined ? RegistryClient.push(repository) : `${RegistryClient.push(repository)} ${RegistryClient.pull(mountFrom)}`;
+    const query =
+      mountFrom === undefined ? '' : `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`;
+    const scope =
+      mountFrom === undefined
+        ? RegistryClient.push(repository)
+        : `${RegistryClient.push(repository)} ${RegistryClient.pull(mountFrom)}`;
     const what = `start upload of ${digest} to ${repository} on ${this.host}`;
     return this.retrying(what, async () => {
-      const response = await this.send({ method: 'POST', url: this.url(`/v2/${repository}/blobs/uploads/${query}`), scope, what });
-      if (response.statusCode !== 202 && !(response.statusCode === 201 && mountFrom !== undefined)) throw await this.failure(response, what);
+      const response = await this.send({
+        method: 'POST',
+        url: this.url(`/v2/${repository}/blobs/uploads/${query}`),
+        scope,
+        what,
+      });
+      if (response.statusCode !== 202 && !(response.statusCode === 201 && mountFrom !== undefined))
+        throw await this.failure(response, what);
       drain(response);
       if (response.statusCode === 201) {
         this.blobHomes.set(digest, repository);
         return { mounted: true };
       }
       const location = header(response, 'location');
-      if (location === undefined) throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: 202 without a Location`);
+      if (location === undefined)
+        throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: 202 without a Location`);
       return { mounted: false, location: new URL(location, this.baseUrl).toString() };
     });
   }
@@ -614,7 +712,8 @@ export class RegistryClient {
       },
       body,
     });
-    if (response.statusCode !== 202 && response.statusCode !== 201 && response.statusCode !== 204) throw await this.failure(response, what);
+    if (response.statusCode !== 202 && response.statusCode !== 201 && response.statusCode !== 204)
+      throw await this.failure(response, what);
     drain(response);
     const next = header(response, 'location');
     return next === undefined ? location : new URL(next, this.baseUrl).toString();
@@ -633,7 +732,8 @@ export class RegistryClient {
       headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
       body: Buffer.alloc(0),
     });
-    if (response.statusCode !== 201 && response.statusCode !== 204 && response.statusCode !== 200) throw await this.failure(response, what);
+    if (response.statusCode !== 201 && response.statusCode !== 204 && response.statusCode !== 200)
+      throw await this.failure(response, what);
     drain(response);
     this.blobHomes.set(digest, repository);
   }
@@ -641,7 +741,12 @@ export class RegistryClient {
   /** Abandons an upload; failures are ignored (the registry expires it anyway). */
   async cancelUpload(repository: string, location: string): Promise<void> {
     try {
-      const response = await this.send({ method: 'DELETE', url: location, scope: RegistryClient.push(repository), what: 'cancel upload' });
+      const response = await this.send({
+        method: 'DELETE',
+        url: location,
+        scope: RegistryClient.push(repository),
+        what: 'cancel upload',
+      });
       drain(response);
     } catch {
       // best effort

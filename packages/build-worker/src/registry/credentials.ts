@@ -41,7 +41,10 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Credentials for `host` from a Docker config file's `auths`, if any. */
-export async function dockerConfigCredentials(host: string, path = dockerConfigPath()): Promise<Credentials | undefined> {
+export async function dockerConfigCredentials(
+  host: string,
+  path = dockerConfigPath(),
+): Promise<Credentials | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -52,13 +55,21 @@ export async function dockerConfigCredentials(host: string, path = dockerConfigP
   try {
     config = JSON.parse(text) as typeof config;
   } catch {
-    throw new ReplicationError(ErrorCode.InvalidInput, `the Docker config file ${path} is not valid JSON`, { retryable: false });
+    throw new ReplicationError(ErrorCode.InvalidInput, `the Docker config file ${path} is not valid JSON`, {
+      retryable: false,
+    });
   }
   const auths = config.auths ?? {};
-  const entry = auths[host] ?? auths[`https://${host}`] ?? auths[`http://${host}`] ?? (host === 'registry-1.docker.io' ? auths['https://index.docker.io/v1/'] : undefined);
+  const entry =
+    auths[host] ??
+    auths[`https://${host}`] ??
+    auths[`http://${host}`] ??
+    (host === 'registry-1.docker.io' ? auths['https://index.docker.io/v1/'] : undefined);
   if (entry === undefined) return undefined;
-  if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password };
-  if (entry.auth !== undefined) return parseUserPassword(Buffer.from(entry.auth, 'base64').toString('utf8'), `the "auth" of ${host} in ${path}`);
+  if (entry.username !== undefined && entry.password !== undefined)
+    return { username: entry.username, password: entry.password };
+  if (entry.auth !== undefined)
+    return parseUserPassword(Buffer.from(entry.auth, 'base64').toString('utf8'), `the "auth" of ${host} in ${path}`);
   return undefined;
 }
 
@@ -71,13 +82,21 @@ export async function dockerConfigCredentials(host: string, path = dockerConfigP
 export function chooseCredentials(host: string, choice: CredentialChoice): ResolvedCredentials {
   if (choice.explicit !== undefined) {
     const credentials = parseUserPassword(choice.explicit, choice.explicitName ?? 'credentials');
-    return { source: async () => credentials, basicUpFront: false, origin: choice.explicitName ?? 'explicit credentials' };
+    return {
+      source: async () => credentials,
+      basicUpFront: false,
+      origin: choice.explicitName ?? 'explicit credentials',
+    };
   }
   const ecr = tryParseEcrHost(host);
   const secret = choice.secret;
   if (secret !== undefined) {
     if (ecr === undefined) {
-      throw new ReplicationError(ErrorCode.InvalidInput, `the destination secret holds AWS keys, but ${host} is not an ECR registry host`, { retryable: false });
+      throw new ReplicationError(
+        ErrorCode.InvalidInput,
+        `the destination secret holds AWS keys, but ${host} is not an ECR registry host`,
+        { retryable: false },
+      );
     }
     if (ecr.accountId !== secret.accountid || ecr.partition !== secret.partition) {
       throw new ReplicationError(
@@ -87,7 +106,11 @@ export function chooseCredentials(host: string, choice: CredentialChoice): Resol
       );
     }
     const keys = { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
-    return { source: () => ecrCredentials(ecr, keys), basicUpFront: true, origin: `destination secret (user ${secret.user})` };
+    return {
+      source: () => ecrCredentials(ecr, keys),
+      basicUpFront: true,
+      origin: `destination secret (user ${secret.user})`,
+    };
   }
   return {
     source: async () => {

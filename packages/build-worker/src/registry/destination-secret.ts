@@ -15,10 +15,12 @@ export function regionOfSecretArn(secretId: string): string | undefined {
  * and the failing fields, never a value.
  */
 export async function loadDestinationSecret(secretId: string, region?: string): Promise<DestinationSecret> {
-  const secretRegion = regionOfSecretArn(secretId) ?? region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const secretRegion =
+    regionOfSecretArn(secretId) ?? region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   // Loaded when first needed, like the ECR client (registry/ecr-auth.ts).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { GetSecretValueCommand, SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
+  const { GetSecretValueCommand, SecretsManagerClient } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
   const client = new SecretsManagerClient(secretRegion ? { region: secretRegion } : {});
   let text: string | undefined;
   try {
@@ -33,10 +35,14 @@ export async function loadDestinationSecret(secretId: string, region?: string): 
     client.destroy();
   }
   if (text === undefined || text === '') {
-    throw new ReplicationError(ErrorCode.InvalidInput, `the destination secret ${secretId} is empty: store its JSON fields (see the README)`, {
-      retryable: false,
-      details: { secretId },
-    });
+    throw new ReplicationError(
+      ErrorCode.InvalidInput,
+      `the destination secret ${secretId} is empty: store its JSON fields (see the README)`,
+      {
+        retryable: false,
+        details: { secretId },
+      },
+    );
   }
   try {
     // The schemas load on first use: a copy without --dest-secret never needs them.
@@ -45,7 +51,10 @@ export async function loadDestinationSecret(secretId: string, region?: string): 
     return parseDestinationSecretString(text);
   } catch (error) {
     if (error instanceof ReplicationError) {
-      throw new ReplicationError(error.code, `${error.message} (secret ${secretId})`, { retryable: false, details: { ...error.details, secretId } });
+      throw new ReplicationError(error.code, `${error.message} (secret ${secretId})`, {
+        retryable: false,
+        details: { ...error.details, secretId },
+      });
     }
     throw error;
   }

@@ -26,7 +26,10 @@ export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Pro
     const response = await client.send(new GetAuthorizationTokenCommand({}));
     const token = response.authorizationData?.[0]?.authorizationToken;
     if (token === undefined) {
-      throw new ReplicationError(ErrorCode.AuthFailed, `ECR returned no authorization token for ${registry.accountId} in ${registry.region}`);
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `ECR returned no authorization token for ${registry.accountId} in ${registry.region}`,
+      );
     }
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -36,9 +39,13 @@ export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Pro
     if (error instanceof ReplicationError) throw error;
     const name = (error as { name?: string }).name ?? 'Error';
     const message = (error as { message?: string }).message ?? String(error);
-    throw new ReplicationError(ErrorCode.AuthFailed, `could not get an ECR token for ${registry.accountId} in ${registry.region}: ${name}: ${message}`, {
-      details: { region: registry.region, accountId: registry.accountId, awsError: name },
-    });
+    throw new ReplicationError(
+      ErrorCode.AuthFailed,
+      `could not get an ECR token for ${registry.accountId} in ${registry.region}: ${name}: ${message}`,
+      {
+        details: { region: registry.region, accountId: registry.accountId, awsError: name },
+      },
+    );
   } finally {
     client.destroy();
   }

@@ -40,19 +40,42 @@ export interface Descriptor {
 
 /** What the copy needs to know of a manifest, parsed from its exact bytes. */
 export type ParsedManifest =
-  | { kind: 'index'; mediaType: string; children: Descriptor[]; subject?: Descriptor; artifactType?: string; raw: Record<string, unknown> }
-  | { kind: 'image'; mediaType: string; blobs: Descriptor[]; subject?: Descriptor; artifactType?: string; raw: Record<string, unknown> };
+  | {
+      kind: 'index';
+      mediaType: string;
+      children: Descriptor[];
+      subject?: Descriptor;
+      artifactType?: string;
+      raw: Record<string, unknown>;
+    }
+  | {
+      kind: 'image';
+      mediaType: string;
+      blobs: Descriptor[];
+      subject?: Descriptor;
+      artifactType?: string;
+      raw: Record<string, unknown>;
+    };
 
 function isDescriptor(value: unknown): value is Descriptor {
   if (typeof value !== 'object' || value === null) return false;
   const d = value as Record<string, unknown>;
-  return typeof d.digest === 'string' && typeof d.size === 'number' && Number.isSafeInteger(d.size) && d.size >= 0 && typeof d.mediaType === 'string';
+  return (
+    typeof d.digest === 'string' &&
+    typeof d.size === 'number' &&
+    Number.isSafeInteger(d.size) &&
+    d.size >= 0 &&
+    typeof d.mediaType === 'string'
+  );
 }
 
 function descriptors(value: unknown, field: string, mediaType: string): Descriptor[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every(isDescriptor)) {
-    throw new ReplicationError(ErrorCode.RegistryProtocol, `manifest of type ${mediaType} has a malformed "${field}" list`);
+    throw new ReplicationError(
+      ErrorCode.RegistryProtocol,
+      `manifest of type ${mediaType} has a malformed "${field}" list`,
+    );
   }
   return value;
 }
@@ -112,5 +135,9 @@ export function parsePlatform(text: string): Platform | undefined {
 /** Does a descriptor's platform match a requested one (variant only compared when requested)? */
 export function platformMatches(actual: Platform | undefined, wanted: Platform): boolean {
   if (actual === undefined) return false;
-  return actual.os === wanted.os && actual.architecture === wanted.architecture && (wanted.variant === undefined || actual.variant === wanted.variant);
+  return (
+    actual.os === wanted.os &&
+    actual.architecture === wanted.architecture &&
+    (wanted.variant === undefined || actual.variant === wanted.variant)
+  );
 }

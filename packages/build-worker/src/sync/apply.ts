@@ -83,13 +83,19 @@ export async function applyPlan(plan: SyncPlan, options: ApplyOptions): Promise<
 
   const copies = plan.entries.filter((entry) => entry.action === 'copy' || entry.action === 'update');
   const rechecks = plan.entries.filter(
-    (entry) => entry.action === 'ok' && entry.destinationDigest !== undefined && removed.get(entry.destinationRepository)?.has(entry.destinationDigest),
+    (entry) =>
+      entry.action === 'ok' &&
+      entry.destinationDigest !== undefined &&
+      removed.get(entry.destinationRepository)?.has(entry.destinationDigest),
   );
   await Promise.all([
     ...copies.map((entry) => limit(async () => settle((await copyEntry(entry, options)).result))),
     ...rechecks.map((entry) =>
       limit(async () => {
-        const { result, upToDate } = await copyEntry({ ...entry, action: 'update', reason: 'removed with a deleted tag of the same image; restored' }, options);
+        const { result, upToDate } = await copyEntry(
+          { ...entry, action: 'update', reason: 'removed with a deleted tag of the same image; restored' },
+          options,
+        );
         if (!upToDate) settle({ ...result, restored: true });
       }),
     ),
@@ -117,17 +123,27 @@ async function copyEntry(entry: PlanEntry, options: ApplyOptions): Promise<{ res
         beforeTag: async () => {
           const now = await options.source.headManifest(entry.sourceRepository, entry.tag);
           if (now?.digest !== expected) {
-            throw new ReplicationError(ErrorCode.SourceChanged, `${entry.sourceRepository}:${entry.tag} moved from ${expected} to ${now?.digest ?? 'nothing'} during the sync`);
+            throw new ReplicationError(
+              ErrorCode.SourceChanged,
+              `${entry.sourceRepository}:${entry.tag} moved from ${expected} to ${now?.digest ?? 'nothing'} during the sync`,
+            );
           }
         },
       });
-      return { result: { entry, outcome: 'done', digest: copy.digest, bytesCopied: copy.bytes.copied }, upToDate: copy.upToDate };
+      return {
+        result: { entry, outcome: 'done', digest: copy.digest, bytesCopied: copy.bytes.copied },
+        upToDate: copy.upToDate,
+      };
     } catch (error) {
-      if (!(error instanceof ReplicationError && error.code === ErrorCode.SourceChanged) || round >= rounds) return { result: failed(entry, error), upToDate: false };
+      if (!(error instanceof ReplicationError && error.code === ErrorCode.SourceChanged) || round >= rounds)
+        return { result: failed(entry, error), upToDate: false };
       try {
         const head = await options.source.headManifest(entry.sourceRepository, entry.tag);
         if (head === undefined) {
-          const gone = new ReplicationError(ErrorCode.SourceChanged, `${entry.sourceRepository}:${entry.tag} was removed from the source during the sync`);
+          const gone = new ReplicationError(
+            ErrorCode.SourceChanged,
+            `${entry.sourceRepository}:${entry.tag} was removed from the source during the sync`,
+          );
           return { result: failed(entry, gone), upToDate: false };
         }
         digest = head.digest;

@@ -28,7 +28,12 @@ export function syncEventId(entry: PlanEntry, digest: string, plannedAt: string)
  * for a delete; none for an `ok` entry. Like an event, it is only a hint: the
  * worker reads the source again.
  */
-export function requestOf(entry: PlanEntry, source: SourceRegistryIdentity, plannedAt: string, eventTime: string): ReplicationRequest | undefined {
+export function requestOf(
+  entry: PlanEntry,
+  source: SourceRegistryIdentity,
+  plannedAt: string,
+  eventTime: string,
+): ReplicationRequest | undefined {
   if (entry.action === 'ok') return undefined;
   const digest = entry.action === 'delete' ? entry.destinationDigest : entry.sourceDigest;
   if (digest === undefined) return undefined;
@@ -71,10 +76,20 @@ export async function enqueuePlan(plan: SyncPlan, options: EnqueueOptions): Prom
         let result: EntryResult;
         try {
           const messageId = await sendRequest(options.sqs, options.queueUrl, request);
-          result = { entry, outcome: 'queued', eventId: request.eventId, ...(messageId !== undefined ? { messageId } : {}) };
+          result = {
+            entry,
+            outcome: 'queued',
+            eventId: request.eventId,
+            ...(messageId !== undefined ? { messageId } : {}),
+          };
         } catch (error) {
           const failure = toReplicationError(error);
-          result = { entry, outcome: 'failed', eventId: request.eventId, error: { code: failure.code, message: failure.message } };
+          result = {
+            entry,
+            outcome: 'failed',
+            eventId: request.eventId,
+            error: { code: failure.code, message: failure.message },
+          };
         }
         results.push(result);
         options.onResult?.(result);

@@ -100,7 +100,11 @@ interface RepositoryPair {
 }
 
 /** A failure record for `error`, with where it happened. */
-export function syncFailure(stage: SyncFailure['stage'], error: unknown, where: Omit<SyncFailure, 'stage' | 'code' | 'message'>): SyncFailure {
+export function syncFailure(
+  stage: SyncFailure['stage'],
+  error: unknown,
+  where: Omit<SyncFailure, 'stage' | 'code' | 'message'>,
+): SyncFailure {
   const failure = toReplicationError(error);
   return { stage, ...where, code: failure.code, message: failure.message };
 }
@@ -116,7 +120,9 @@ export function shortDigest(digest: string | undefined): string {
   return digest.slice(0, colon + 13);
 }
 
-/** Suffixes of the referrer tags the copy engine copies after their subject (the bare tag is the OCI referrers index). */
+/**
+ * Suffixes of the referrer tags the copy engine copies after their subject (the bare tag is the OCI referrers index).
+ */
 const CARRIED_REFERRER_SUFFIXES = new Set(['', 'sig', 'att', 'sbom']);
 
 /**
@@ -163,13 +169,21 @@ export async function planSync(options: PlanOptions): Promise<SyncPlan> {
       `source repositories ${sharing.map((p) => `"${p.source}"`).join(', ')} all map to "${pair.destination}": fix the repository mapping`,
       { retryable: false },
     );
-    failures.push(syncFailure('list', error, { sourceRepository: pair.source, destinationRepository: pair.destination }));
+    failures.push(
+      syncFailure('list', error, { sourceRepository: pair.source, destinationRepository: pair.destination }),
+    );
     return false;
   });
 
   const progress: ScanProgress = { repositoriesTotal: usable.length, repositoriesScanned: 0, tagsCompared: 0 };
   options.onProgress?.({ ...progress });
-  const scanner = new RepositoryScanner(options, createLimiter(options.concurrency ?? 8), failures, () => options.onProgress?.({ ...progress }), progress);
+  const scanner = new RepositoryScanner(
+    options,
+    createLimiter(options.concurrency ?? 8),
+    failures,
+    () => options.onProgress?.({ ...progress }),
+    progress,
+  );
   const perRepository = await Promise.all(
     usable.map(async (pair) => {
       const result = await scanner.scan(pair);
@@ -181,8 +195,16 @@ export async function planSync(options: PlanOptions): Promise<SyncPlan> {
 
   const entries = perRepository.flatMap((r) => r.entries);
   entries.sort((a, b) => compareText(a.destinationRepository, b.destinationRepository) || compareText(a.tag, b.tag));
-  failures.sort((a, b) => compareText(a.sourceRepository ?? '', b.sourceRepository ?? '') || compareText(a.tag ?? '', b.tag ?? ''));
-  return { plannedAt, repositories: usable.length, tags: perRepository.reduce((sum, r) => sum + r.tags, 0), entries, failures };
+  failures.sort(
+    (a, b) => compareText(a.sourceRepository ?? '', b.sourceRepository ?? '') || compareText(a.tag ?? '', b.tag ?? ''),
+  );
+  return {
+    plannedAt,
+    repositories: usable.length,
+    tags: perRepository.reduce((sum, r) => sum + r.tags, 0),
+    entries,
+    failures,
+  };
 }
 
 function compareText(a: string, b: string): number {
@@ -222,7 +244,10 @@ class RepositoryScanner {
     let sourceTags: string[];
     let destinationTags: string[];
     try {
-      [sourceTags, destinationTags] = await Promise.all([this.tagsOf(source, pair.source), this.tagsOf(destination, pair.destination)]);
+      [sourceTags, destinationTags] = await Promise.all([
+        this.tagsOf(source, pair.source),
+        this.tagsOf(destination, pair.destination),
+      ]);
     } catch (error) {
       this.failures.push(syncFailure('list', error, where));
       return { entries: [], tags: 0 };
@@ -244,9 +269,16 @@ class RepositoryScanner {
           ]);
           // Gone from the source since it was listed: the next sync sees it as deleted.
           if (sourceDigest === undefined) return;
-          const common = { ...where, tag, sourceDigest, ...(destinationDigest !== undefined ? { destinationDigest } : {}) };
-          if (destinationDigest === undefined) entries.push({ action: 'copy', ...common, reason: 'missing at the destination' });
-          else if (destinationDigest !== sourceDigest) entries.push({ action: 'update', ...common, reason: 'another digest at the destination' });
+          const common = {
+            ...where,
+            tag,
+            sourceDigest,
+            ...(destinationDigest !== undefined ? { destinationDigest } : {}),
+          };
+          if (destinationDigest === undefined)
+            entries.push({ action: 'copy', ...common, reason: 'missing at the destination' });
+          else if (destinationDigest !== sourceDigest)
+            entries.push({ action: 'update', ...common, reason: 'another digest at the destination' });
           else entries.push({ action: 'ok', ...common });
         } catch (error) {
           this.failures.push(syncFailure('compare', error, { ...where, tag }));
@@ -268,8 +300,12 @@ class RepositoryScanner {
         try {
           if (!equal.has(subject)) return; // copied with a copy or update of its subject, or not tagged: not planned
           if (!atDestination.has(tag)) return note(subject, `referrer tag ${tag} is missing at the destination`);
-          const [sourceDigest, destinationDigest] = await Promise.all([this.digestAt(source, pair.source, tag), this.digestAt(destination, pair.destination, tag)]);
-          if (sourceDigest !== undefined && sourceDigest !== destinationDigest) note(subject, `referrer tag ${tag} differs at the destination`);
+          const [sourceDigest, destinationDigest] = await Promise.all([
+            this.digestAt(source, pair.source, tag),
+            this.digestAt(destination, pair.destination, tag),
+          ]);
+          if (sourceDigest !== undefined && sourceDigest !== destinationDigest)
+            note(subject, `referrer tag ${tag} differs at the destination`);
         } catch (error) {
           this.failures.push(syncFailure('compare', error, { ...where, tag }));
         } finally {
@@ -305,7 +341,8 @@ class RepositoryScanner {
         gone.map(async (tag) => {
           try {
             const destinationDigest = await this.digestAt(destination, pair.destination, tag);
-            if (destinationDigest !== undefined) entries.push({ action: 'delete', ...where, tag, destinationDigest, reason: 'gone from the source' });
+            if (destinationDigest !== undefined)
+              entries.push({ action: 'delete', ...where, tag, destinationDigest, reason: 'gone from the source' });
           } catch (error) {
             this.failures.push(syncFailure('compare', error, { ...where, tag }));
           }

@@ -12,17 +12,28 @@ export async function listEcrRepositories(registry: EcrRegistry, client?: ECRCli
   try {
     let nextToken: string | undefined;
     do {
-      const page = await ecr.send(new DescribeRepositoriesCommand({ registryId: registry.accountId, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }));
-      for (const repository of page.repositories ?? []) if (repository.repositoryName) names.push(repository.repositoryName);
+      const page = await ecr.send(
+        new DescribeRepositoriesCommand({
+          registryId: registry.accountId,
+          maxResults: 1000,
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      );
+      for (const repository of page.repositories ?? [])
+        if (repository.repositoryName) names.push(repository.repositoryName);
       nextToken = page.nextToken;
     } while (nextToken !== undefined && nextToken !== '');
   } catch (error) {
     const name = (error as { name?: string }).name ?? 'Error';
     const message = (error as { message?: string }).message ?? String(error);
-    throw new ReplicationError(ErrorCode.AwsService, `ECR DescribeRepositories of registry ${registry.accountId} in ${registry.region} failed: ${name}: ${message}`, {
-      cause: error,
-      details: { accountId: registry.accountId, region: registry.region, awsError: name },
-    });
+    throw new ReplicationError(
+      ErrorCode.AwsService,
+      `ECR DescribeRepositories of registry ${registry.accountId} in ${registry.region} failed: ${name}: ${message}`,
+      {
+        cause: error,
+        details: { accountId: registry.accountId, region: registry.region, awsError: name },
+      },
+    );
   } finally {
     if (client === undefined) ecr.destroy();
   }

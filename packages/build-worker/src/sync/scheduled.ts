@@ -2,7 +2,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { describeDestinationSecret, partitionOfRegion, type DestinationSecret, type EcrRegistry, type ReconcileSettings } from '@ecr-replicate/common';
+import {
+  describeDestinationSecret,
+  partitionOfRegion,
+  type DestinationSecret,
+  type EcrRegistry,
+  type ReconcileSettings,
+} from '@ecr-replicate/common';
 import type { RegistryClient } from '../registry/client';
 import { destinationIdentity, ecrClient, endpointOf } from '../worker/registries';
 import { enqueuePlan, type SourceRegistryIdentity } from './enqueue';
@@ -48,7 +54,12 @@ export async function runScheduledSync(deps: ScheduledSyncDependencies): Promise
   const destinationEndpoint = endpointOf(destinationIdentity(secret, settings.destRegion), settings.destRegistry);
   const destination = ecrClient(destinationEndpoint, keys);
   deps.clients.push(destination);
-  const identity: EcrRegistry = { accountId: deps.source.accountId, region: deps.source.region, partition: partitionOfRegion(deps.source.region), fips: false };
+  const identity: EcrRegistry = {
+    accountId: deps.source.accountId,
+    region: deps.source.region,
+    partition: partitionOfRegion(deps.source.region),
+    fips: false,
+  };
   const sourceEndpoint = endpointOf(identity, settings.sourceRegistry);
   const source = ecrClient(sourceEndpoint, undefined);
   deps.clients.push(source);
@@ -62,7 +73,9 @@ export async function runScheduledSync(deps: ScheduledSyncDependencies): Promise
   const plan = await planSync({
     source,
     destination,
-    listRepositories: sourceEndpoint.isEcr ? () => listEcrRepositories(identity, deps.ecr) : () => source.listRepositories(),
+    listRepositories: sourceEndpoint.isEcr
+      ? () => listEcrRepositories(identity, deps.ecr)
+      : () => source.listRepositories(),
     config: settings.replicationConfig,
     concurrency: settings.reconcileConcurrency,
     ...(deps.now ? { now: deps.now } : {}),
@@ -78,7 +91,12 @@ export async function runScheduledSync(deps: ScheduledSyncDependencies): Promise
     source: deps.source,
     ...(deps.now ? { now: deps.now } : {}),
     onResult: (result) => {
-      if (result.outcome === 'failed') logger.error('reconcile could not queue a request', { ...result.entry, eventId: result.eventId, error: result.error });
+      if (result.outcome === 'failed')
+        logger.error('reconcile could not queue a request', {
+          ...result.entry,
+          eventId: result.eventId,
+          error: result.error,
+        });
     },
   });
 

@@ -37,7 +37,8 @@ async function reconcileTag(job: JobRecord, tag: string, context: ReconcileConte
   for (let round = 1; round <= rounds; round += 1) {
     const head = await source.headManifest(job.sourceRepository, tag);
     if (head === undefined) {
-      if (!config.deletes) return { action: 'left-alone', bytesCopied: 0, reason: 'the source tag is gone and delete replication is off' };
+      if (!config.deletes)
+        return { action: 'left-alone', bytesCopied: 0, reason: 'the source tag is gone and delete replication is off' };
       const removed = await context.removeTag(job.destinationRepository, tag);
       return { action: removed === 'removed' ? 'removed' : 'already-absent', bytesCopied: 0 };
     }
@@ -49,13 +50,22 @@ async function reconcileTag(job: JobRecord, tag: string, context: ReconcileConte
         beforeTag: async () => {
           const now = await source.headManifest(job.sourceRepository, tag);
           if (now?.digest !== head.digest) {
-            throw new ReplicationError(ErrorCode.SourceChanged, `${job.sourceRepository}:${tag} moved from ${head.digest} to ${now?.digest ?? 'nothing'} during the copy`);
+            throw new ReplicationError(
+              ErrorCode.SourceChanged,
+              `${job.sourceRepository}:${tag} moved from ${head.digest} to ${now?.digest ?? 'nothing'} during the copy`,
+            );
           }
         },
       });
-      return { action: copy.upToDate ? 'up-to-date' : 'copied', digest: copy.digest, bytesCopied: copy.bytes.copied, copy };
+      return {
+        action: copy.upToDate ? 'up-to-date' : 'copied',
+        digest: copy.digest,
+        bytesCopied: copy.bytes.copied,
+        copy,
+      };
     } catch (error) {
-      if (!(error instanceof ReplicationError && error.code === ErrorCode.SourceChanged) || round === rounds) throw error;
+      if (!(error instanceof ReplicationError && error.code === ErrorCode.SourceChanged) || round === rounds)
+        throw error;
     }
   }
   throw new ReplicationError(ErrorCode.Internal, 'unreachable');
@@ -66,7 +76,12 @@ async function reconcileDigest(job: JobRecord, context: ReconcileContext): Promi
   const digest = job.desiredDigest;
   const atSource = await source.headManifest(job.sourceRepository, digest);
   if (atSource === undefined) {
-    if (!config.deletes) return { action: 'left-alone', bytesCopied: 0, reason: 'the image is gone from the source and delete replication is off' };
+    if (!config.deletes)
+      return {
+        action: 'left-alone',
+        bytesCopied: 0,
+        reason: 'the image is gone from the source and delete replication is off',
+      };
     const removed = await destination.deleteManifest(job.destinationRepository, digest);
     return { action: removed ? 'removed' : 'already-absent', bytesCopied: 0 };
   }

@@ -17,7 +17,10 @@ export interface RegistryEndpoint {
 /** Parses an override such as `http://127.0.0.1:5000`, `https://host` or `host:port`. */
 export function parseOverride(override: string): { host: string; plainHttp: boolean } {
   const match = /^(?:(https?):\/\/)?([^/]+)\/?$/.exec(override);
-  if (!match) throw new ReplicationError(ErrorCode.InvalidInput, `registry override "${override}" is not host[:port]`, { retryable: false });
+  if (!match)
+    throw new ReplicationError(ErrorCode.InvalidInput, `registry override "${override}" is not host[:port]`, {
+      retryable: false,
+    });
   const host = match[2] as string;
   const plainHttp = match[1] === 'http' || (match[1] === undefined && usesPlainHttp(host));
   return { host, plainHttp };
@@ -29,13 +32,19 @@ export function endpointOf(identity: EcrRegistry, override: string | undefined):
   return { identity, ...parseOverride(override), isEcr: false };
 }
 
-/** The destination registry from the secret: its account and partition, in the secret's region or the configured one. */
+/**
+ * The destination registry from the secret: its account and partition, in the secret's region or the configured one.
+ */
 export function destinationIdentity(secret: DestinationSecret, region: string | undefined): EcrRegistry {
   const destinationRegion = secret.region ?? region;
   if (destinationRegion === undefined) {
-    throw new ReplicationError(ErrorCode.InvalidInput, 'the destination region is unknown: set "region" in the destination secret or DEST_REGION', {
-      retryable: false,
-    });
+    throw new ReplicationError(
+      ErrorCode.InvalidInput,
+      'the destination region is unknown: set "region" in the destination secret or DEST_REGION',
+      {
+        retryable: false,
+      },
+    );
   }
   // ecrHost validates the account and that the region has a partition.
   ecrHost({ accountId: secret.accountid, region: destinationRegion });

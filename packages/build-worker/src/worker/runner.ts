@@ -57,24 +57,38 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
     return;
   }
   let leaseLost = false;
-  const heartbeat = setInterval(() => {
-    store.renewLease(key, owner, leaseMs, now()).catch((error: unknown) => {
-      leaseLost = toReplicationError(error).code === ErrorCode.LeaseLost;
-      logger.warn('could not renew the lease', { jobKey: key, error: toReplicationError(error).toJSON() });
-    });
-  }, Math.max(1_000, Math.floor(leaseMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      store.renewLease(key, owner, leaseMs, now()).catch((error: unknown) => {
+        leaseLost = toReplicationError(error).code === ErrorCode.LeaseLost;
+        logger.warn('could not renew the lease', { jobKey: key, error: toReplicationError(error).toJSON() });
+      });
+    },
+    Math.max(1_000, Math.floor(leaseMs / 3)),
+  );
   heartbeat.unref();
   try {
     for (let pass = 1; ; pass += 1) {
       const job = await store.get(key);
-      if (job === undefined) throw new ReplicationError(ErrorCode.NotFound, `job ${key} has no record`, { retryable: false });
+      if (job === undefined)
+        throw new ReplicationError(ErrorCode.NotFound, `job ${key} has no record`, { retryable: false });
       const started = now();
       let finished: 'again' | 'done';
       try {
         const result = await options.reconcile(job);
         const durationSeconds = (now() - started) / 1000;
         if (leaseLost) throw new ReplicationError(ErrorCode.LeaseLost, `the lease on ${key} was lost during the work`);
-        finished = await store.finish(key, owner, { status: 'COMPLETE', ...(result.digest ? { replicatedDigest: result.digest } : {}), bytesCopied: result.bytesCopied, durationSeconds }, now());
+        finished = await store.finish(
+          key,
+          owner,
+          {
+            status: 'COMPLETE',
+            ...(result.digest ? { replicatedDigest: result.digest } : {}),
+            bytesCopied: result.bytesCopied,
+            durationSeconds,
+          },
+          now(),
+        );
         logger.info('job reconciled', {
           jobKey: key,
           pass,
@@ -87,7 +101,8 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
         metrics.addMetric('ReplicationsSucceeded', MetricUnit.Count, 1);
         metrics.addMetric('BytesCopied', MetricUnit.Bytes, result.bytesCopied);
         const eventTime = Date.parse(job.lastEventTime);
-        if (!Number.isNaN(eventTime)) metrics.addMetric('SecondsFromEventToDone', MetricUnit.Seconds, Math.max(0, (now() - eventTime) / 1000));
+        if (!Number.isNaN(eventTime))
+          metrics.addMetric('SecondsFromEventToDone', MetricUnit.Seconds, Math.max(0, (now() - eventTime) / 1000));
       } catch (error) {
         const failure = toReplicationError(error);
         if (failure.code === ErrorCode.LeaseLost) throw failure;
@@ -97,7 +112,16 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
           summary.retry.push(key);
           return;
         }
-        finished = await store.finish(key, owner, { status: 'FAILED', error: { code: failure.code, message: failure.message }, durationSeconds: (now() - started) / 1000 }, now());
+        finished = await store.finish(
+          key,
+          owner,
+          {
+            status: 'FAILED',
+            error: { code: failure.code, message: failure.message },
+            durationSeconds: (now() - started) / 1000,
+          },
+          now(),
+        );
         logger.error('job failed; not retried', { jobKey: key, pass, error: failure.toJSON() });
         metrics.addMetric('ReplicationsFailed', MetricUnit.Count, 1);
         if (finished === 'done') {

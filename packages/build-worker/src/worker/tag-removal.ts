@@ -16,20 +16,33 @@ export async function removeTag(
   tag: string,
 ): Promise<'removed' | 'absent'> {
   if (destination.endpoint.isEcr) {
-    const ecr = new ECRClient({ region: destination.endpoint.identity.region, ...(destination.keys ? { credentials: destination.keys } : {}) });
+    const ecr = new ECRClient({
+      region: destination.endpoint.identity.region,
+      ...(destination.keys ? { credentials: destination.keys } : {}),
+    });
     try {
       const response = await ecr.send(
-        new BatchDeleteImageCommand({ registryId: destination.endpoint.identity.accountId, repositoryName: repository, imageIds: [{ imageTag: tag }] }),
+        new BatchDeleteImageCommand({
+          registryId: destination.endpoint.identity.accountId,
+          repositoryName: repository,
+          imageIds: [{ imageTag: tag }],
+        }),
       );
       const failure = response.failures?.[0];
       if (failure === undefined) return 'removed';
-      if (failure.failureCode === 'ImageNotFound' || failure.failureCode === 'ImageTagDoesNotMatchDigest') return 'absent';
-      throw new ReplicationError(ErrorCode.AwsService, `ECR could not delete ${repository}:${tag}: ${failure.failureCode}: ${failure.failureReason ?? ''}`);
+      if (failure.failureCode === 'ImageNotFound' || failure.failureCode === 'ImageTagDoesNotMatchDigest')
+        return 'absent';
+      throw new ReplicationError(
+        ErrorCode.AwsService,
+        `ECR could not delete ${repository}:${tag}: ${failure.failureCode}: ${failure.failureReason ?? ''}`,
+      );
     } catch (error) {
       if (error instanceof ReplicationError) throw error;
       const name = (error as { name?: string }).name ?? 'Error';
       if (name === 'RepositoryNotFoundException') return 'absent';
-      throw new ReplicationError(ErrorCode.AwsService, `ECR BatchDeleteImage on ${repository}:${tag} failed: ${name}`, { details: { awsError: name } });
+      throw new ReplicationError(ErrorCode.AwsService, `ECR BatchDeleteImage on ${repository}:${tag} failed: ${name}`, {
+        details: { awsError: name },
+      });
     } finally {
       ecr.destroy();
     }

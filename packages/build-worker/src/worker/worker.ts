@@ -1,6 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { describeDestinationSecret, partitionOfRegion, type DestinationSecret, type EcrRegistry, type JobRecord, type WorkerSettings } from '@ecr-replicate/common';
+import {
+  describeDestinationSecret,
+  partitionOfRegion,
+  type DestinationSecret,
+  type EcrRegistry,
+  type JobRecord,
+  type WorkerSettings,
+} from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
 import type { RegistryClient } from '../registry/client';
 import { reconcile } from './reconcile';
@@ -37,7 +44,12 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     let client = sources.get(id);
     if (client === undefined) {
       // The source registry is the event's account and region, reached with the worker's own role.
-      const identity: EcrRegistry = { accountId: job.sourceAccountId, region: job.sourceRegion, partition: partitionOfRegion(job.sourceRegion), fips: false };
+      const identity: EcrRegistry = {
+        accountId: job.sourceAccountId,
+        region: job.sourceRegion,
+        partition: partitionOfRegion(job.sourceRegion),
+        fips: false,
+      };
       const endpoint = endpointOf(identity, settings.sourceRegistry);
       client = ecrClient(endpoint, undefined);
       sources.set(id, client);
@@ -58,9 +70,11 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
         source: sourceFor(job),
         destination,
         config: settings.replicationConfig,
-        removeTag: (repository, tag) => removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag),
+        removeTag: (repository, tag) =>
+          removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag),
         onEvent: (event) => {
-          if (event.type === 'retry' || event.type === 'warning') logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });
+          if (event.type === 'retry' || event.type === 'warning')
+            logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });
         },
       }),
   });

@@ -9,7 +9,10 @@ export interface CliRun {
 }
 
 /** Runs `ecr-replicate ARGS` in this process, as on a terminal when `tty` is set. */
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; tty?: boolean } = {},
+): Promise<CliRun> {
   const stdout = Object.assign(new PassThrough(), options.tty ? { isTTY: true } : {});
   const stderr = Object.assign(new PassThrough(), options.tty ? { isTTY: true, columns: 200 } : {});
   let out = '';
@@ -22,5 +25,9 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
 
 /** The JSON lines a run printed on stdout. */
 export function jsonLinesOf(run: CliRun): Array<Record<string, unknown>> {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -21,7 +21,9 @@ export const BuildStateChangeEventSchema = z.looseObject({
       .looseObject({
         environment: z
           .looseObject({
-            'environment-variables': z.array(z.looseObject({ name: z.string(), value: z.string().optional() })).default([]),
+            'environment-variables': z
+              .array(z.looseObject({ name: z.string(), value: z.string().optional() }))
+              .default([]),
           })
           .optional(),
       })

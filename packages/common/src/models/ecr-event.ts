@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { ErrorCode } from '../errors';
 import { parseWith } from '../validation';
-import { AccountIdSchema, DigestSchema, EcrActionType, IsoDateTimeSchema, RegionSchema, RepositoryNameSchema, TagSchema } from './primitives';
+import {
+  AccountIdSchema,
+  DigestSchema,
+  EcrActionType,
+  IsoDateTimeSchema,
+  RegionSchema,
+  RepositoryNameSchema,
+  TagSchema,
+} from './primitives';
 
 /**
  * The `detail` of an EventBridge "ECR Image Action" event. Unknown fields

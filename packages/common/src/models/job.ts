@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { ErrorCode } from '../errors';
 import { parseWith } from '../validation';
-import { AccountIdSchema, DigestSchema, EcrActionType, EpochMillisSchema, IsoDateTimeSchema, RegionSchema, RepositoryNameSchema, TagSchema } from './primitives';
+import {
+  AccountIdSchema,
+  DigestSchema,
+  EcrActionType,
+  EpochMillisSchema,
+  IsoDateTimeSchema,
+  RegionSchema,
+  RepositoryNameSchema,
+  TagSchema,
+} from './primitives';
 
 /**
  * Where a job stands, in the words of ECR's DescribeImageReplicationStatus:

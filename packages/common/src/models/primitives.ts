@@ -19,7 +19,6 @@ export const RepositoryNameSchema = checkedString(repositoryProblem);
 export const AccountIdSchema = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 export const RegionSchema = z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1');
 
-
 export const EcrActionType = z.enum(['PUSH', 'DELETE']);
 export type EcrActionType = z.infer<typeof EcrActionType>;
 

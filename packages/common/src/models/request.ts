@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode } from '../errors';
 import { parseJsonWith } from '../validation';
-import { AccountIdSchema, DigestSchema, EcrActionType, IsoDateTimeSchema, RegionSchema, RepositoryNameSchema, TagSchema } from './primitives';
+import {
+  AccountIdSchema,
+  DigestSchema,
+  EcrActionType,
+  IsoDateTimeSchema,
+  RegionSchema,
+  RepositoryNameSchema,
+  TagSchema,
+} from './primitives';
 
 /**
  * What ingest sends to the FIFO queue for one ECR event: a hint that the

@@ -9,26 +9,31 @@ import { AccountIdSchema, PartitionSchema, RegionSchema } from './primitives';
  * partition. Field names are the ones the original system documented, so an
  * existing secret keeps working.
  */
-export const DestinationSecretSchema = z.object({
-  /** Name of the IAM user in the destination account (informational). */
-  user: z.string().min(1, 'must not be empty'),
-  accesskey: z.string().regex(/^(AKIA|ASIA)[A-Z0-9]{12,124}$/, 'must be an AWS access key id (AKIA...)'),
-  secretaccesskey: z.string().min(16, 'must be an AWS secret access key'),
-  partition: PartitionSchema,
-  accountid: AccountIdSchema,
-  /** Destination region; when absent the region of the destination registry host is used. */
-  region: RegionSchema.optional(),
-}).superRefine((secret, ctx) => {
-  if (secret.region === undefined) return;
-  const partition = findPartitionOfRegion(secret.region);
-  if (partition !== secret.partition) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['region'],
-      message: partition === undefined ? 'belongs to no known partition' : `is in partition ${partition}, not ${secret.partition}`,
-    });
-  }
-});
+export const DestinationSecretSchema = z
+  .object({
+    /** Name of the IAM user in the destination account (informational). */
+    user: z.string().min(1, 'must not be empty'),
+    accesskey: z.string().regex(/^(AKIA|ASIA)[A-Z0-9]{12,124}$/, 'must be an AWS access key id (AKIA...)'),
+    secretaccesskey: z.string().min(16, 'must be an AWS secret access key'),
+    partition: PartitionSchema,
+    accountid: AccountIdSchema,
+    /** Destination region; when absent the region of the destination registry host is used. */
+    region: RegionSchema.optional(),
+  })
+  .superRefine((secret, ctx) => {
+    if (secret.region === undefined) return;
+    const partition = findPartitionOfRegion(secret.region);
+    if (partition !== secret.partition) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['region'],
+        message:
+          partition === undefined
+            ? 'belongs to no known partition'
+            : `is in partition ${partition}, not ${secret.partition}`,
+      });
+    }
+  });
 
 export type DestinationSecret = z.infer<typeof DestinationSecretSchema>;
 

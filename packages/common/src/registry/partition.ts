@@ -16,7 +16,15 @@ export type Partition = keyof typeof PARTITIONS;
 export const PARTITION_NAMES = Object.keys(PARTITIONS) as [Partition, ...Partition[]];
 
 /** Partition checks are ordered so that `us-gov-` and `us-iso*-` win over the commercial `us-`. */
-const LOOKUP_ORDER: readonly Partition[] = ['aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-f', 'aws-iso-e', 'aws-cn', 'aws'];
+const LOOKUP_ORDER: readonly Partition[] = [
+  'aws-us-gov',
+  'aws-iso',
+  'aws-iso-b',
+  'aws-iso-f',
+  'aws-iso-e',
+  'aws-cn',
+  'aws',
+];
 
 /** The partition a region belongs to, or undefined when the region matches none. */
 export function findPartitionOfRegion(region: string): Partition | undefined {

@@ -136,7 +136,10 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (problem !== undefined) throw invalid(input, problem);
   const nameLength = (registry === undefined ? 0 : registry.length + 1) + repository.length;
   if (nameLength > NAME_MAX_LENGTH) {
-    throw invalid(input, `registry and repository together have at most ${NAME_MAX_LENGTH} characters (got ${nameLength})`);
+    throw invalid(
+      input,
+      `registry and repository together have at most ${NAME_MAX_LENGTH} characters (got ${nameLength})`,
+    );
   }
   if (options.requireTagOrDigest && tag === undefined && digest === undefined) {
     throw invalid(input, 'a tag (:tag) or a digest (@sha256:...) is required');

@@ -13,7 +13,9 @@ export function mapRepositoryName(config: Pick<ReplicationConfig, 'mapping'>, so
   if (mapped === undefined) {
     const rule = prefixes
       .filter((p) => source.startsWith(p.from))
-      .reduce<{ from: string; to: string } | undefined>((best, p) => (best && best.from.length >= p.from.length ? best : p), undefined);
+      .reduce<
+        { from: string; to: string } | undefined
+      >((best, p) => (best && best.from.length >= p.from.length ? best : p), undefined);
     mapped = rule === undefined ? source : rule.to + source.slice(rule.from.length);
   }
   const problem = repositoryProblem(mapped);

@@ -41,7 +41,9 @@ export interface RecordRequestResult {
 /** `acquired`: the caller holds the lease now. `held`: another owner holds it; the job was marked dirty. */
 export type AcquireLeaseOutcome = 'acquired' | 'held';
 
-/** `again`: a newer request arrived meanwhile; the lease is kept, reconcile once more. `done`: recorded and released. */
+/**
+ * `again`: a newer request arrived meanwhile; the lease is kept, reconcile once more. `done`: recorded and released.
+ */
 export type FinishOutcome = 'again' | 'done';
 
 /** What a worker records for a job it reconciled. */
@@ -102,7 +104,9 @@ export function createJobTableClient(config: DynamoDBClientConfig = {}): DynamoD
 export function normalizeEventTime(isoTime: string): string {
   const millis = Date.parse(isoTime);
   if (Number.isNaN(millis)) {
-    throw new ReplicationError(ErrorCode.InvalidInput, `event time "${isoTime}" is not an ISO 8601 date-time`, { retryable: false });
+    throw new ReplicationError(ErrorCode.InvalidInput, `event time "${isoTime}" is not an ISO 8601 date-time`, {
+      retryable: false,
+    });
   }
   return new Date(millis).toISOString();
 }
@@ -112,7 +116,11 @@ export function normalizeEventTime(isoTime: string): string {
  * a later event time, or the same time and a greater event id. The same
  * request is not newer than itself.
  */
-export function isNewerRequest(eventTime: string, eventId: string, record: Pick<JobRecord, 'lastEventTime' | 'lastEventId'>): boolean {
+export function isNewerRequest(
+  eventTime: string,
+  eventId: string,
+  record: Pick<JobRecord, 'lastEventTime' | 'lastEventId'>,
+): boolean {
   const time = normalizeEventTime(eventTime);
   const recorded = normalizeEventTime(record.lastEventTime);
   return time > recorded || (time === recorded && eventId > record.lastEventId);
@@ -229,10 +237,14 @@ export class JobStore {
       if (marked) return 'held';
 
       if ((await this.get(jobKey)) === undefined) {
-        throw new ReplicationError(ErrorCode.NotFound, `job "${jobKey}" has no record in table "${this.tableName}"; record a request first`, {
-          retryable: false,
-          details: { jobKey },
-        });
+        throw new ReplicationError(
+          ErrorCode.NotFound,
+          `job "${jobKey}" has no record in table "${this.tableName}"; record a request first`,
+          {
+            retryable: false,
+            details: { jobKey },
+          },
+        );
       }
       // The lease was released or expired between the two writes: try again.
     }
@@ -276,9 +288,18 @@ export class JobStore {
               durationSeconds: outcome.durationSeconds,
               lastError: undefined,
             }
-          : { lastError: { code: outcome.error.code, message: outcome.error.message }, durationSeconds: outcome.durationSeconds };
+          : {
+              lastError: { code: outcome.error.code, message: outcome.error.message },
+              durationSeconds: outcome.durationSeconds,
+            };
       const finished: UpdateSpec = {
-        set: { status: outcome.status, ...recorded, completedAt: now, updatedAt: now, expiresAt: this.expiresAtFrom(now) },
+        set: {
+          status: outcome.status,
+          ...recorded,
+          completedAt: now,
+          updatedAt: now,
+          expiresAt: this.expiresAtFrom(now),
+        },
         ...(outcome.status === 'FAILED' ? { setExpressions: ['#attempts = #attempts + :one'] } : {}),
         remove: ['leaseOwner', 'leaseExpiresAt'],
         condition: '#leaseOwner = :owner AND #dirty = :dirty',
@@ -301,7 +322,13 @@ export class JobStore {
    * lease is not `owner`'s any more (the worker finished it, or another run
    * took over) nothing changes: `not-owner`.
    */
-  async releaseForRetry(jobKey: string, owner: string, error: JobError, maxAttempts: number, now: number): Promise<ReleaseForRetryResult> {
+  async releaseForRetry(
+    jobKey: string,
+    owner: string,
+    error: JobError,
+    maxAttempts: number,
+    now: number,
+  ): Promise<ReleaseForRetryResult> {
     assertPositive(maxAttempts, 'maxAttempts');
     for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
       const current = await this.get(jobKey);
@@ -343,11 +370,16 @@ export class JobStore {
     return released !== undefined;
   }
 
-  /** The record of a job (strongly consistent read), or undefined. Throws INVALID_INPUT when the stored item is malformed. */
+  /**
+   * The record of a job (strongly consistent read), or undefined. Throws INVALID_INPUT when the stored item is
+   * malformed.
+   */
   async get(jobKey: string): Promise<JobRecord | undefined> {
     let item: Record<string, unknown> | undefined;
     try {
-      const output = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { jobKey }, ConsistentRead: true }));
+      const output = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { jobKey }, ConsistentRead: true }),
+      );
       item = output.Item;
     } catch (error) {
       throw this.awsError('read', jobKey, error);
@@ -357,7 +389,10 @@ export class JobStore {
 
   /** One page of records (a Scan), optionally of one status. Pass the returned cursor to get the next page. */
   async listPage(options: ListJobsOptions & { cursor?: string } = {}): Promise<JobPage> {
-    const filter = options.status === undefined ? {} : { FilterExpression: '#status = :status', ...this.filterPlaceholders(options.status) };
+    const filter =
+      options.status === undefined
+        ? {}
+        : { FilterExpression: '#status = :status', ...this.filterPlaceholders(options.status) };
     const startKey = options.cursor === undefined ? {} : { ExclusiveStartKey: decodeCursor(options.cursor) };
     let output;
     try {
@@ -373,7 +408,9 @@ export class JobStore {
       throw this.awsError('scan', '*', error);
     }
     const records = (output.Items ?? []).map((item) => this.parseRecord(item));
-    return output.LastEvaluatedKey === undefined ? { records } : { records, cursor: encodeCursor(output.LastEvaluatedKey) };
+    return output.LastEvaluatedKey === undefined
+      ? { records }
+      : { records, cursor: encodeCursor(output.LastEvaluatedKey) };
   }
 
   /** Every record (all pages), optionally of one status, sorted by job key. */
@@ -389,7 +426,10 @@ export class JobStore {
   }
 
   private filterPlaceholders(status: JobStatus) {
-    return { ExpressionAttributeNames: attributeNamesOf('#status'), ExpressionAttributeValues: attributeValuesOf({ status }) };
+    return {
+      ExpressionAttributeNames: attributeNamesOf('#status'),
+      ExpressionAttributeValues: attributeValuesOf({ status }),
+    };
   }
 
   private expiresAtFrom(now: number): number {
@@ -423,7 +463,12 @@ export class JobStore {
   private async tryUpdate(jobKey: string, what: string, spec: UpdateSpec): Promise<JobRecord | undefined> {
     try {
       const output = await this.client.send(
-        new UpdateCommand({ TableName: this.tableName, Key: { jobKey }, ReturnValues: 'ALL_NEW', ...buildUpdate(spec) }),
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobKey },
+          ReturnValues: 'ALL_NEW',
+          ...buildUpdate(spec),
+        }),
       );
       return output.Attributes === undefined ? undefined : this.parseRecord(output.Attributes);
     } catch (error) {
@@ -448,10 +493,14 @@ export class JobStore {
 
   private awsError(what: string, jobKey: string, error: unknown): ReplicationError {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return new ReplicationError(ErrorCode.AwsService, `DynamoDB: could not ${what} for job "${jobKey}" in table "${this.tableName}": ${reason}`, {
-      cause: error,
-      details: { jobKey, table: this.tableName },
-    });
+    return new ReplicationError(
+      ErrorCode.AwsService,
+      `DynamoDB: could not ${what} for job "${jobKey}" in table "${this.tableName}": ${reason}`,
+      {
+        cause: error,
+        details: { jobKey, table: this.tableName },
+      },
+    );
   }
 }
 
@@ -474,5 +523,7 @@ function decodeCursor(cursor: string): Record<string, unknown> {
   } catch {
     // reported below
   }
-  throw new ReplicationError(ErrorCode.InvalidInput, 'the job list cursor is not one returned by listPage', { retryable: false });
+  throw new ReplicationError(ErrorCode.InvalidInput, 'the job list cursor is not one returned by listPage', {
+    retryable: false,
+  });
 }

@@ -15,6 +15,8 @@ const { logger, metrics } = observability('retry');
 const settings = parseRetryForwardSettings(process.env);
 const sqs = new SQSClient({});
 
-export const handler = middy(async (event: SQSEvent) => forwardRetries(event, { sqs, requestQueueUrl: settings.requestQueueUrl, logger, metrics }))
+export const handler = middy(async (event: SQSEvent) =>
+  forwardRetries(event, { sqs, requestQueueUrl: settings.requestQueueUrl, logger, metrics }),
+)
   .use(injectLambdaContext(logger, { logEvent: false }))
   .use(logMetrics(metrics));

@@ -35,7 +35,10 @@ export const keyOf = (tag: string) => `mirror/team/app:${tag}`;
 let messageCounter = 0;
 
 /** An SQS FIFO record as Lambda delivers it; the group is the request's unless given. */
-export function sqsRecord(body: ReplicationRequest | string, options: { groupId?: string; messageId?: string } = {}): SQSRecord {
+export function sqsRecord(
+  body: ReplicationRequest | string,
+  options: { groupId?: string; messageId?: string } = {},
+): SQSRecord {
   messageCounter += 1;
   const groupId = options.groupId ?? (typeof body === 'string' ? 'malformed' : messageGroupIdOf(body));
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -49,10 +49,18 @@ function xml(res: ServerResponse, status: number, body: string): void {
 }
 
 function queryResponse(res: ServerResponse, action: string, result: string): void {
-  xml(res, 200, `<${action}Response><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></${action}Response>`);
+  xml(
+    res,
+    200,
+    `<${action}Response><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></${action}Response>`,
+  );
 }
 
-export async function startFakeAws(partition: string, region: string, bucket = 'fake-deployment-bucket'): Promise<FakeAws> {
+export async function startFakeAws(
+  partition: string,
+  region: string,
+  bucket = 'fake-deployment-bucket',
+): Promise<FakeAws> {
   const objects: StoredObject[] = [];
   const requests: string[] = [];
 
@@ -66,7 +74,11 @@ export async function startFakeAws(partition: string, region: string, bucket = '
       case undefined:
         break;
       case 'GetCallerIdentity':
-        return queryResponse(res, action, `<Arn>arn:${partition}:iam::${ACCOUNT}:user/deployer</Arn><UserId>AIDAFAKE</UserId><Account>${ACCOUNT}</Account>`);
+        return queryResponse(
+          res,
+          action,
+          `<Arn>arn:${partition}:iam::${ACCOUNT}:user/deployer</Arn><UserId>AIDAFAKE</UserId><Account>${ACCOUNT}</Account>`,
+        );
       case 'DescribeStacks':
         return queryResponse(
           res,
@@ -84,18 +96,24 @@ export async function startFakeAws(partition: string, region: string, bucket = '
         );
       default:
         // ValidateTemplate and anything later: the deployment ends here.
-        return xml(res, 400, `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>fake AWS ends the deployment at ${action}</Message></Error><RequestId>fake</RequestId></ErrorResponse>`);
+        return xml(
+          res,
+          400,
+          `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>fake AWS ends the deployment at ${action}</Message></Error><RequestId>fake</RequestId></ErrorResponse>`,
+        );
     }
 
     const [, bucketName, ...rest] = url.pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));
-    if (bucketName !== bucket) return xml(res, 404, '<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>');
+    if (bucketName !== bucket)
+      return xml(res, 404, '<Error><Code>NoSuchBucket</Code><Message>no such bucket</Message></Error>');
     if (req.method === 'PUT' && key !== '') {
       const encoding = String(req.headers['content-encoding'] ?? '');
       const content = encoding.includes('aws-chunked') ? decodeAwsChunked(body) : body;
       const metadata: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
-        if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
+        if (name.startsWith('x-amz-meta-') && typeof value === 'string')
+          metadata[name.slice('x-amz-meta-'.length)] = value;
       }
       objects.push({ key, body: content, metadata });
       res.setHeader('ETag', '"fake"');
@@ -105,7 +123,12 @@ export async function startFakeAws(partition: string, region: string, bucket = '
     }
     if ((req.method === 'HEAD' || req.method === 'GET') && key === '') {
       if (url.searchParams.has('location')) return xml(res, 200, `<LocationConstraint>${region}</LocationConstraint>`);
-      if (url.searchParams.get('list-type') === '2') return xml(res, 200, `<ListBucketResult><Name>${bucket}</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`);
+      if (url.searchParams.get('list-type') === '2')
+        return xml(
+          res,
+          200,
+          `<ListBucketResult><Name>${bucket}</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`,
+        );
       res.statusCode = 200;
       res.end();
       return;

@@ -42,7 +42,13 @@ export interface PackagedStack {
 export function offlineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
-  return { ...env, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', SLS_TELEMETRY_DISABLED: '1', ...extra };
+  return {
+    ...env,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    SLS_TELEMETRY_DISABLED: '1',
+    ...extra,
+  };
 }
 
 let runRoot: string | undefined;
@@ -80,7 +86,12 @@ export interface RunResult {
 }
 
 /** Runs the serverless CLI in `cwd`; resolves with its exit code and output (stdout and stderr). */
-export function runSls(args: string[], cwd: string, env: NodeJS.ProcessEnv = offlineEnv(), timeoutMs = 180_000): Promise<RunResult> {
+export function runSls(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = offlineEnv(),
+  timeoutMs = 180_000,
+): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [SLS, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,15 +114,26 @@ export function runSls(args: string[], cwd: string, env: NodeJS.ProcessEnv = off
  * `sls package --stage --region --package` of one stack, offline, with
  * `params` as `--param` overrides; rejects with serverless' output when it fails.
  */
-export async function packageStack(stack: StackName, stage: string, region: string, params: Record<string, string> = {}): Promise<PackagedStack> {
+export async function packageStack(
+  stack: StackName,
+  stage: string,
+  region: string,
+  params: Record<string, string> = {},
+): Promise<PackagedStack> {
   const { root, serviceDir } = mirrorRepository(SERVICE_DIRS[stack]);
   const dir = join(root, `package-${stack}-${stage}-${region}`);
   const paramOptions = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
   // serverless-esbuild leaves a copy of each bundle in the temporary directory: keep those inside the mirror.
-  const result = await runSls(['package', '--stage', stage, '--region', region, '--package', dir, ...paramOptions], serviceDir, offlineEnv({ TMPDIR: root }));
+  const result = await runSls(
+    ['package', '--stage', stage, '--region', region, '--package', dir, ...paramOptions],
+    serviceDir,
+    offlineEnv({ TMPDIR: root }),
+  );
   const templateFile = join(dir, 'cloudformation-template-update-stack.json');
   if (result.code !== 0 || !existsSync(templateFile)) {
-    throw new Error(`sls package of the ${stack} stack (${stage}, ${region}) failed with exit code ${result.code}:\n${result.output}`);
+    throw new Error(
+      `sls package of the ${stack} stack (${stage}, ${region}) failed with exit code ${result.code}:\n${result.output}`,
+    );
   }
   const template = JSON.parse(readFileSync(templateFile, 'utf8')) as Template;
   const state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as PackagedStack['state'];
@@ -172,7 +194,11 @@ export async function packageRuns(stack: StackName, runs: Run[] = RUNS): Promise
   );
   const byKey = new Map<string, PackagedStack>();
   for (const item of packaged) byKey.set(`${item.stage}/${item.region}`, item);
-  console.log(packaged.map((item) => `sls package ${stack} ${item.stage} ${item.region}: ${(item.durationMs / 1000).toFixed(1)} s`).join('\n'));
+  console.log(
+    packaged
+      .map((item) => `sls package ${stack} ${item.stage} ${item.region}: ${(item.durationMs / 1000).toFixed(1)} s`)
+      .join('\n'),
+  );
   return byKey;
 }
 

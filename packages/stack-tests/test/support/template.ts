@@ -72,9 +72,11 @@ export function iamStatements(template: Template): Array<{ where: string; statem
     const properties = (item.Properties ?? {}) as Record<string, Loose>;
     const documents: Array<[string, Loose]> = [];
     if (['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(item.Type)) {
-      for (const policy of asArray<Loose>(properties.Policies)) documents.push([`${logicalId}/${JSON.stringify(policy.PolicyName)}`, policy.PolicyDocument]);
+      for (const policy of asArray<Loose>(properties.Policies))
+        documents.push([`${logicalId}/${JSON.stringify(policy.PolicyName)}`, policy.PolicyDocument]);
     }
-    if (['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(item.Type)) documents.push([logicalId, properties.PolicyDocument]);
+    if (['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(item.Type))
+      documents.push([logicalId, properties.PolicyDocument]);
     for (const [where, document] of documents) {
       for (const statement of asArray<PolicyStatement>(document?.Statement)) found.push({ where, statement });
     }
@@ -85,17 +87,23 @@ export function iamStatements(template: Template): Array<{ where: string; statem
 /** The statements of one role's inline policies. */
 export function roleStatements(template: Template, roleId: string): PolicyStatement[] {
   const properties = props(template, roleId, 'AWS::IAM::Role');
-  return asArray<Loose>(properties.Policies).flatMap((policy) => asArray<PolicyStatement>(policy.PolicyDocument.Statement));
+  return asArray<Loose>(properties.Policies).flatMap((policy) =>
+    asArray<PolicyStatement>(policy.PolicyDocument.Statement),
+  );
 }
 
 /** Actions allowed by `statements`, lower-cased. */
 export function allowedActions(statements: PolicyStatement[]): Set<string> {
-  return new Set(statements.filter((s) => s.Effect === 'Allow').flatMap((s) => asArray(s.Action).map((a) => a.toLowerCase())));
+  return new Set(
+    statements.filter((s) => s.Effect === 'Allow').flatMap((s) => asArray(s.Action).map((a) => a.toLowerCase())),
+  );
 }
 
 /** The statements that allow `action` (case-insensitive). */
 export function statementsAllowing(statements: PolicyStatement[], action: string): PolicyStatement[] {
-  return statements.filter((s) => s.Effect === 'Allow' && asArray(s.Action).some((a) => a.toLowerCase() === action.toLowerCase()));
+  return statements.filter(
+    (s) => s.Effect === 'Allow' && asArray(s.Action).some((a) => a.toLowerCase() === action.toLowerCase()),
+  );
 }
 
 /** Every string anywhere inside `value`. */

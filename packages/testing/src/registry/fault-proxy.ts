@@ -6,7 +6,16 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { basicAuthorization } from './registry-http';
-import { delay, downstreamHeaders, drain, forwardUpstream, listenOnLoopback, respond, upstreamAgent, upstreamHeaders } from './http-forward';
+import {
+  delay,
+  downstreamHeaders,
+  drain,
+  forwardUpstream,
+  listenOnLoopback,
+  respond,
+  upstreamAgent,
+  upstreamHeaders,
+} from './http-forward';
 
 /** Which requests a fault applies to. */
 export interface FaultMatch {
@@ -97,7 +106,9 @@ function matches(match: FaultMatch, req: IncomingMessage): boolean {
 
 /** A registry-style JSON error body. */
 function errorBody(status: number): string {
-  return JSON.stringify({ errors: [{ code: 'HARNESS_FAULT', message: `fault injected by the harness: ${status}`, detail: null }] });
+  return JSON.stringify({
+    errors: [{ code: 'HARNESS_FAULT', message: `fault injected by the harness: ${status}`, detail: null }],
+  });
 }
 
 /** Starts a reverse proxy to `target` on a free 127.0.0.1 port. */
@@ -138,7 +149,10 @@ export async function startFaultProxy(target: { url: string }, options: FaultPro
     }
     if (action && 'status' in action) {
       await drain(req);
-      const headers: OutgoingHttpHeaders = { 'docker-distribution-api-version': 'registry/2.0', ...lowerCaseKeys(action.headers ?? {}) };
+      const headers: OutgoingHttpHeaders = {
+        'docker-distribution-api-version': 'registry/2.0',
+        ...lowerCaseKeys(action.headers ?? {}),
+      };
       if (action.status === 401 && options.wwwAuthenticate && headers['www-authenticate'] === undefined) {
         headers['www-authenticate'] = options.wwwAuthenticate;
       }
@@ -155,7 +169,13 @@ export async function startFaultProxy(target: { url: string }, options: FaultPro
       upstream = await forwardUpstream(req, targetUrl, agent, { headers: upstreamHeaders(req.headers, targetUrl) });
     } catch (err) {
       record.status = 502;
-      if (!res.headersSent) respond(res, 502, { 'content-type': 'text/plain' }, `harness proxy: upstream failed: ${(err as Error).message}`);
+      if (!res.headersSent)
+        respond(
+          res,
+          502,
+          { 'content-type': 'text/plain' },
+          `harness proxy: upstream failed: ${(err as Error).message}`,
+        );
       return;
     }
     const status = action && 'rewriteStatus' in action ? action.rewriteStatus : (upstream.statusCode ?? 502);
@@ -303,7 +323,14 @@ export async function startBlobCdn(target: { url: string; username?: string; pas
     if (req.headers.range) headers.range = req.headers.range;
     const upstream = await forwardUpstream(req, targetUrl, agent, { headers });
     const out: OutgoingHttpHeaders = {};
-    for (const name of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'docker-content-digest']) {
+    for (const name of [
+      'content-type',
+      'content-length',
+      'content-range',
+      'accept-ranges',
+      'etag',
+      'docker-content-digest',
+    ]) {
       const value = upstream.headers[name];
       if (value !== undefined) out[name] = value;
     }

@@ -4,11 +4,27 @@
  * copying response headers with `Location` rewritten to keep clients on the front server.
  */
 import { Agent, createServer, request as httpRequest } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  RequestListener,
+  Server,
+  ServerResponse,
+} from 'node:http';
 import { pipeline } from 'node:stream';
 
 /** Headers that describe one connection, not the message: never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 /** A server listening on 127.0.0.1. */
 export interface ListeningServer {
@@ -23,7 +39,9 @@ export interface ListeningServer {
 }
 
 /** Starts an HTTP server on a free 127.0.0.1 port; errors thrown by the handler become 500s. */
-export async function listenOnLoopback(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<ListeningServer> {
+export async function listenOnLoopback(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<ListeningServer> {
   const listener: RequestListener = (req, res) => {
     handler(req, res).catch((err: unknown) => {
       if (!res.headersSent) {
@@ -94,7 +112,8 @@ export function downstreamHeaders(res: IncomingMessage, fromOrigin: string, toOr
     out[name] = value;
   }
   const location = out.location;
-  if (typeof location === 'string' && location.startsWith(fromOrigin)) out.location = toOrigin + location.slice(fromOrigin.length);
+  if (typeof location === 'string' && location.startsWith(fromOrigin))
+    out.location = toOrigin + location.slice(fromOrigin.length);
   return out;
 }
 
@@ -132,7 +151,12 @@ export function upstreamAgent(): Agent {
 }
 
 /** Writes a complete response with a body (none for HEAD). */
-export function respond(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string | Buffer = ''): void {
+export function respond(
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: string | Buffer = '',
+): void {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(status, { ...headers, 'content-length': String(bytes.length) });
   res.end(bytes);

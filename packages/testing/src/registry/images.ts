@@ -118,7 +118,12 @@ export function digestTag(digest: string, suffix?: string): string {
 /** Media types of one format. */
 function typesOf(format: ImageFormat): { index: string; manifest: string; config: string; layer: string } {
   return format === 'oci'
-    ? { index: MediaTypes.ociIndex, manifest: MediaTypes.ociManifest, config: MediaTypes.ociConfig, layer: MediaTypes.ociLayerGzip }
+    ? {
+        index: MediaTypes.ociIndex,
+        manifest: MediaTypes.ociManifest,
+        config: MediaTypes.ociConfig,
+        layer: MediaTypes.ociLayerGzip,
+      }
     : {
         index: MediaTypes.dockerManifestList,
         manifest: MediaTypes.dockerManifest,
@@ -161,7 +166,10 @@ export function imageManifest(format: ImageFormat, config: BlobInfo, layers: Blo
 }
 
 /** An index (OCI image index or Docker manifest list) of platform manifests. */
-export function indexManifest(format: ImageFormat, entries: Array<{ manifest: ManifestDoc; platform: Platform }>): ManifestDoc {
+export function indexManifest(
+  format: ImageFormat,
+  entries: Array<{ manifest: ManifestDoc; platform: Platform }>,
+): ManifestDoc {
   const types = typesOf(format);
   return manifestDoc(types.index, {
     schemaVersion: 2,
@@ -196,7 +204,10 @@ export function multiPlatformImage(format: ImageFormat, options: MultiPlatformOp
   const blobs: BytesBlob[] = [base];
   const children: ManifestDoc[] = [];
   const entries = platforms.map((platform) => {
-    const own = bytesBlob(types.layer, seededBytes(`${seed}/layer/${platformName(platform)}`, options.layerSize ?? 32 * 1024));
+    const own = bytesBlob(
+      types.layer,
+      seededBytes(`${seed}/layer/${platformName(platform)}`, options.layerSize ?? 32 * 1024),
+    );
     const config = imageConfig(format, platform, [base, own], seed);
     const manifest = imageManifest(format, config, [base, own]);
     blobs.push(own, config);
@@ -218,7 +229,11 @@ export function dockerManifestList(options: MultiPlatformOptions): SyntheticImag
 }
 
 /** A single-platform Docker v2 schema 2 image. */
-export function dockerImage(options: { seed: string; layerSizes?: number[]; platform?: Platform }): SyntheticImage<BytesBlob> {
+export function dockerImage(options: {
+  seed: string;
+  layerSizes?: number[];
+  platform?: Platform;
+}): SyntheticImage<BytesBlob> {
   const { seed } = options;
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
   const layers = (options.layerSizes ?? [32 * 1024, 16 * 1024]).map((size, i) =>
@@ -292,7 +307,10 @@ export interface ArtifactOptions {
 /** An OCI 1.1 artifact: an image manifest with `artifactType`, the empty config, one layer and a `subject`. */
 export function artifactWithSubject(subject: ManifestDoc, options: ArtifactOptions): SyntheticImage<BytesBlob> {
   const empty = bytesBlob(MediaTypes.ociEmpty, EMPTY_JSON);
-  const layer = bytesBlob(options.layerMediaType ?? 'application/octet-stream', seededBytes(`${options.seed}/artifact`, options.layerSize ?? 512));
+  const layer = bytesBlob(
+    options.layerMediaType ?? 'application/octet-stream',
+    seededBytes(`${options.seed}/artifact`, options.layerSize ?? 512),
+  );
   const root = manifestDoc(MediaTypes.ociManifest, {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,

@@ -12,7 +12,12 @@ const MiB = 1 << 20;
 export async function largeLayer(options: { size: number; seed: string; mediaType?: string }): Promise<StreamedBlob> {
   const { size, seed } = options;
   const { digest } = await digestStream(seededStream(seed, size));
-  return { digest, size, mediaType: options.mediaType ?? MediaTypes.ociLayerGzip, stream: () => seededStream(seed, size) };
+  return {
+    digest,
+    size,
+    mediaType: options.mediaType ?? MediaTypes.ociLayerGzip,
+    stream: () => seededStream(seed, size),
+  };
 }
 
 /** Options of `largeMultiPlatformIndex`. */
@@ -47,7 +52,9 @@ export async function largeMultiPlatformIndex(options: LargeIndexOptions): Promi
   for (const platform of platforms) {
     const layers: Blob[] = [base];
     for (let i = 1; i < perPlatform; i++) {
-      layers.push(await largeLayer({ size, seed: `${options.seed}/${platformName(platform)}/${i}`, mediaType: layerType }));
+      layers.push(
+        await largeLayer({ size, seed: `${options.seed}/${platformName(platform)}/${i}`, mediaType: layerType }),
+      );
     }
     const config = imageConfig(format, platform, layers, options.seed);
     const manifest = imageManifest(format, config, layers);
@@ -60,7 +67,12 @@ export async function largeMultiPlatformIndex(options: LargeIndexOptions): Promi
 }
 
 /** A single-platform image with one streamed layer (default 512 MiB, Docker media types). */
-export async function largeSingleLayerImage(options: { seed: string; sizeMiB?: number; format?: ImageFormat; platform?: Platform }): Promise<SyntheticImage<Blob>> {
+export async function largeSingleLayerImage(options: {
+  seed: string;
+  sizeMiB?: number;
+  format?: ImageFormat;
+  platform?: Platform;
+}): Promise<SyntheticImage<Blob>> {
   const format = options.format ?? 'docker';
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
   const layer = await largeLayer({

@@ -63,7 +63,8 @@ export type BodyFraming = { kind: 'length'; length: number } | { kind: 'chunked'
  * its body (Content-Length, chunked, or to the end of the connection).
  */
 export class MessageBoundaries {
-  private state: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailer' | 'until-close' | 'lost' = 'head';
+  private state: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailer' | 'until-close' | 'lost' =
+    'head';
   private pending: Buffer = Buffer.alloc(0);
   private remaining = 0;
 
@@ -220,7 +221,8 @@ function relayDelayed(from: Socket, to: Socket, delay: () => number, onChunk?: (
     queue.push({ due: performance.now() + delay(), chunk });
     queued += chunk.length;
     if (queued >= HARD_LIMIT || (blocked && queued >= HIGH_WATER)) from.pause();
-    if (timer === undefined && !blocked) timer = setTimeout(flush, Math.max(0, (queue[0] as { due: number }).due - performance.now()));
+    if (timer === undefined && !blocked)
+      timer = setTimeout(flush, Math.max(0, (queue[0] as { due: number }).due - performance.now()));
   });
   from.on('end', () => {
     ended = true;
@@ -229,7 +231,10 @@ function relayDelayed(from: Socket, to: Socket, delay: () => number, onChunk?: (
 }
 
 /** Starts a latency link to the registry at `target.url` (plain HTTP) on a free 127.0.0.1 port. */
-export async function startLatencyLink(target: { url: string }, options: { latencyMs?: number } = {}): Promise<LatencyLink> {
+export async function startLatencyLink(
+  target: { url: string },
+  options: { latencyMs?: number } = {},
+): Promise<LatencyLink> {
   const upstream = new URL(target.url);
   const requests: LinkRequest[] = [];
   const sockets = new Set<Socket>();

@@ -81,7 +81,8 @@ export async function registryRequest(
 
 /** Throws a RegistryHttpError unless the status is one of `expected`. */
 function expectStatus(result: HttpResult, method: string, target: string, ...expected: number[]): void {
-  if (!expected.includes(result.status)) throw new RegistryHttpError(method, target, result.status, result.body.toString());
+  if (!expected.includes(result.status))
+    throw new RegistryHttpError(method, target, result.status, result.body.toString());
 }
 
 /** Does the repository have this blob (HEAD 200)? */
@@ -98,7 +99,8 @@ export async function fetchBlob(registry: RegistryEndpoint, repository: string, 
   const path = `/v2/${repository}/blobs/${digest}`;
   const res = await registryRequest(registry, 'GET', path);
   expectStatus(res, 'GET', path, 200);
-  if (sha256Digest(res.body) !== digest) throw new Error(`blob ${digest} of ${repository} has digest ${sha256Digest(res.body)}`);
+  if (sha256Digest(res.body) !== digest)
+    throw new Error(`blob ${digest} of ${repository} has digest ${sha256Digest(res.body)}`);
   return res.body;
 }
 
@@ -126,9 +128,17 @@ export async function pushBlob(registry: RegistryEndpoint, repository: string, b
 }
 
 /** PUTs a manifest under a tag or its digest and checks the digest the registry reports. */
-export async function putManifest(registry: RegistryEndpoint, repository: string, reference: string, doc: ManifestDoc): Promise<void> {
+export async function putManifest(
+  registry: RegistryEndpoint,
+  repository: string,
+  reference: string,
+  doc: ManifestDoc,
+): Promise<void> {
   const path = `/v2/${repository}/manifests/${reference}`;
-  const res = await registryRequest(registry, 'PUT', path, { headers: { 'content-type': doc.mediaType }, body: doc.bytes });
+  const res = await registryRequest(registry, 'PUT', path, {
+    headers: { 'content-type': doc.mediaType },
+    body: doc.bytes,
+  });
   expectStatus(res, 'PUT', path, 201);
   const echoed = headerValue(res.headers, 'docker-content-digest');
   if (echoed && echoed !== doc.digest) throw new Error(`registry stored manifest ${doc.digest} as ${echoed}`);
@@ -144,7 +154,12 @@ export interface PushResult {
  * Pushes an image: every blob (skipping those HEAD finds), every manifest by digest
  * (children first), then the root under `tag` if given.
  */
-export async function pushImage(registry: RegistryEndpoint, repository: string, image: SyntheticImage, tag?: string): Promise<PushResult> {
+export async function pushImage(
+  registry: RegistryEndpoint,
+  repository: string,
+  image: SyntheticImage,
+  tag?: string,
+): Promise<PushResult> {
   const result: PushResult = { uploadedBlobs: [], skippedBlobs: [] };
   for (const blob of image.blobs) {
     if (result.uploadedBlobs.includes(blob.digest) || result.skippedBlobs.includes(blob.digest)) continue;
@@ -189,11 +204,17 @@ export async function fetchManifest(
  * The digest of a manifest computed from the exact bytes served (full Accept list);
  * throws if it is missing, if it disagrees with Docker-Content-Digest, or (by digest) with the reference.
  */
-export async function manifestDigestOf(registry: RegistryEndpoint, repository: string, reference: string): Promise<string> {
+export async function manifestDigestOf(
+  registry: RegistryEndpoint,
+  repository: string,
+  reference: string,
+): Promise<string> {
   const got = await fetchManifest(registry, repository, reference);
   if (!got) throw new Error(`manifest ${repository}:${reference} not found at ${registry.url}`);
   if (got.headerDigest !== undefined && got.headerDigest !== got.digest) {
-    throw new Error(`manifest ${repository}:${reference}: body hashes to ${got.digest} but Docker-Content-Digest is ${got.headerDigest}`);
+    throw new Error(
+      `manifest ${repository}:${reference}: body hashes to ${got.digest} but Docker-Content-Digest is ${got.headerDigest}`,
+    );
   }
   if (reference.startsWith('sha256:') && reference !== got.digest) {
     throw new Error(`manifest ${repository}@${reference}: body hashes to ${got.digest}`);
@@ -278,11 +299,16 @@ export async function skopeoInspectDigest(ref: string, options: SkopeoOptions = 
   if (options.creds !== undefined) args.push('--creds', options.creds);
   args.push(`docker://${ref}`);
   const stdout = await new Promise<Buffer>((resolve, reject) => {
-    execFile('skopeo', args, { encoding: 'buffer', maxBuffer: 16 << 20, timeout: options.timeoutMs ?? 30_000 }, (error, out, err) => {
-      const shown = args.map((a, i) => (args[i - 1] === '--creds' ? '***' : a)).join(' ');
-      if (error) reject(new Error(`skopeo ${shown} failed: ${err.toString().trim() || error.message}`));
-      else resolve(out);
-    });
+    execFile(
+      'skopeo',
+      args,
+      { encoding: 'buffer', maxBuffer: 16 << 20, timeout: options.timeoutMs ?? 30_000 },
+      (error, out, err) => {
+        const shown = args.map((a, i) => (args[i - 1] === '--creds' ? '***' : a)).join(' ');
+        if (error) reject(new Error(`skopeo ${shown} failed: ${err.toString().trim() || error.message}`));
+        else resolve(out);
+      },
+    );
   });
   return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
 }

@@ -133,7 +133,9 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, 
   let lastError = 'no answer';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering: ${output().trim() || '(no output)'}`);
+      throw new Error(
+        `docker-registry exited (${child.exitCode ?? child.signalCode}) before answering: ${output().trim() || '(no output)'}`,
+      );
     }
     try {
       const res = await request(`${url}/v2/`, { headersTimeout: 1000, bodyTimeout: 1000 });
@@ -145,7 +147,9 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`docker-registry did not come up within ${timeoutMs} ms (${lastError}): ${output().trim() || '(no output)'}`);
+  throw new Error(
+    `docker-registry did not come up within ${timeoutMs} ms (${lastError}): ${output().trim() || '(no output)'}`,
+  );
 }
 
 /** Stops a guard and its registry: SIGTERM to the guard, then SIGKILL to its whole process group. */
@@ -172,7 +176,12 @@ async function killGroup(child: ChildProcess): Promise<void> {
 }
 
 /** Starts one registry process on a given port; rejects (and cleans up) if it does not come up. */
-async function startOnce(dir: string, configPath: string, port: number, timeoutMs: number): Promise<{ child: ChildProcess; output: () => string }> {
+async function startOnce(
+  dir: string,
+  configPath: string,
+  port: number,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; output: () => string }> {
   let buffered = '';
   const append = (chunk: Buffer): void => {
     buffered = (buffered + chunk.toString()).slice(-OUTPUT_LIMIT);
@@ -187,11 +196,13 @@ async function startOnce(dir: string, configPath: string, port: number, timeoutM
     child.once('spawn', () => resolve(undefined));
     child.once('error', (err) => resolve(err));
   });
-  if (spawned || child.pid === undefined) throw new Error(`cannot start ${REGISTRY_BINARY}: ${spawned?.message ?? 'no pid'}`);
+  if (spawned || child.pid === undefined)
+    throw new Error(`cannot start ${REGISTRY_BINARY}: ${spawned?.message ?? 'no pid'}`);
   live.set(child.pid, dir);
   // The guard and the registry must not keep the test process alive on their own.
   child.unref();
-  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  for (const stream of [child.stdin, child.stdout, child.stderr])
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
   const output = (): string => buffered;
   try {
     await waitUntilUp(`http://127.0.0.1:${port}`, child, timeoutMs, output);

@@ -6,7 +6,15 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import { downstreamHeaders, drain, forwardUpstream, listenOnLoopback, respond, upstreamAgent, upstreamHeaders } from './http-forward';
+import {
+  downstreamHeaders,
+  drain,
+  forwardUpstream,
+  listenOnLoopback,
+  respond,
+  upstreamAgent,
+  upstreamHeaders,
+} from './http-forward';
 
 /** The `service` the token server names and expects. */
 export const BEARER_SERVICE = 'harness-registry';
@@ -83,7 +91,9 @@ function parseScopes(values: string[]): Grants {
 /** The repository scopes a registry request needs; [] for `/v2/` (any valid token will do). */
 export function scopesNeeded(method: string, url: string): NeededScope[] {
   const parsed = new URL(url, 'http://x');
-  const m = /^\/v2\/(.+)\/(manifests\/[^/]+|blobs\/uploads\/.*|blobs\/[^/]+|tags\/list|referrers\/[^/]+)$/.exec(parsed.pathname);
+  const m = /^\/v2\/(.+)\/(manifests\/[^/]+|blobs\/uploads\/.*|blobs\/[^/]+|tags\/list|referrers\/[^/]+)$/.exec(
+    parsed.pathname,
+  );
   if (!m?.[1]) return [];
   const write = method !== 'GET' && method !== 'HEAD';
   const needed: NeededScope[] = [{ repository: m[1], actions: write ? ['pull', 'push'] : ['pull'] }];
@@ -128,8 +138,15 @@ export async function startBearerFront(target: { url: string }, options: BearerF
     const service = url.searchParams.get('service') ?? undefined;
     const scopes = url.searchParams.getAll('scope');
     const granted =
-      credentials !== undefined && safeEqual(credentials.username, options.username) && safeEqual(credentials.password, options.password);
-    tokenRequests.push({ ...(service !== undefined ? { service } : {}), scopes, ...(credentials ? { account: credentials.username } : {}), granted });
+      credentials !== undefined &&
+      safeEqual(credentials.username, options.username) &&
+      safeEqual(credentials.password, options.password);
+    tokenRequests.push({
+      ...(service !== undefined ? { service } : {}),
+      scopes,
+      ...(credentials ? { account: credentials.username } : {}),
+      granted,
+    });
     if (!granted) {
       respond(
         res,
@@ -154,12 +171,17 @@ export async function startBearerFront(target: { url: string }, options: BearerF
   /** 401 with a Bearer challenge for the scopes needed. */
   const challenge = (res: ServerResponse, needed: NeededScope[], error?: string): void => {
     let value = `Bearer realm="${realm}",service="${BEARER_SERVICE}"`;
-    if (needed.length > 0) value += `,scope="${needed.map((s) => `repository:${s.repository}:${s.actions.join(',')}`).join(' ')}"`;
+    if (needed.length > 0)
+      value += `,scope="${needed.map((s) => `repository:${s.repository}:${s.actions.join(',')}`).join(' ')}"`;
     if (error) value += `,error="${error}"`;
     respond(
       res,
       401,
-      { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0', 'www-authenticate': value },
+      {
+        'content-type': 'application/json; charset=utf-8',
+        'docker-distribution-api-version': 'registry/2.0',
+        'www-authenticate': value,
+      },
       JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: needed }] }),
     );
   };
@@ -176,7 +198,8 @@ export async function startBearerFront(target: { url: string }, options: BearerF
     let error: string | undefined;
     if (presented !== undefined) {
       if (!token || token.expiresAt <= Date.now()) error = 'invalid_token';
-      else if (!needed.every((s) => s.actions.every((a) => token.grants.get(s.repository)?.has(a)))) error = 'insufficient_scope';
+      else if (!needed.every((s) => s.actions.every((a) => token.grants.get(s.repository)?.has(a))))
+        error = 'insufficient_scope';
     }
     if (presented === undefined || error) {
       await drain(req);
@@ -184,7 +207,9 @@ export async function startBearerFront(target: { url: string }, options: BearerF
       challenge(res, needed, error);
       return;
     }
-    const upstream = await forwardUpstream(req, targetUrl, agent, { headers: upstreamHeaders(req.headers, targetUrl, ['authorization']) });
+    const upstream = await forwardUpstream(req, targetUrl, agent, {
+      headers: upstreamHeaders(req.headers, targetUrl, ['authorization']),
+    });
     record.status = upstream.statusCode ?? 502;
     res.writeHead(record.status, downstreamHeaders(upstream, targetUrl.origin, frontOrigin));
     pipeline(upstream, res, () => undefined);
