@@ -91,7 +91,7 @@ const NUMERIC_PARAMS = {
   workerTimeoutMinutes: [5, 2160],
   maxAttempts: [1, 100], // MAX_ATTEMPTS
   leaseSeconds: [60, 43200], // LEASE_SECONDS
-  reconcileConcurrency: [1, 64], // RECONCILE_CONCURRENCY
+  repairConcurrency: [1, 64], // REPAIR_CONCURRENCY
 };
 
 /**
@@ -114,11 +114,11 @@ function checkTuning(values) {
 }
 
 /**
- * The reconcile function's schedule: an EventBridge `rate(...)` or
+ * The repair function's schedule: an EventBridge `rate(...)` or
  * `cron(...)` expression, or empty (blank) for none. Returns the expression,
  * or undefined when there is no schedule.
  */
-function reconcileScheduleExpression(raw) {
+function repairScheduleExpression(raw) {
   const text = raw === undefined || raw === null ? '' : String(raw).trim();
   if (text === '') return undefined;
   // EventBridge wants the singular for 1 (`rate(1 hour)`) and the plural otherwise (`rate(6 hours)`).
@@ -126,13 +126,13 @@ function reconcileScheduleExpression(raw) {
   if (rate && (rate[1] === '1') === (rate[3] === '')) return text;
   if (/^cron\(\S+( \S+){5}\)$/.test(text)) return text;
   throw new StageConfigError(
-    'param "reconcileSchedule" must be "rate(N minutes|hours|days)" (singular for 1), "cron(<six fields>)", or empty for no schedule',
+    'param "repairSchedule" must be "rate(N minutes|hours|days)" (singular for 1), "cron(<six fields>)", or empty for no schedule',
   );
 }
 
-/** The reconcile function's `events`: one schedule, or none. */
-function reconcileScheduleEvents(raw, ruleName) {
-  const expression = reconcileScheduleExpression(raw);
+/** The repair function's `events`: one schedule, or none. */
+function repairScheduleEvents(raw, ruleName) {
+  const expression = repairScheduleExpression(raw);
   if (expression === undefined) return [];
   return [
     {
@@ -172,10 +172,10 @@ module.exports = {
     sourceRepositoryArns(parseReplication(replication)),
   ),
   tuning: resolver(Object.keys(NUMERIC_PARAMS), checkTuning),
-  reconcileEvents: async ({ resolveVariable }) => {
-    const ruleName = await resolveVariable('self:custom.names.reconcileRule');
-    return resolver(['reconcileSchedule'], ({ reconcileSchedule }) =>
-      reconcileScheduleEvents(reconcileSchedule, ruleName),
+  repairEvents: async ({ resolveVariable }) => {
+    const ruleName = await resolveVariable('self:custom.names.repairRule');
+    return resolver(['repairSchedule'], ({ repairSchedule }) =>
+      repairScheduleEvents(repairSchedule, ruleName),
     )({ resolveVariable });
   },
   destinationRegistry: resolver(['destinationPartition', 'destinationRegion', 'destinationAccountId'], (params) => {
@@ -196,6 +196,6 @@ module.exports = {
   sourceRepositoryArns,
   destination,
   checkTuning,
-  reconcileScheduleExpression,
-  reconcileScheduleEvents,
+  repairScheduleExpression,
+  repairScheduleEvents,
 };

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Bundles the worker CodeBuild runs (packages/build-worker/src/worker/main.ts)
+ * Bundles the worker CodeBuild runs (packages/build-worker/src/main.ts)
  * into one zip: `worker.js` (CommonJS, every dependency inside) and its
  * source map. CodeBuild unpacks the zip as its S3 source and runs
  * `node worker.js`.

@@ -1,12 +1,4 @@
-export * from './http/retry';
-export * from './registry/auth';
-export * from './registry/client';
-export * from './registry/credentials';
-export * from './registry/destination-secret';
-export * from './registry/ecr-auth';
-export * from './registry/media-types';
-export * from './copy/copy-image';
-export * from './copy/events';
-export * from './copy/limiter';
-export * from './copy/verifier';
-export { main } from './cli/main';
+/** The CodeBuild worker: `main.ts` is the program a build runs; the rest is exported for the local runner and tests. */
+export * from './worker';
+export * from './runner';
+export * from './reconcile';

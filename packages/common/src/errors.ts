@@ -13,8 +13,10 @@ export const ErrorCode = {
   InvalidEcrHost: 'INVALID_ECR_HOST',
   /** A region does not belong to any known partition. */
   UnknownPartition: 'UNKNOWN_PARTITION',
-  /** Credentials are missing, rejected or could not be obtained. */
+  /** Credentials are missing or were rejected: trying again with the same ones cannot help. */
   AuthFailed: 'AUTH_FAILED',
+  /** Credentials could not be obtained just now (a token service or the ECR token call failed, a token expired). */
+  AuthUnavailable: 'AUTH_UNAVAILABLE',
   /** The registry denied the operation to valid credentials. */
   AccessDenied: 'ACCESS_DENIED',
   /** A repository, manifest, tag or blob does not exist. */
@@ -43,15 +45,24 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Codes whose failures may succeed when tried again later. */
+/**
+ * Codes whose failures may succeed when tried again later: the job is retried (job retry) and the command says so.
+ * Every other code is final for the job that met it. This set is the one place that decides; an error overrides it
+ * only where one failure of a code is known to differ (rare: grep `retryable:`).
+ */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.RegistryUnavailable,
   ErrorCode.Network,
   ErrorCode.LeaseLost,
   ErrorCode.SourceChanged,
   ErrorCode.AwsService,
-  ErrorCode.AuthFailed,
+  ErrorCode.AuthUnavailable,
 ]);
+
+/** Whether failures of this code are worth another try later. */
+export function isRetryableCode(code: ErrorCode): boolean {
+  return RETRYABLE.has(code);
+}
 
 export interface ReplicationErrorOptions {
   /** Overrides the code's default retryability. */
@@ -70,7 +81,7 @@ export class ReplicationError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ReplicationError';
     this.code = code;
-    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.retryable = options.retryable ?? isRetryableCode(code);
     this.details = options.details ?? {};
   }
 
@@ -94,7 +105,7 @@ export class ValidationError extends ReplicationError {
 
   constructor(subject: string, issues: readonly ValidationIssue[], code: ErrorCode = ErrorCode.InvalidInput) {
     const list = issues.map((i) => `${i.path}: ${i.reason}`).join('; ');
-    super(code, `invalid ${subject}: ${list}`, { retryable: false, details: { subject, issues } });
+    super(code, `invalid ${subject}: ${list}`, { details: { subject, issues } });
     this.name = 'ValidationError';
     this.subject = subject;
     this.issues = issues;

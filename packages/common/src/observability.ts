@@ -1,5 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy, { type MiddyfiedHandler } from '@middy/core';
+import type { Context } from 'aws-lambda';
 
 /**
  * Logging and metrics for every component: Powertools' JSON logger with a
@@ -97,4 +101,33 @@ export function createLogger(serviceName: string, options: CreateLoggerOptions =
  */
 export function createMetrics(serviceName: string, logger?: Logger): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName, ...(logger === undefined ? {} : { logger }) });
+}
+
+/** The logger and metrics of one Lambda handler. */
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * The logger and metrics of a Lambda handler: `service` is the component (the `service` field of its logs and the
+ * dimension of its metrics, which alarms key on); `handler`, when a component has several, is added to every log line.
+ */
+export function observability(service: string, handler?: string): Observability {
+  const logger = createLogger(service, handler === undefined ? {} : { persistentKeys: { handler } });
+  return { logger, metrics: createMetrics(service, logger) };
+}
+
+/**
+ * The one way a Lambda handler is wired: middy, Powertools' Lambda context on every log line (never the event, which
+ * may name what a user would rather not log), and metrics flushed after every invocation with a cold-start metric.
+ * Handlers stay thin: build settings and clients once per container, then `lambdaHandler(obs, (event) => domain(...))`.
+ */
+export function lambdaHandler<TEvent, TResult>(
+  { logger, metrics }: Observability,
+  handle: (event: TEvent, context: Context) => Promise<TResult>,
+): MiddyfiedHandler<TEvent, TResult, Error, Context> {
+  return middy<TEvent, TResult, Error, Context>(handle)
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }

@@ -38,8 +38,8 @@ export const EnvName = {
   sourceRegistry: 'SOURCE_REGISTRY',
   /** Destination region when the destination secret has none. */
   destRegion: 'DEST_REGION',
-  /** Tags the scheduled reconcile (drift repair) compares at once. */
-  reconcileConcurrency: 'RECONCILE_CONCURRENCY',
+  /** Tags the scheduled repair (drift repair) compares at once. */
+  repairConcurrency: 'REPAIR_CONCURRENCY',
 } as const;
 
 export type SettingName = keyof typeof EnvName;
@@ -47,7 +47,7 @@ export type EnvName = (typeof EnvName)[SettingName];
 
 export const DEFAULT_LEASE_SECONDS = 900;
 export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_RECONCILE_CONCURRENCY = 8;
+export const DEFAULT_REPAIR_CONCURRENCY = 8;
 
 /** An environment: `process.env` or any map of names to optional strings. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -158,7 +158,7 @@ const SETTING_SCHEMAS = {
         .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-gov-west-1')
         .optional(),
     ),
-  reconcileConcurrency: wholeNumber(1, 64, DEFAULT_RECONCILE_CONCURRENCY),
+  repairConcurrency: wholeNumber(1, 64, DEFAULT_REPAIR_CONCURRENCY),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -238,26 +238,26 @@ export type WorkerSettings = SettingsOf<
 >;
 
 /**
- * The scheduled reconcile (drift repair): compares the source registry (its own
+ * The scheduled repair (drift repair): compares the source registry (its own
  * account and region) with the destination and queues a request per tag that differs.
  */
-export const ReconcileSettings = defineSettings('reconcile', [
+export const RepairSettings = defineSettings('repair', [
   'requestQueueUrl',
   'replicationConfig',
   'destSecretId',
   'destRegion',
   'destRegistry',
   'sourceRegistry',
-  'reconcileConcurrency',
+  'repairConcurrency',
 ]);
-export type ReconcileSettings = SettingsOf<
+export type RepairSettings = SettingsOf<
   | 'requestQueueUrl'
   | 'replicationConfig'
   | 'destSecretId'
   | 'destRegion'
   | 'destRegistry'
   | 'sourceRegistry'
-  | 'reconcileConcurrency'
+  | 'repairConcurrency'
 >;
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
@@ -265,4 +265,4 @@ export const parseDispatchSettings = (env?: Environment): DispatchSettings => Di
 export const parseBuildStateSettings = (env?: Environment): BuildStateSettings => BuildStateSettings.parse(env);
 export const parseRetryForwardSettings = (env?: Environment): RetryForwardSettings => RetryForwardSettings.parse(env);
 export const parseWorkerSettings = (env?: Environment): WorkerSettings => WorkerSettings.parse(env);
-export const parseReconcileSettings = (env?: Environment): ReconcileSettings => ReconcileSettings.parse(env);
+export const parseRepairSettings = (env?: Environment): RepairSettings => RepairSettings.parse(env);

@@ -11,7 +11,7 @@ import {
   toReplicationError,
 } from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
-import { scheduleRetry } from './retry-queue';
+import { scheduleJobRetry } from './job-retry';
 
 /** Build states that end a build without the worker having finished its jobs. */
 export const DEAD_BUILD_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT']);
@@ -142,7 +142,7 @@ async function retryOrFail(
   let sentFor: number | undefined;
   if (before.attempts + 1 < deps.maxAttempts) {
     sentFor = before.attempts + 1;
-    await scheduleRetry(deps.sqs, deps.retryQueueUrl, before, sentFor);
+    await scheduleJobRetry(deps.sqs, deps.retryQueueUrl, before, sentFor);
   }
 
   const released = await store.releaseForRetry(jobKey, leaseOwner, error, deps.maxAttempts, clock());
@@ -153,14 +153,16 @@ async function retryOrFail(
     case 'retry': {
       const attempt = released.record.attempts;
       const delaySeconds =
-        sentFor === undefined ? await scheduleRetry(deps.sqs, deps.retryQueueUrl, released.record, attempt) : undefined;
+        sentFor === undefined
+          ? await scheduleJobRetry(deps.sqs, deps.retryQueueUrl, released.record, attempt)
+          : undefined;
       logger.info('scheduled a retry', {
         jobKey,
         attempt,
         maxAttempts: deps.maxAttempts,
         ...(delaySeconds === undefined ? {} : { delaySeconds }),
       });
-      metrics.addMetric('RetriesScheduled', MetricUnit.Count, 1);
+      metrics.addMetric('JobRetriesScheduled', MetricUnit.Count, 1);
       return 'retry';
     }
     case 'failed':

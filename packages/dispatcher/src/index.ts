@@ -2,5 +2,5 @@ export * from './codebuild';
 export * from './fifo-order';
 export * from './dispatch';
 export * from './build-state';
-export * from './retry-queue';
-export * from './retry';
+export * from './job-retry';
+export * from './job-retry-forward';

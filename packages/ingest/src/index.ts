@@ -1,3 +1,2 @@
 export * from './decide';
-export * from './send';
 export * from './ingest';

@@ -9,7 +9,7 @@ import {
   type ReplicationConfig,
 } from '@ecr-replicate/common';
 import { eventIdOf, toRequest, type DropReason } from './decide';
-import { sendRequest } from './send';
+import { sendRequest } from '@ecr-replicate/common/queue';
 
 export interface IngestDependencies {
   sqs: SQSClient;
@@ -50,7 +50,6 @@ export async function ingestEvent(input: unknown, deps: IngestDependencies): Pro
       ErrorCode.InvalidInput,
       `ECR event ${eventId ?? '(without a valid id)'} rejected: ${failure.message}`,
       {
-        retryable: false,
         cause: error,
         details: { eventId },
       },

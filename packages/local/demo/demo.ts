@@ -202,7 +202,7 @@ async function main(): Promise<number> {
   }
   try {
     runner = await startLocalRunner({ config: { deletes: true }, timeScale: 0.05, onEvent: narrate });
-    const worker = relative(process.cwd(), require.resolve('@ecr-replicate/build-worker/dist/worker/main.js'));
+    const worker = relative(process.cwd(), require.resolve('@ecr-replicate/build-worker/dist/main.js'));
     out(`  source registry       ${runner.source.url} (open)`);
     out(
       `  destination registry  ${runner.destination.url} (Basic auth: user AWS, the password the stubbed ECR token decodes to)`,

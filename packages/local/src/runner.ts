@@ -123,10 +123,10 @@ function loadHandlers(): Handlers {
   /* eslint-disable @typescript-eslint/no-require-imports */
   return {
     ingest: (require('@ecr-replicate/ingest/dist/handler') as { handler: Handlers['ingest'] }).handler,
-    queue: (require('@ecr-replicate/dispatcher/dist/handlers/queue') as { handler: Handlers['queue'] }).handler,
+    queue: (require('@ecr-replicate/dispatcher/dist/handlers/requests') as { handler: Handlers['queue'] }).handler,
     buildState: (require('@ecr-replicate/dispatcher/dist/handlers/build-state') as { handler: Handlers['buildState'] })
       .handler,
-    retry: (require('@ecr-replicate/dispatcher/dist/handlers/retry') as { handler: Handlers['retry'] }).handler,
+    retry: (require('@ecr-replicate/dispatcher/dist/handlers/job-retries') as { handler: Handlers['retry'] }).handler,
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
@@ -135,7 +135,7 @@ function loadHandlers(): Handlers {
 function workerFiles(): { workerEntry: string; preload: string } {
   let workerEntry: string;
   try {
-    workerEntry = require.resolve('@ecr-replicate/build-worker/dist/worker/main.js');
+    workerEntry = require.resolve('@ecr-replicate/build-worker/dist/main.js');
   } catch {
     throw new Error(
       'the worker is not compiled: run "npx turbo run build" (or "npm run setup") at the repository root',

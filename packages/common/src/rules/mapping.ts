@@ -23,7 +23,7 @@ export function mapRepositoryName(config: Pick<ReplicationConfig, 'mapping'>, so
     throw new ReplicationError(
       ErrorCode.InvalidInput,
       `repository "${source}" maps to "${mapped}", which is not a valid repository name: ${problem}`,
-      { retryable: false, details: { source, mapped } },
+      { details: { source, mapped } },
     );
   }
   return mapped;

@@ -104,9 +104,7 @@ export function createJobTableClient(config: DynamoDBClientConfig = {}): DynamoD
 export function normalizeEventTime(isoTime: string): string {
   const millis = Date.parse(isoTime);
   if (Number.isNaN(millis)) {
-    throw new ReplicationError(ErrorCode.InvalidInput, `event time "${isoTime}" is not an ISO 8601 date-time`, {
-      retryable: false,
-    });
+    throw new ReplicationError(ErrorCode.InvalidInput, `event time "${isoTime}" is not an ISO 8601 date-time`, {});
   }
   return new Date(millis).toISOString();
 }
@@ -241,7 +239,6 @@ export class JobStore {
           ErrorCode.NotFound,
           `job "${jobKey}" has no record in table "${this.tableName}"; record a request first`,
           {
-            retryable: false,
             details: { jobKey },
           },
         );
@@ -506,7 +503,7 @@ export class JobStore {
 
 function assertPositive(value: number, name: string): void {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new ReplicationError(ErrorCode.Internal, `${name} must be a positive number`, { retryable: false });
+    throw new ReplicationError(ErrorCode.Internal, `${name} must be a positive number`);
   }
 }
 
@@ -523,7 +520,5 @@ function decodeCursor(cursor: string): Record<string, unknown> {
   } catch {
     // reported below
   }
-  throw new ReplicationError(ErrorCode.InvalidInput, 'the job list cursor is not one returned by listPage', {
-    retryable: false,
-  });
+  throw new ReplicationError(ErrorCode.InvalidInput, 'the job list cursor is not one returned by listPage', {});
 }

@@ -1,0 +1,81 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  describeDestinationSecret,
+  partitionOfRegion,
+  type DestinationSecret,
+  type EcrRegistry,
+  type JobRecord,
+  type WorkerSettings,
+} from '@ecr-replicate/common';
+import { type JobStore } from '@ecr-replicate/common/state';
+import type { RegistryClient } from '@ecr-replicate/oci';
+import { reconcile } from './reconcile';
+import { destinationIdentity, ecrClient, endpointOf } from '@ecr-replicate/ecr';
+import { runJobs, type RunSummary } from './runner';
+import { removeTag } from '@ecr-replicate/ecr';
+
+export interface WorkerDependencies {
+  settings: WorkerSettings;
+  secret: DestinationSecret;
+  store: JobStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** Every registry client created is added here, for the caller to close. */
+  clients: RegistryClient[];
+}
+
+/**
+ * Wires the destination (the secret's keys, in its partition) and the source
+ * registries (the worker's own role; one client per source registry) to the
+ * reconcile loop, and runs the build's jobs.
+ */
+export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummary> {
+  const { settings, secret, logger } = deps;
+  const keys = { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
+  const destinationEndpoint = endpointOf(destinationIdentity(secret, settings.destRegion), settings.destRegistry);
+  const destination = ecrClient(destinationEndpoint, keys);
+  deps.clients.push(destination);
+  logger.info('destination', { registry: destinationEndpoint.host, secret: describeDestinationSecret(secret) });
+
+  const sources = new Map<string, RegistryClient>();
+  const sourceFor = (job: JobRecord): RegistryClient => {
+    const id = `${job.sourceAccountId}/${job.sourceRegion}`;
+    let client = sources.get(id);
+    if (client === undefined) {
+      // The source registry is the event's account and region, reached with the worker's own role.
+      const identity: EcrRegistry = {
+        accountId: job.sourceAccountId,
+        region: job.sourceRegion,
+        partition: partitionOfRegion(job.sourceRegion),
+        fips: false,
+      };
+      const endpoint = endpointOf(identity, settings.sourceRegistry);
+      client = ecrClient(endpoint, undefined);
+      sources.set(id, client);
+      deps.clients.push(client);
+    }
+    return client;
+  };
+
+  return runJobs({
+    store: deps.store,
+    keys: settings.jobKeys,
+    owner: settings.leaseOwner,
+    leaseMs: settings.leaseSeconds * 1000,
+    logger,
+    metrics: deps.metrics,
+    reconcile: (job) =>
+      reconcile(job, {
+        source: sourceFor(job),
+        destination,
+        config: settings.replicationConfig,
+        removeTag: (repository, tag) =>
+          removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag),
+        onEvent: (event) => {
+          if (event.type === 'retry' || event.type === 'warning')
+            logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });
+        },
+      }),
+  });
+}

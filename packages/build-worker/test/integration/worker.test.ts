@@ -1,0 +1,351 @@
+/**
+ * The worker against real registries (source open, destination behind Basic
+ * auth as ECR's token login is) and the job table on dynalite. ECR tokens and
+ * the destination secret come from aws-sdk-client-mock: the only AWS calls
+ * that have no local server.
+ */
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ErrorCode,
+  jobKeyOf,
+  parseDestinationSecretString,
+  parseReplicationConfig,
+  parseWorkerSettings,
+  type ReplicationConfigInput,
+  type ReplicationRequest,
+} from '@ecr-replicate/common';
+import { JobStore, createJobTable } from '@ecr-replicate/common/state';
+import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
+import type { RegistryClient } from '@ecr-replicate/oci';
+import { runWorkerJobs } from '../../src/worker';
+import { runJobs } from '../../src/runner';
+import {
+  dockerImage,
+  manifestDigestOf,
+  ociIndex,
+  pushImage,
+  registryRequest,
+  startFaultProxy,
+  startRegistry,
+  type LocalRegistry,
+} from '@ecr-replicate/testing';
+import { startLocalDynamoDb, type LocalDynamoDb, captureOutput } from '@ecr-replicate/testing';
+
+const TOKEN_PASSWORD = 'ecr-token-password-for-tests';
+const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz';
+const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-replicate/destination-AbCdEf';
+const SECRET = JSON.stringify({
+  user: 'ecr-replicate',
+  accesskey: ACCESS_KEY,
+  secretaccesskey: SECRET_KEY,
+  partition: 'aws-us-gov',
+  accountid: '210987654321',
+  region: 'us-gov-west-1',
+});
+const TABLE = 'jobs';
+
+const ecr = mockClient(ECRClient);
+const secrets = mockClient(SecretsManagerClient);
+
+let source: LocalRegistry;
+let destination: LocalRegistry;
+let dynamo: LocalDynamoDb;
+let store: JobStore;
+let sequence = 0;
+
+function request(
+  repository: string,
+  tag: string | undefined,
+  digest: string,
+  action: 'PUSH' | 'DELETE' = 'PUSH',
+  time = new Date(Date.UTC(2026, 10, 1, 0, 0, sequence)).toISOString(),
+): ReplicationRequest {
+  sequence += 1;
+  return {
+    version: 1,
+    eventId: `event-${sequence}`,
+    eventTime: time,
+    action,
+    source: { accountId: '123456789012', region: 'us-east-1', repository },
+    destination: { repository: `mirror/${repository}` },
+    ...(tag === undefined ? {} : { tag }),
+    digest,
+  };
+}
+
+/** What the dispatcher does: record the requests and lease their jobs to `owner`. */
+async function dispatch(owner: string, ...requests: ReplicationRequest[]): Promise<string[]> {
+  const keys = new Set<string>();
+  for (const r of requests) {
+    await store.recordRequest(r, Date.now());
+    keys.add(jobKeyOf(r));
+  }
+  for (const key of keys) expect(await store.acquireLease(key, owner, 60_000, Date.now())).toBe('acquired');
+  return [...keys];
+}
+
+async function runWorker(
+  owner: string,
+  keys: string[],
+  config: ReplicationConfigInput = {},
+  destinationHost = destination.host,
+) {
+  const settings = parseWorkerSettings({
+    JOB_TABLE: TABLE,
+    JOB_KEYS: JSON.stringify(keys),
+    LEASE_OWNER: owner,
+    DEST_SECRET_ID: SECRET_ID,
+    REPLICATION_CONFIG: JSON.stringify(config),
+    DEST_REGISTRY: destinationHost,
+    SOURCE_REGISTRY: source.host,
+  });
+  const logger = createLogger('worker');
+  const metrics = createMetrics('worker', logger);
+  const clients: RegistryClient[] = [];
+  try {
+    return await runWorkerJobs({
+      settings,
+      secret: parseDestinationSecretString(SECRET),
+      store,
+      logger,
+      metrics,
+      clients,
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+beforeAll(async () => {
+  [source, destination, dynamo] = await Promise.all([
+    startRegistry(),
+    startRegistry({ htpasswd: { username: 'AWS', password: TOKEN_PASSWORD } }),
+    startLocalDynamoDb(),
+  ]);
+  await createJobTable(dynamo.client, TABLE);
+  store = new JobStore(dynamo.documentClient, TABLE);
+}, 60_000);
+
+beforeEach(() => {
+  ecr.reset();
+  secrets.reset();
+  ecr
+    .on(GetAuthorizationTokenCommand)
+    .resolves({ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${TOKEN_PASSWORD}`).toString('base64') }] });
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), destination?.stop(), dynamo?.stop()]);
+});
+
+describe('worker', () => {
+  it('replicates a pushed tag with an equal digest and records the outcome', async () => {
+    const image = ociIndex({
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+      seed: 'w-push',
+    });
+    await pushImage(source, 'team/app', image, 'v1');
+    const keys = await dispatch('build-1', request('team/app', 'v1', image.root.digest));
+    const { result: summary, output } = await captureOutput(() => runWorker('build-1', keys));
+    expect(summary).toEqual({ completed: keys, failed: [], retry: [], lost: [] });
+    expect(await manifestDigestOf(destination, 'mirror/team/app', 'v1')).toBe(image.root.digest);
+    const record = await store.get(keys[0]!);
+    expect(record).toMatchObject({ status: 'COMPLETE', replicatedDigest: image.root.digest, dirty: false });
+    expect(record?.leaseOwner).toBeUndefined();
+    expect(record?.bytesCopied).toBeGreaterThan(0);
+    // The destination token was asked for with the secret's keys, in the destination region.
+    const tokenCalls = ecr.commandCalls(GetAuthorizationTokenCommand);
+    const regions = await Promise.all(tokenCalls.map((c) => (c.thisValue as ECRClient).config.region()));
+    expect(regions).toEqual(expect.arrayContaining(['us-gov-west-1', 'us-east-1']));
+    // No secret value in any log line.
+    expect(output).not.toContain(SECRET_KEY);
+    expect(output).not.toContain(TOKEN_PASSWORD);
+    expect(output).not.toContain(ACCESS_KEY);
+    expect(output).toContain('ReplicationsSucceeded');
+  });
+
+  it('ends at the newest digest when two pushes of one tag arrive in reverse order', async () => {
+    const first = dockerImage({ seed: 'w-order-1' });
+    const second = dockerImage({ seed: 'w-order-2' });
+    await pushImage(source, 'team/order', first, 'v1');
+    const older = request('team/order', 'v1', first.root.digest);
+    await pushImage(source, 'team/order', second, 'v1');
+    const newer = request('team/order', 'v1', second.root.digest);
+    const keys = await dispatch('build-2', newer, older);
+    expect((await store.get(keys[0]!))?.desiredDigest).toBe(second.root.digest);
+    await captureOutput(() => runWorker('build-2', keys));
+    expect(await manifestDigestOf(destination, 'mirror/team/order', 'v1')).toBe(second.root.digest);
+  });
+
+  it('follows the source even when the newest event is stale: the tag moved again after it', async () => {
+    const first = dockerImage({ seed: 'w-stale-1' });
+    const second = dockerImage({ seed: 'w-stale-2' });
+    await pushImage(source, 'team/stale', first, 'v1');
+    const keys = await dispatch('build-3', request('team/stale', 'v1', first.root.digest));
+    await pushImage(source, 'team/stale', second, 'v1'); // its event is still on its way
+    await captureOutput(() => runWorker('build-3', keys));
+    expect(await manifestDigestOf(destination, 'mirror/team/stale', 'v1')).toBe(second.root.digest);
+    expect((await store.get(keys[0]!))?.replicatedDigest).toBe(second.root.digest);
+  });
+
+  it('removes a deleted tag only when delete replication is on', async () => {
+    const image = dockerImage({ seed: 'w-delete' });
+    await pushImage(source, 'team/gone', image, 'v1');
+    await captureOutput(async () =>
+      runWorker('build-4', await dispatch('build-4', request('team/gone', 'v1', image.root.digest))),
+    );
+    expect(await manifestDigestOf(destination, 'mirror/team/gone', 'v1')).toBe(image.root.digest);
+    const deleted = await registryRequest(source, 'DELETE', `/v2/team/gone/manifests/${image.root.digest}`);
+    expect(deleted.status).toBe(202);
+
+    const off = await dispatch('build-5', request('team/gone', 'v1', image.root.digest, 'DELETE'));
+    const { result: keptSummary } = await captureOutput(() => runWorker('build-5', off, { deletes: false }));
+    expect(keptSummary?.completed).toEqual(off);
+    expect(await manifestDigestOf(destination, 'mirror/team/gone', 'v1')).toBe(image.root.digest);
+
+    const on = await dispatch('build-6', request('team/gone', 'v1', image.root.digest, 'DELETE'));
+    await captureOutput(() => runWorker('build-6', on, { deletes: true }));
+    await expect(manifestDigestOf(destination, 'mirror/team/gone', 'v1')).rejects.toThrow(/not found/);
+    expect(await store.get(on[0]!)).toMatchObject({ status: 'COMPLETE' });
+    expect((await store.get(on[0]!))?.replicatedDigest).toBeUndefined();
+  });
+
+  it('leaves alone a tagless delete of a digest the source still holds (an index child)', async () => {
+    const image = ociIndex({ platforms: [{ os: 'linux', architecture: 'amd64' }], seed: 'w-child' });
+    await pushImage(source, 'team/child', image, 'v1');
+    await captureOutput(async () =>
+      runWorker('build-7', await dispatch('build-7', request('team/child', 'v1', image.root.digest))),
+    );
+    const child = image.manifests[0]!.digest;
+    const keys = await dispatch('build-8', request('team/child', undefined, child, 'DELETE'));
+    await captureOutput(() => runWorker('build-8', keys, { deletes: true }));
+    expect(await manifestDigestOf(destination, 'mirror/team/child', child)).toBe(child);
+  });
+
+  it('treats an immutable tag at another digest as a failed job that is not retried', async () => {
+    const first = dockerImage({ seed: 'w-immutable-1' });
+    const second = dockerImage({ seed: 'w-immutable-2' });
+    await pushImage(source, 'team/frozen', first, 'v1');
+    await captureOutput(async () =>
+      runWorker('build-9', await dispatch('build-9', request('team/frozen', 'v1', first.root.digest))),
+    );
+    await pushImage(source, 'team/frozen', second, 'v1');
+    const proxy = await startFaultProxy(destination);
+    proxy.addFault({
+      match: { method: 'PUT', path: /\/manifests\/v1$/ },
+      action: {
+        status: 400,
+        body: JSON.stringify({
+          errors: [
+            {
+              code: 'TAG_INVALID',
+              message:
+                "The image tag 'v1' already exists in the 'mirror/team/frozen' repository and cannot be overwritten because the repository is immutable.",
+            },
+          ],
+        }),
+      },
+    });
+    try {
+      const keys = await dispatch('build-10', request('team/frozen', 'v1', second.root.digest));
+      const { result: summary } = await captureOutput(() => runWorker('build-10', keys, {}, proxy.host));
+      expect(summary).toMatchObject({ completed: [], failed: keys, retry: [] });
+      const record = await store.get(keys[0]!);
+      expect(record).toMatchObject({ status: 'FAILED', lastError: { code: ErrorCode.ImmutableTagConflict } });
+      expect(record?.leaseOwner).toBeUndefined();
+      expect(await manifestDigestOf(destination, 'mirror/team/frozen', 'v1')).toBe(first.root.digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('leaves a job leased for a retry when the source is unreachable, and finishes the others', async () => {
+    const image = dockerImage({ seed: 'w-partial' });
+    await pushImage(source, 'team/fine', image, 'v1');
+    const keys = await dispatch(
+      'build-11',
+      request('team/fine', 'v1', image.root.digest),
+      request('team/missing', 'v1', image.root.digest),
+    );
+    const proxy = await startFaultProxy(source);
+    proxy.addFault({ match: { path: /team\/missing/ }, action: { status: 503 } });
+    const settingsSource = source;
+    try {
+      source = { ...source, host: proxy.host } as LocalRegistry;
+      const { result: summary } = await captureOutput(() => runWorker('build-11', keys));
+      expect(summary?.completed).toEqual(['mirror/team/fine:v1']);
+      expect(summary?.retry).toEqual(['mirror/team/missing:v1']);
+      expect((await store.get('mirror/team/missing:v1'))?.leaseOwner).toBe('build-11');
+    } finally {
+      source = settingsSource;
+      await proxy.stop();
+    }
+  }, 60_000);
+});
+
+describe('job runner', () => {
+  const logger = createLogger('worker');
+  const metrics = createMetrics('worker', logger);
+
+  it('reconciles again when a newer request marked the job dirty meanwhile', async () => {
+    const keys = await dispatch('runner-1', request('team/dirty', 'v1', `sha256:${'1'.repeat(64)}`));
+    let passes = 0;
+    const { result: summary } = await captureOutput(() =>
+      runJobs({
+        store,
+        keys,
+        owner: 'runner-1',
+        leaseMs: 60_000,
+        logger,
+        metrics,
+        reconcile: async () => {
+          passes += 1;
+          if (passes === 1) {
+            await store.recordRequest(request('team/dirty', 'v1', `sha256:${'2'.repeat(64)}`), Date.now());
+            expect(await store.acquireLease(keys[0]!, 'runner-other', 60_000, Date.now())).toBe('held');
+          }
+          return { action: 'up-to-date', digest: `sha256:${'2'.repeat(64)}`, bytesCopied: 0 } as never;
+        },
+      }),
+    );
+    expect(passes).toBe(2);
+    expect(summary?.completed).toEqual(keys);
+    expect(await store.get(keys[0]!)).toMatchObject({ status: 'COMPLETE', dirty: false });
+  });
+
+  it('skips a job whose lease another worker took over', async () => {
+    const keys = await dispatch('runner-2', request('team/taken', 'v1', `sha256:${'3'.repeat(64)}`));
+    // The lease expires and another worker takes the job.
+    expect(await store.acquireLease(keys[0]!, 'runner-3', 60_000, Date.now() + 120_000)).toBe('acquired');
+    let called = false;
+    const { result: summary } = await captureOutput(() =>
+      runJobs({
+        store,
+        keys,
+        owner: 'runner-2',
+        leaseMs: 60_000,
+        logger,
+        metrics,
+        reconcile: async () => ((called = true), { action: 'up-to-date', digest: 'x', bytesCopied: 0 } as never),
+      }),
+    );
+    expect(called).toBe(false);
+    expect(summary?.lost).toEqual(keys);
+    expect((await store.get(keys[0]!))?.leaseOwner).toBe('runner-3');
+  });
+
+  it('rejects a configuration the worker cannot use, naming the variable', () => {
+    expect(() => parseReplicationConfig({ deletes: 'sometimes' })).toThrow(/deletes/);
+    expect(() =>
+      parseWorkerSettings({ JOB_TABLE: TABLE, JOB_KEYS: '[]', LEASE_OWNER: 'x', DEST_SECRET_ID: SECRET_ID }),
+    ).toThrow(/JOB_KEYS: must be a JSON array of 1 to 100/);
+  });
+});

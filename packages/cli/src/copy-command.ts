@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util';
+import { ReplicationError, formatReference, parseReference, type ImageReference } from '@ecr-replicate/common/core';
+import { copyImage, type CopyResult } from '@ecr-replicate/oci';
+import type { CopyEvent } from '@ecr-replicate/oci';
+import { parsePlatform, type Platform } from '@ecr-replicate/oci';
+import {
+  REGISTRY_ACCESS_OPTIONS,
+  openRegistries,
+  parseCommandLine,
+  parseRegistryAccess,
+  positiveInteger,
+  type RegistryAccess,
+} from './options';
+import { COPY_HELP, UsageError } from './usage';
+
+export interface CopyArguments extends RegistryAccess {
+  source: ImageReference & { registry: string };
+  destination: ImageReference & { registry: string };
+  platforms: Platform[];
+  referrers: boolean;
+  concurrency: number;
+  json: boolean;
+}
+
+/** Docker Hub's API host and its implicit `library/` namespace. */
+function normalizeRegistry(
+  reference: ImageReference,
+  role: string,
+  raw: string,
+): ImageReference & { registry: string } {
+  if (reference.registry === undefined) {
+    throw new UsageError(
+      `${role} "${raw}" names no registry: write registry/repository[:tag], e.g. 127.0.0.1:5000/app:1`,
+    );
+  }
+  if (reference.registry === 'docker.io' || reference.registry === 'index.docker.io') {
+    const repository = reference.repository.includes('/') ? reference.repository : `library/${reference.repository}`;
+    return { ...reference, registry: 'registry-1.docker.io', repository };
+  }
+  return { ...reference, registry: reference.registry };
+}
+
+function parseImage(raw: string, role: string): ImageReference & { registry: string } {
+  try {
+    return normalizeRegistry(parseReference(raw), role, raw);
+  } catch (error) {
+    if (error instanceof ReplicationError) throw new UsageError(`${role}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Parses `copy` arguments; throws UsageError naming the bad argument. */
+export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): CopyArguments | 'help' {
+  const parsed = parseCommandLine(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...REGISTRY_ACCESS_OPTIONS,
+        platform: { type: 'string', multiple: true },
+        'no-referrers': { type: 'boolean' },
+      },
+    }),
+  );
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      `copy takes SOURCE and DESTINATION (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'})`,
+    );
+  }
+  const source = parseImage(positionals[0] as string, 'SOURCE');
+  const destination = parseImage(positionals[1] as string, 'DESTINATION');
+  if (source.tag === undefined && source.digest === undefined) source.tag = 'latest';
+  if (destination.digest !== undefined) {
+    throw new UsageError(`DESTINATION "${positionals[1]}" has a digest: name a tag (or none to keep the source's)`);
+  }
+  const platforms = (values.platform ?? []).map((text) => {
+    const platform = parsePlatform(text);
+    if (platform === undefined)
+      throw new UsageError(`--platform "${text}" is not OS/ARCH[/VARIANT], e.g. linux/arm64/v8`);
+    return platform;
+  });
+  const access = parseRegistryAccess(values, env);
+  return {
+    source,
+    destination,
+    ...access,
+    platforms,
+    referrers: values['no-referrers'] !== true,
+    concurrency: positiveInteger(values.concurrency, '--concurrency', 8, 64),
+    json: values.json === true,
+  };
+}
+
+export { COPY_HELP };
+
+/** Runs a parsed copy; events go to `onEvent`. */
+export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) => void): Promise<CopyResult> {
+  const onRetry = (notice: { what: string; attempt: number; delayMs: number; error: Error }): void =>
+    onEvent({
+      type: 'retry',
+      what: notice.what,
+      attempt: notice.attempt,
+      delayMs: Math.round(notice.delayMs),
+      message: notice.error.message,
+    });
+  const registries = await openRegistries(args.source.registry, args.destination.registry, args, {
+    connections: Math.max(16, args.concurrency * 2),
+    onRetry,
+  });
+  try {
+    const reference = args.source.digest ?? (args.source.tag as string);
+    const tag = args.destination.tag ?? args.source.tag;
+    return await copyImage({
+      source: { client: registries.source, repository: args.source.repository, reference },
+      destination: {
+        client: registries.destination,
+        repository: args.destination.repository,
+        ...(tag !== undefined ? { tag } : {}),
+      },
+      platforms: args.platforms,
+      referrers: args.referrers,
+      concurrency: args.concurrency,
+      retry: registries.retry,
+      onEvent,
+    });
+  } finally {
+    await registries.close();
+  }
+}
+
+export function describe(reference: ImageReference): string {
+  return formatReference(reference);
+}

@@ -1,0 +1,444 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ErrorCode, ReplicationError, ValidationError, jobKeyOf, type ReplicationRequest } from '../../src';
+import { DEFAULT_FINISHED_RECORD_TTL_SECONDS, JobStore, createJobTable } from '../../src/state';
+import { DIGEST_A, DIGEST_B } from '../fixtures';
+import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
+
+const DIGEST_C = `sha256:${'c'.repeat(64)}`;
+const T0 = Date.UTC(2026, 10, 16, 2, 0, 0);
+const LEASE_MS = 60_000;
+
+let dynamo: LocalDynamoDb;
+let tableCount = 0;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb();
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+/** A fresh table per test: tests stay independent while sharing one server. */
+async function freshStore(): Promise<JobStore> {
+  tableCount += 1;
+  const table = `jobs-${tableCount}`;
+  await createJobTable(dynamo.client, table);
+  return new JobStore(dynamo.documentClient, table);
+}
+
+function request(overrides: Partial<ReplicationRequest> = {}): ReplicationRequest {
+  return {
+    version: 1,
+    eventId: 'event-1',
+    eventTime: '2026-11-16T01:54:34Z',
+    action: 'PUSH',
+    source: { accountId: '123456789012', region: 'us-west-2', repository: 'team/app' },
+    destination: { repository: 'mirror/team/app' },
+    tag: 'latest',
+    digest: DIGEST_A,
+    ...overrides,
+  };
+}
+
+const KEY = jobKeyOf(request());
+
+async function thrown(promise: Promise<unknown>): Promise<ReplicationError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ReplicationError);
+    return error as ReplicationError;
+  }
+  throw new Error('expected the call to throw');
+}
+
+describe('recordRequest', () => {
+  it('creates a PENDING record with no attempts and not dirty', async () => {
+    const store = await freshStore();
+    const result = await store.recordRequest(request(), T0);
+    expect(result.outcome).toBe('recorded');
+    expect(await store.get(KEY)).toEqual({
+      jobKey: 'mirror/team/app:latest',
+      sourceAccountId: '123456789012',
+      sourceRegion: 'us-west-2',
+      sourceRepository: 'team/app',
+      destinationRepository: 'mirror/team/app',
+      tag: 'latest',
+      action: 'PUSH',
+      desiredDigest: DIGEST_A,
+      lastEventId: 'event-1',
+      lastEventTime: '2026-11-16T01:54:34.000Z',
+      status: 'PENDING',
+      dirty: false,
+      attempts: 0,
+      requestedAt: T0,
+      updatedAt: T0,
+    });
+  });
+
+  it('keys tagless requests by digest', async () => {
+    const store = await freshStore();
+    const { record } = await store.recordRequest(request({ tag: undefined }), T0);
+    expect(record.jobKey).toBe(`mirror/team/app@${DIGEST_A}`);
+    expect(record.tag).toBeUndefined();
+  });
+
+  const older = request({ eventId: 'event-b', eventTime: '2026-11-16T01:54:34Z', digest: DIGEST_A });
+  const newer = request({ eventId: 'event-c', eventTime: '2026-11-16T01:54:35Z', digest: DIGEST_B });
+  // Same time as `newer`, greater event id: the tie-break makes it the newest.
+  const newest = request({
+    eventId: 'event-d',
+    eventTime: '2026-11-16T01:54:35.000Z',
+    action: 'DELETE',
+    digest: DIGEST_C,
+  });
+
+  it.each([
+    ['in order', [older, newer, newest]],
+    ['in reverse', [newest, newer, older]],
+    ['shuffled', [newer, newest, older]],
+    ['shuffled again', [older, newest, newer]],
+  ])('keeps the newest request whatever the arrival order (%s)', async (_name, arrivals) => {
+    const store = await freshStore();
+    for (const [i, r] of arrivals.entries()) await store.recordRequest(r, T0 + i);
+    const record = await store.get(KEY);
+    expect(record).toMatchObject({
+      lastEventId: 'event-d',
+      desiredDigest: DIGEST_C,
+      action: 'DELETE',
+      lastEventTime: '2026-11-16T01:54:35.000Z',
+    });
+  });
+
+  it('reports an older request as stale and changes nothing', async () => {
+    const store = await freshStore();
+    await store.recordRequest(newer, T0);
+    const result = await store.recordRequest(older, T0 + 5);
+    expect(result.outcome).toBe('stale');
+    expect(result.record).toMatchObject({ lastEventId: 'event-c', updatedAt: T0, requestedAt: T0 });
+  });
+
+  it('compares times, not their spelling (fractions, offsets)', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request({ eventId: 'a', eventTime: '2026-11-16T01:54:34.500Z' }), T0);
+    // 34 s is earlier than 34.5 s although "34Z" sorts after "34.500Z" as text.
+    expect(
+      (await store.recordRequest(request({ eventId: 'z', eventTime: '2026-11-16T01:54:34Z' }), T0 + 1)).outcome,
+    ).toBe('stale');
+    // 03:54:35+02:00 is 01:54:35Z: newer.
+    expect(
+      (await store.recordRequest(request({ eventId: 'b', eventTime: '2026-11-16T03:54:35+02:00' }), T0 + 2)).outcome,
+    ).toBe('recorded');
+    expect((await store.get(KEY))?.lastEventTime).toBe('2026-11-16T01:54:35.000Z');
+  });
+
+  it('is idempotent: a redelivered request changes nothing the second time', async () => {
+    const store = await freshStore();
+    const first = await store.recordRequest(request(), T0);
+    const second = await store.recordRequest(request(), T0 + 1_000);
+    expect(first.outcome).toBe('recorded');
+    expect(second.outcome).toBe('stale');
+    expect(await store.get(KEY)).toEqual(first.record);
+  });
+
+  it('handles the same request delivered concurrently', async () => {
+    const store = await freshStore();
+    const results = await Promise.all([0, 1, 2, 3].map((i) => store.recordRequest(request(), T0 + i)));
+    expect(results.filter((r) => r.outcome === 'recorded')).toHaveLength(1);
+    expect((await store.list()).length).toBe(1);
+  });
+
+  it('brings a finished job back to PENDING with a fresh attempt budget and no TTL', async () => {
+    const store = await freshStore();
+    await store.recordRequest(older, T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 1);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'FAILED', error: { code: 'IMMUTABLE_TAG_CONFLICT', message: 'x' } },
+      T0 + 2,
+    );
+    expect(await store.get(KEY)).toMatchObject({ status: 'FAILED', attempts: 1, expiresAt: expect.any(Number) });
+
+    await store.recordRequest(newer, T0 + 3);
+    const record = await store.get(KEY);
+    expect(record).toMatchObject({ status: 'PENDING', attempts: 0, requestedAt: T0 + 3, lastEventId: 'event-c' });
+    expect(record?.expiresAt).toBeUndefined();
+  });
+
+  it('leaves a leased job leased when a newer request arrives', async () => {
+    const store = await freshStore();
+    await store.recordRequest(older, T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 1);
+    await store.recordRequest(newer, T0 + 2);
+    expect(await store.get(KEY)).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'w1',
+      lastEventId: 'event-c',
+      requestedAt: T0 + 2,
+    });
+  });
+});
+
+describe('acquireLease', () => {
+  it('takes a free lease: IN_PROGRESS, owner, expiry, startedAt', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    expect(await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 10)).toBe('acquired');
+    expect(await store.get(KEY)).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'w1',
+      leaseExpiresAt: T0 + 10 + LEASE_MS,
+      startedAt: T0 + 10,
+      dirty: false,
+    });
+  });
+
+  it('gives the lease to exactly one of many concurrent callers; the others mark the job dirty', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    const owners = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const results = await Promise.all(owners.map((owner) => store.acquireLease(KEY, owner, LEASE_MS, T0 + 1)));
+    expect(results.filter((r) => r === 'acquired')).toHaveLength(1);
+    expect(results.filter((r) => r === 'held')).toHaveLength(owners.length - 1);
+    const winner = owners[results.indexOf('acquired')];
+    expect(await store.get(KEY)).toMatchObject({ leaseOwner: winner, dirty: true, status: 'IN_PROGRESS' });
+  });
+
+  it('marks a held job dirty and leaves the lease alone', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS - 1)).toBe('held');
+    expect(await store.get(KEY)).toMatchObject({
+      leaseOwner: 'w1',
+      leaseExpiresAt: T0 + LEASE_MS,
+      dirty: true,
+      startedAt: T0,
+    });
+  });
+
+  it('takes over an expired lease and clears dirty', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + 1);
+    expect(await store.acquireLease(KEY, 'w3', LEASE_MS, T0 + LEASE_MS)).toBe('acquired');
+    expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w3', startedAt: T0 + LEASE_MS, dirty: false });
+  });
+
+  it('is re-entrant for the owner that holds the lease', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    expect(await store.acquireLease(KEY, 'w1', LEASE_MS, T0 + 1)).toBe('acquired');
+    expect((await store.get(KEY))?.dirty).toBe(false);
+  });
+
+  it('fails with NOT_FOUND for a job never recorded', async () => {
+    const store = await freshStore();
+    const error = await thrown(store.acquireLease('nothing:here', 'w1', LEASE_MS, T0));
+    expect(error.code).toBe(ErrorCode.NotFound);
+    expect(error.message).toContain('"nothing:here"');
+    expect(await store.get('nothing:here')).toBeUndefined();
+  });
+});
+
+describe('renewLease', () => {
+  it('extends the lease so that nobody takes it over', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.renewLease(KEY, 'w1', LEASE_MS, T0 + 50_000);
+    expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS + 1)).toBe('held');
+    expect((await store.get(KEY))?.leaseExpiresAt).toBe(T0 + 50_000 + LEASE_MS);
+  });
+
+  it('throws LEASE_LOST after another owner took the lease over', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS + 1);
+    const error = await thrown(store.renewLease(KEY, 'w1', LEASE_MS, T0 + LEASE_MS + 2));
+    expect(error.code).toBe(ErrorCode.LeaseLost);
+    expect(error.retryable).toBe(true);
+    expect((await store.get(KEY))?.leaseOwner).toBe('w2');
+  });
+});
+
+describe('finish', () => {
+  it("returns 'again' while dirty (keeping the lease), then records the outcome and releases", async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    expect(await store.acquireLease(KEY, 'd2', LEASE_MS, T0 + 1)).toBe('held');
+
+    const outcome = {
+      status: 'COMPLETE',
+      replicatedDigest: DIGEST_A,
+      bytesCopied: 1234,
+      durationSeconds: 2.5,
+    } as const;
+    expect(await store.finish(KEY, 'w1', outcome, T0 + 2)).toBe('again');
+    expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w1', dirty: false, status: 'IN_PROGRESS' });
+
+    expect(await store.finish(KEY, 'w1', outcome, T0 + 3)).toBe('done');
+    const record = await store.get(KEY);
+    expect(record).toMatchObject({
+      status: 'COMPLETE',
+      replicatedDigest: DIGEST_A,
+      bytesCopied: 1234,
+      durationSeconds: 2.5,
+      completedAt: T0 + 3,
+      expiresAt: Math.floor((T0 + 3) / 1000) + DEFAULT_FINISHED_RECORD_TTL_SECONDS,
+      attempts: 0,
+    });
+    expect(record?.leaseOwner).toBeUndefined();
+    expect(record?.leaseExpiresAt).toBeUndefined();
+  });
+
+  it('records a failure with its error and one more attempt', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    const error = { code: ErrorCode.ImmutableTagConflict, message: 'tag latest points at another digest' };
+    expect(await store.finish(KEY, 'w1', { status: 'FAILED', error }, T0 + 1)).toBe('done');
+    expect(await store.get(KEY)).toMatchObject({ status: 'FAILED', lastError: error, attempts: 1 });
+  });
+
+  it('removes the replicated digest and the last error after a successful delete', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 },
+      T0 + 1,
+    );
+    await store.recordRequest(
+      request({ eventId: 'event-2', eventTime: '2026-11-16T01:55:00Z', action: 'DELETE' }),
+      T0 + 2,
+    );
+    await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + 3);
+    await store.releaseForRetry(KEY, 'w2', { code: 'BUILD_FAILED', message: 'x' }, 5, T0 + 4);
+    await store.acquireLease(KEY, 'w3', LEASE_MS, T0 + 5);
+    await store.finish(KEY, 'w3', { status: 'COMPLETE', bytesCopied: 0, durationSeconds: 1 }, T0 + 6);
+    const record = await store.get(KEY);
+    expect(record?.status).toBe('COMPLETE');
+    expect(record?.replicatedDigest).toBeUndefined();
+    expect(record?.lastError).toBeUndefined();
+  });
+
+  it('throws LEASE_LOST for an owner whose lease was taken over', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS);
+    const error = await thrown(
+      store.finish(KEY, 'w1', { status: 'COMPLETE', bytesCopied: 0, durationSeconds: 0 }, T0 + LEASE_MS + 1),
+    );
+    expect(error.code).toBe(ErrorCode.LeaseLost);
+    expect(await store.get(KEY)).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'w2' });
+  });
+});
+
+describe('releaseForRetry', () => {
+  const buildFailed = { code: 'BUILD_FAILED', message: 'worker build b-1 ended FAILED' };
+
+  it('counts attempts, re-opens the job for a retry, and gives up at the maximum', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    const outcomes: string[] = [];
+    for (let i = 1; i <= 3; i += 1) {
+      await store.acquireLease(KEY, `w${i}`, LEASE_MS, T0 + i * 10);
+      const result = await store.releaseForRetry(KEY, `w${i}`, buildFailed, 3, T0 + i * 10 + 1);
+      outcomes.push(result.outcome);
+      if (result.outcome !== 'not-owner') expect(result.record.attempts).toBe(i);
+      if (i < 3) expect(await store.get(KEY)).toMatchObject({ status: 'PENDING', attempts: i, lastError: buildFailed });
+    }
+    expect(outcomes).toEqual(['retry', 'retry', 'failed']);
+    const record = await store.get(KEY);
+    expect(record).toMatchObject({ status: 'FAILED', attempts: 3, lastError: buildFailed, completedAt: T0 + 31 });
+    expect(record?.expiresAt).toBe(Math.floor((T0 + 31) / 1000) + DEFAULT_FINISHED_RECORD_TTL_SECONDS);
+    expect(record?.leaseOwner).toBeUndefined();
+  });
+
+  it('does nothing for an owner that no longer holds the lease', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.finish(
+      KEY,
+      'w1',
+      { status: 'COMPLETE', replicatedDigest: DIGEST_A, bytesCopied: 1, durationSeconds: 1 },
+      T0 + 1,
+    );
+    const before = await store.get(KEY);
+    expect(await store.releaseForRetry(KEY, 'w1', buildFailed, 3, T0 + 2)).toEqual({ outcome: 'not-owner' });
+    expect(await store.releaseForRetry(KEY, 'someone-else', buildFailed, 3, T0 + 2)).toEqual({ outcome: 'not-owner' });
+    expect(await store.get(KEY)).toEqual(before);
+  });
+
+  it('does nothing for a job that does not exist', async () => {
+    const store = await freshStore();
+    expect(await store.releaseForRetry('no:job', 'w1', buildFailed, 3, T0)).toEqual({ outcome: 'not-owner' });
+  });
+});
+
+describe('releaseLease', () => {
+  it('gives the lease back without counting an attempt; other owners change nothing', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    expect(await store.releaseLease(KEY, 'w2', T0 + 1)).toBe(false);
+    expect((await store.get(KEY))?.leaseOwner).toBe('w1');
+    expect(await store.releaseLease(KEY, 'w1', T0 + 2)).toBe(true);
+    const record = await store.get(KEY);
+    expect(record).toMatchObject({ status: 'PENDING', attempts: 0, updatedAt: T0 + 2 });
+    expect(record?.leaseOwner).toBeUndefined();
+    expect(await store.acquireLease(KEY, 'w3', LEASE_MS, T0 + 3)).toBe('acquired');
+  });
+});
+
+describe('reading', () => {
+  it('lists every record across pages, and by status', async () => {
+    const store = await freshStore();
+    for (const tag of ['a', 'b', 'c', 'd', 'e']) await store.recordRequest(request({ tag }), T0);
+    await store.acquireLease('mirror/team/app:c', 'w1', LEASE_MS, T0);
+
+    const first = await store.listPage({ pageSize: 2 });
+    expect(first.records).toHaveLength(2);
+    expect(first.cursor).toEqual(expect.any(String));
+
+    expect((await store.list({ pageSize: 2 })).map((r) => r.tag)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect((await store.list({ status: 'IN_PROGRESS' })).map((r) => r.tag)).toEqual(['c']);
+    expect(await store.list({ status: 'FAILED' })).toEqual([]);
+  });
+
+  it('rejects a cursor it did not make', async () => {
+    const store = await freshStore();
+    const error = await thrown(store.listPage({ cursor: 'not-a-cursor' }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+  });
+
+  it('validates records when reading, naming the job and the field', async () => {
+    const store = await freshStore();
+    await dynamo.documentClient.send(
+      new PutCommand({ TableName: store.tableName, Item: { jobKey: 'broken:1', status: 'WHATEVER' } }),
+    );
+    const error = await thrown(store.get('broken:1'));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.message).toContain('job record "broken:1"');
+    expect(error.message).toContain('status');
+  });
+
+  it('reports DynamoDB failures as AWS_SERVICE errors naming the table and the job', async () => {
+    const store = new JobStore(dynamo.documentClient, 'no-such-table');
+    const error = await thrown(store.recordRequest(request(), T0));
+    expect(error.code).toBe(ErrorCode.AwsService);
+    expect(error.message).toContain('"no-such-table"');
+    expect(error.message).toContain('ResourceNotFoundException');
+  });
+});

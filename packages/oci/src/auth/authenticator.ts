@@ -1,0 +1,205 @@
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
+
+/** A user name and password (or an ECR token's `AWS` and password). */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Resolves credentials when first needed; undefined means anonymous. */
+export type CredentialSource = () => Promise<Credentials | undefined>;
+
+export interface Challenge {
+  scheme: 'basic' | 'bearer';
+  params: Record<string, string>;
+}
+
+/** Parses a WWW-Authenticate header (`Bearer realm="...",service="...",scope="..."`). */
+export function parseChallenge(header: string | undefined): Challenge | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!match) return undefined;
+  const scheme = (match[1] as string).toLowerCase();
+  if (scheme !== 'basic' && scheme !== 'bearer') return undefined;
+  const params: Record<string, string> = {};
+  const pattern = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
+  for (let m = pattern.exec(match[2] as string); m !== null; m = pattern.exec(match[2] as string)) {
+    params[(m[1] as string).toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string);
+  }
+  return { scheme, params };
+}
+
+export function basicHeader(credentials: Credentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
+
+/** Fetches a bearer token: GET realm?service=&scope= with Basic credentials when there are some. */
+export type TokenFetcher = (
+  url: string,
+  authorization: string | undefined,
+) => Promise<{ status: number; body: string }>;
+
+interface CachedToken {
+  header: string;
+  expiresAt: number;
+}
+
+/**
+ * Authorization for one registry. Learns the scheme from the first challenge,
+ * then authorizes every later request up front: Basic with the credentials,
+ * Bearer with a token per scope, cached until shortly before it expires.
+ */
+export class Authenticator {
+  private scheme: 'basic' | 'bearer' | 'none' | undefined;
+  private bearer: Record<string, string> = {};
+  /** Tokens per scope, in flight or cached, so concurrent requests share one token request. */
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
+  private credentials: Promise<Credentials | undefined> | undefined;
+
+  constructor(
+    private readonly registry: string,
+    private readonly source: CredentialSource,
+    private readonly fetchToken: TokenFetcher,
+    options: { basicUpFront?: boolean } = {},
+  ) {
+    if (options.basicUpFront) this.scheme = 'basic';
+  }
+
+  private resolveCredentials(): Promise<Credentials | undefined> {
+    this.credentials ??= this.source().catch((error: unknown) => {
+      this.credentials = undefined;
+      throw error;
+    });
+    return this.credentials;
+  }
+
+  /** The Authorization header for a request in `scope`, when one is known without a round trip. */
+  async headerFor(scope: string): Promise<string | undefined> {
+    if (this.scheme === 'basic') {
+      const credentials = await this.resolveCredentials();
+      return credentials === undefined ? undefined : basicHeader(credentials);
+    }
+    if (this.scheme === 'bearer') return this.tokenFor(scope);
+    return undefined;
+  }
+
+  /**
+   * Handles a 401: learns the challenge, drops what was cached for `scope`
+   * and returns a fresh header. Throws AUTH_FAILED when there is nothing to offer.
+   */
+  async onUnauthorized(
+    wwwAuthenticate: string | undefined,
+    scope: string,
+    rejected: string | undefined,
+  ): Promise<string> {
+    const challenge = parseChallenge(wwwAuthenticate);
+    if (challenge === undefined) {
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `${this.registry} answered 401 without a usable WWW-Authenticate challenge`,
+        {
+          details: { registry: this.registry },
+        },
+      );
+    }
+    if (challenge.scheme === 'basic') {
+      this.scheme = 'basic';
+      const credentials = await this.resolveCredentials();
+      if (credentials === undefined) throw this.missingCredentials();
+      const header = basicHeader(credentials);
+      if (header === rejected) {
+        throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} rejected the credentials`, {
+          details: { registry: this.registry },
+        });
+      }
+      return header;
+    }
+    this.scheme = 'bearer';
+    this.bearer = challenge.params;
+    const pending = this.tokens.get(scope);
+    if (pending !== undefined) {
+      // Another request may have refreshed the token already: only drop the one that was rejected.
+      const current = await pending.catch(() => undefined);
+      if (current !== undefined && current.header !== rejected && current.expiresAt > Date.now()) return current.header;
+      if (this.tokens.get(scope) === pending) this.tokens.delete(scope);
+    }
+    return this.tokenFor(scope);
+  }
+
+  /** Forget everything (after credentials were rejected). */
+  reset(): void {
+    this.tokens.clear();
+    this.credentials = undefined;
+  }
+
+  private missingCredentials(): ReplicationError {
+    return new ReplicationError(ErrorCode.AuthFailed, `${this.registry} requires credentials and none were given`, {
+      details: { registry: this.registry },
+    });
+  }
+
+  private async tokenFor(scope: string): Promise<string> {
+    let pending = this.tokens.get(scope);
+    if (pending !== undefined) {
+      const cached = await pending.catch(() => undefined);
+      if (cached !== undefined && cached.expiresAt > Date.now()) return cached.header;
+      if (this.tokens.get(scope) === pending) this.tokens.delete(scope);
+    }
+    pending = this.tokens.get(scope);
+    if (pending === undefined) {
+      pending = this.requestToken(scope);
+      this.tokens.set(scope, pending);
+      pending.catch(() => this.tokens.delete(scope));
+    }
+    return (await pending).header;
+  }
+
+  private async requestToken(scope: string): Promise<CachedToken> {
+    const realm = this.bearer.realm;
+    if (realm === undefined) {
+      throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} sent a Bearer challenge without a realm`, {});
+    }
+    const url = new URL(realm);
+    if (this.bearer.service !== undefined) url.searchParams.set('service', this.bearer.service);
+    for (const s of scope.split(' ')) if (s !== '') url.searchParams.append('scope', s);
+    const credentials = await this.resolveCredentials();
+    const response = await this.fetchToken(url.toString(), credentials ? basicHeader(credentials) : undefined);
+    if (response.status === 401 || response.status === 403) {
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        credentials
+          ? `the token service of ${this.registry} rejected the credentials (${response.status})`
+          : `${this.registry} requires credentials and none were given`,
+        { details: { registry: this.registry, status: response.status } },
+      );
+    }
+    if (response.status !== 200) {
+      throw new ReplicationError(
+        ErrorCode.AuthUnavailable,
+        `the token service of ${this.registry} answered ${response.status}`,
+        {
+          details: { registry: this.registry, status: response.status },
+        },
+      );
+    }
+    let token: string | undefined;
+    let expiresIn = 60;
+    try {
+      const body = JSON.parse(response.body) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
+      token =
+        typeof body.token === 'string'
+          ? body.token
+          : typeof body.access_token === 'string'
+            ? body.access_token
+            : undefined;
+      if (typeof body.expires_in === 'number' && body.expires_in > 0) expiresIn = body.expires_in;
+    } catch {
+      token = undefined;
+    }
+    if (token === undefined) {
+      throw new ReplicationError(ErrorCode.AuthFailed, `the token service of ${this.registry} returned no token`, {});
+    }
+    // Renew a little early so a token never expires in flight.
+    return { header: `Bearer ${token}`, expiresAt: Date.now() + Math.max(1, expiresIn - 10) * 1000 };
+  }
+}

@@ -1,0 +1,118 @@
+import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common/core';
+import { RegistryHttpError } from './registry-http-error';
+
+/** How hard to try a registry request before giving up. */
+export interface RequestRetryPolicy {
+  /** Total tries, the first included. */
+  attempts: number;
+  /** First backoff; doubles each retry, with full jitter. */
+  baseDelayMs: number;
+  /** Ceiling of one backoff and of an honoured Retry-After. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 20_000 };
+
+/**
+ * A failure worth another try: the registry was throttling or failing (429,
+ * 5xx), or the connection broke. `retryAfterMs` carries a Retry-After header.
+ */
+export class TransientError extends ReplicationError {
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { retryAfterMs?: number; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(code, message, { retryable: true, details: options.details ?? {}, cause: options.cause });
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Parses Retry-After: delta seconds or an HTTP date. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** Turns a low-level connection error into a TransientError; other errors pass through. */
+export function classifyNetworkError(error: unknown, what: string): unknown {
+  if (error instanceof ReplicationError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new TransientError(ErrorCode.Network, `${what}: connection failed (${code}: ${message})`, {
+      cause: error,
+      details: { code },
+    });
+  }
+  return error;
+}
+
+export interface RequestRetryNotice {
+  attempt: number;
+  delayMs: number;
+  error: ReplicationError;
+}
+
+/**
+ * Whether one request is worth sending again: a connection fault or a digest mismatch in flight
+ * ({@link TransientError}), or a registry that throttled or failed (a transient {@link RegistryHttpError}).
+ */
+export function isTransient(error: unknown): error is TransientError | RegistryHttpError {
+  return error instanceof TransientError || (error instanceof RegistryHttpError && error.transient);
+}
+
+/**
+ * Runs `operation` until it succeeds, fails with a non-transient error, or
+ * the policy's tries run out; the final error says how many tries were made.
+ */
+export async function withRequestRetries<T>(
+  what: string,
+  policy: RequestRetryPolicy,
+  operation: (attempt: number) => Promise<T>,
+  onRetry?: (notice: RequestRetryNotice) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await operation(attempt);
+    } catch (thrown) {
+      const error = classifyNetworkError(thrown, what);
+      if (!isTransient(error)) throw error;
+      if (attempt >= policy.attempts) {
+        throw new ReplicationError(error.code, `${what} failed after ${attempt} tries: ${error.message}`, {
+          retryable: true,
+          details: { ...error.details, tries: attempt },
+          cause: error,
+        });
+      }
+      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      const jittered = Math.random() * backoff;
+      const delayMs = Math.min(policy.maxDelayMs, Math.max(jittered, error.retryAfterMs ?? 0));
+      onRetry?.({ attempt, delayMs, error: toReplicationError(error) });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
