@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type * as Cli from '../src/main';
 
 // A computed path, so that esbuild leaves the CLI out of this bundle.
-const cliPath = join(__dirname, '..', '..', '..', 'dist', 'cli', 'main.js');
+const cliPath = join(__dirname, '..', '..', '..', 'dist', 'main.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { main } = require(cliPath) as typeof Cli;
 
