@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-if (!existsSync(join(root, 'packages/build-worker/dist/worker/main.js'))) {
+if (!existsSync(join(root, 'packages/build-worker/dist/main.js'))) {
   process.stderr.write('demo: the workspace is not built yet: run "npm run setup" (or "npx turbo run build") first.\n');
   process.exit(1);
 }

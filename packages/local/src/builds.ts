@@ -72,7 +72,7 @@ export interface LocalCodeBuildOptions {
   project: WorkerProject;
   account: string;
   region: string;
-  /** The worker's entry (packages/build-worker/dist/worker/main.js). */
+  /** The worker's entry (packages/build-worker/dist/main.js). */
   workerEntry: string;
   /** Modules the child loads first (`node -r`): the stubs of the calls that have no local server. */
   preload: string[];
