@@ -1,13 +1,14 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DEST_SECRET_ACCESS_KEY,
+  DEST_SECRET_ARN,
+  GOV_REGISTRY_HOST,
+  destinationSecretJson,
+} from '@ecr-replicate/testing';
 import { ErrorCode, parseEcrHost } from '@ecr-replicate/common';
 import { ecrCredentials, loadDestinationSecret, regionOfSecretArn } from '../../src';
-
-const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz';
-const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
-const GOV_HOST = '210987654321.dkr.ecr.us-gov-west-1.amazonaws.com';
-const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-replicate/destination-AbCdEf';
 
 const ecr = mockClient(ECRClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -16,17 +17,6 @@ beforeEach(() => {
   ecr.reset();
   secrets.reset();
 });
-
-function secretJson(overrides: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    user: 'ecr-replicate',
-    accesskey: ACCESS_KEY,
-    secretaccesskey: SECRET_KEY,
-    partition: 'aws-us-gov',
-    accountid: '210987654321',
-    ...overrides,
-  });
-}
 
 describe('ECR tokens and the destination secret', () => {
   it('gets an ECR token and decodes AWS:<password>, in the registry region and FIPS endpoint', async () => {
@@ -47,7 +37,7 @@ describe('ECR tokens and the destination secret', () => {
         name: 'UnrecognizedClientException',
       }),
     );
-    await expect(ecrCredentials(parseEcrHost(GOV_HOST))).rejects.toMatchObject({
+    await expect(ecrCredentials(parseEcrHost(GOV_REGISTRY_HOST))).rejects.toMatchObject({
       code: ErrorCode.AuthFailed,
       retryable: false,
       message: expect.stringContaining(
@@ -57,7 +47,7 @@ describe('ECR tokens and the destination secret', () => {
     ecr
       .on(GetAuthorizationTokenCommand)
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    await expect(ecrCredentials(parseEcrHost(GOV_HOST))).rejects.toMatchObject({
+    await expect(ecrCredentials(parseEcrHost(GOV_REGISTRY_HOST))).rejects.toMatchObject({
       code: ErrorCode.AuthUnavailable,
       retryable: true,
       message: expect.stringContaining('ThrottlingException: Rate exceeded'),
@@ -67,26 +57,28 @@ describe('ECR tokens and the destination secret', () => {
   it('names a broken secret field without its value, and an unreadable secret by name', async () => {
     secrets
       .on(GetSecretValueCommand)
-      .resolves({ SecretString: secretJson({ secretaccesskey: undefined, partition: SECRET_KEY }) });
-    const error = await loadDestinationSecret(SECRET_ARN).then(
+      .resolves({
+        SecretString: destinationSecretJson({ secretaccesskey: undefined, partition: DEST_SECRET_ACCESS_KEY }),
+      });
+    const error = await loadDestinationSecret(DEST_SECRET_ARN).then(
       () => new Error('expected a rejection'),
       (e: unknown) => e as Error,
     );
     expect(error.message).toContain('secretaccesskey: is required');
     expect(error.message).toContain('partition');
-    expect(error.message).toContain(SECRET_ARN);
-    expect(JSON.stringify(error) + error.message).not.toContain(SECRET_KEY);
+    expect(error.message).toContain(DEST_SECRET_ARN);
+    expect(JSON.stringify(error) + error.message).not.toContain(DEST_SECRET_ACCESS_KEY);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '' });
-    await expect(loadDestinationSecret(SECRET_ARN)).rejects.toThrow(/is empty/);
+    await expect(loadDestinationSecret(DEST_SECRET_ARN)).rejects.toThrow(/is empty/);
     secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    await expect(loadDestinationSecret(SECRET_ARN)).rejects.toMatchObject({
+    await expect(loadDestinationSecret(DEST_SECRET_ARN)).rejects.toMatchObject({
       code: ErrorCode.AwsService,
       message: expect.stringContaining('AccessDeniedException'),
     });
   });
 
   it('reads the region of a secret ARN', () => {
-    expect(regionOfSecretArn(SECRET_ARN)).toBe('us-east-1');
+    expect(regionOfSecretArn(DEST_SECRET_ARN)).toBe('us-east-1');
     expect(regionOfSecretArn('arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x')).toBe(
       'us-gov-west-1',
     );
