@@ -55,11 +55,9 @@ describe('ECR tokens and the destination secret', () => {
   });
 
   it('names a broken secret field without its value, and an unreadable secret by name', async () => {
-    secrets
-      .on(GetSecretValueCommand)
-      .resolves({
-        SecretString: destinationSecretJson({ secretaccesskey: undefined, partition: DEST_SECRET_ACCESS_KEY }),
-      });
+    secrets.on(GetSecretValueCommand).resolves({
+      SecretString: destinationSecretJson({ secretaccesskey: undefined, partition: DEST_SECRET_ACCESS_KEY }),
+    });
     const error = await loadDestinationSecret(DEST_SECRET_ARN).then(
       () => new Error('expected a rejection'),
       (e: unknown) => e as Error,
