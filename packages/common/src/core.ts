@@ -9,3 +9,4 @@ export * from './registry/partition';
 export * from './registry/ecr-host';
 export * from './registry/reference';
 export * from './registry/referrer-tag';
+export * from './masking';

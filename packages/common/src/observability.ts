@@ -4,6 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { MASK, maskSecretsInText } from './masking';
 
 /**
  * Logging and metrics for every component: Powertools' JSON logger with a
@@ -13,7 +14,7 @@ import type { Context } from 'aws-lambda';
 
 export const METRICS_NAMESPACE = 'EcrPartitionReplicate';
 
-export const MASK = '***';
+export { MASK, maskSecretsInText, stripControlCharacters, safeText } from './masking';
 
 /**
  * Key names whose values are never logged, compared without case and without
@@ -38,26 +39,6 @@ const SECRET_KEY_ENDINGS = [
 export function isSecretKey(key: string): boolean {
   const normalized = key.toLowerCase().replace(/[-_.\s]/g, '');
   return SECRET_KEY_ENDINGS.some((ending) => normalized.endsWith(ending));
-}
-
-/** `"password": "..."` and the like inside a string (a JSON document logged as text). */
-const SECRET_JSON_FIELD =
-  /("(?:[^"\\]*?)(?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|authorization|token|secret|secret_?string|credentials)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
-/** `password=x`, `token: x`, `secretaccesskey "x"` in prose (not `token refresh`: a separator or quotes are needed). */
-const SECRET_ASSIGNMENT =
-  /\b((?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|token|secret)\b(?:\s*[:=]\s*|\s+(?="|')))(?:"[^"]*"|'[^']*'|[^\s,;"']+)/gi;
-/** HTTP credentials: `Basic <base64>` and `Bearer <token>`. */
-const HTTP_CREDENTIALS = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/g;
-/** AWS access key ids. */
-const ACCESS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z0-9]{12,124}\b/g;
-
-/** Masks credentials that appear inside free text (messages, stack traces, JSON logged as a string). */
-export function maskSecretsInText(text: string): string {
-  return text
-    .replace(SECRET_JSON_FIELD, `$1"${MASK}"`)
-    .replace(SECRET_ASSIGNMENT, `$1${MASK}`)
-    .replace(HTTP_CREDENTIALS, `$1 ${MASK}`)
-    .replace(ACCESS_KEY_ID, MASK);
 }
 
 /**

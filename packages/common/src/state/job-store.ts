@@ -1,6 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ErrorCode, ReplicationError } from '../errors';
+import { safeText } from '../masking';
 import { JobRecordSchema, type JobError, type JobRecord, type JobStatus } from '../models/job';
 import { jobKeyOf, type ReplicationRequest } from '../models/request';
 import { parseWith } from '../validation';
@@ -286,7 +287,7 @@ export class JobStore {
               lastError: undefined,
             }
           : {
-              lastError: { code: outcome.error.code, message: outcome.error.message },
+              lastError: { code: outcome.error.code, message: safeText(outcome.error.message) },
               durationSeconds: outcome.durationSeconds,
             };
       const finished: UpdateSpec = {
@@ -336,7 +337,7 @@ export class JobStore {
         set: {
           status: givenUp ? 'FAILED' : 'PENDING',
           attempts,
-          lastError: { code: error.code, message: error.message },
+          lastError: { code: error.code, message: safeText(error.message) },
           dirty: false,
           updatedAt: now,
           completedAt: givenUp ? now : current.completedAt,

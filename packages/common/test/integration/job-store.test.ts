@@ -307,6 +307,18 @@ describe('finish', () => {
     expect(await store.get(KEY)).toMatchObject({ status: 'FAILED', lastError: error, attempts: 1 });
   });
 
+  it("stores a failure message with a registry's echoed credentials masked and control characters removed", async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    const message = 'PUT manifest: 400 (denied: header Authorization: Basic dXNlcjpodW50ZXIy\u001b[31m)';
+    await store.finish(KEY, 'w1', { status: 'FAILED', error: { code: ErrorCode.RegistryProtocol, message } }, T0 + 1);
+    const stored = (await store.get(KEY))?.lastError?.message ?? '';
+    expect(stored).toContain('Authorization: Basic ***');
+    expect(stored).not.toContain('dXNlcjpodW50ZXIy');
+    expect(stored).not.toContain('\u001b');
+  });
+
   it('removes the replicated digest and the last error after a successful delete', async () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
