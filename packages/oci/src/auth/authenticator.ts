@@ -55,14 +55,17 @@ export class Authenticator {
   /** Tokens per scope, in flight or cached, so concurrent requests share one token request. */
   private readonly tokens = new Map<string, Promise<CachedToken>>();
   private credentials: Promise<Credentials | undefined> | undefined;
+  /** Whether a token realm may be plain HTTP: only for a registry that is plain HTTP itself. */
+  private readonly plainHttpRealm: boolean;
 
   constructor(
     private readonly registry: string,
     private readonly source: CredentialSource,
     private readonly fetchToken: TokenFetcher,
-    options: { basicUpFront?: boolean } = {},
+    options: { basicUpFront?: boolean; plainHttpRealm?: boolean } = {},
   ) {
     if (options.basicUpFront) this.scheme = 'basic';
+    this.plainHttpRealm = options.plainHttpRealm ?? false;
   }
 
   private resolveCredentials(): Promise<Credentials | undefined> {
@@ -159,7 +162,20 @@ export class Authenticator {
     if (realm === undefined) {
       throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} sent a Bearer challenge without a realm`, {});
     }
-    const url = new URL(realm);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new ReplicationError(ErrorCode.AuthFailed, `${this.registry} sent a token realm that is not a URL`, {});
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.plainHttpRealm)) {
+      // Credentials over plain HTTP (or stranger schemes) would travel in clear text to whoever the challenge names.
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `${this.registry} named a token service over ${url.protocol.replace(':', '')} (${url.host}): credentials go only to an HTTPS realm`,
+        { details: { registry: this.registry, realmHost: url.host } },
+      );
+    }
     if (this.bearer.service !== undefined) url.searchParams.set('service', this.bearer.service);
     for (const s of scope.split(' ')) if (s !== '') url.searchParams.append('scope', s);
     const credentials = await this.resolveCredentials();

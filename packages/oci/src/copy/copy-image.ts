@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { ErrorCode, ReplicationError, isDigest, referrersTagOf } from '@ecr-replicate/common/core';
+import { ErrorCode, ReplicationError, isDigest, referrersTagOf, safeText } from '@ecr-replicate/common/core';
 import { DEFAULT_REQUEST_RETRY_POLICY, withRequestRetries, type RequestRetryPolicy } from '../transport/request-retry';
+import { RegistryHttpError } from '../transport/registry-http-error';
+import { discard } from '../transport/body';
 import type { ManifestData, RegistryClient } from '../registry-client';
 import {
   formatPlatform,
+  isForeignLayer,
   parseManifest,
   platformMatches,
   type Descriptor,
@@ -31,6 +34,11 @@ export interface CopyImageOptions {
   platforms?: Platform[];
   /** Copy signatures, attestations and other referrers after their subject (default true). */
   referrers?: boolean;
+  /**
+   * Copy foreign and non-distributable layers (Windows base layers) when the source has them. By default they are
+   * not fetched: the manifest is copied as it is and points at their URLs, as at the source.
+   */
+  includeForeignLayers?: boolean;
   /** Blob transfers at once (default 8). */
   concurrency?: number;
   retry?: RequestRetryPolicy;
@@ -78,6 +86,18 @@ interface FoundReferrers {
 
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 
+/**
+ * How deep referrers are followed: a signature (1) of an SBOM (2) of a child of an index, and a little more.
+ * Each level is looked up at once; a digest is looked up once whatever the number of paths to it (cycle-safe).
+ */
+export const MAX_REFERRER_DEPTH = 4;
+/** Most referrers one copy follows (a hostile source cannot make it walk forever). */
+export const MAX_REFERRERS = 1_000;
+
+/** Registry answers to a manifest PUT that a concurrent write of the same content can cause: re-check, retry. */
+const RACE_CODES = ['DIGEST_INVALID', 'BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN'];
+const MANIFEST_PUT_TRIES = 4;
+
 function summarizePlatforms(parsed: ParsedManifest): string[] {
   return parsed.kind === 'index'
     ? parsed.children.filter((c) => c.platform).map((c) => formatPlatform(c.platform as Platform))
@@ -105,10 +125,17 @@ class ImageCopy {
   /** Events held back while the plan is made, so that a listener sees the plan before them. */
   private held: CopyEvent[] | undefined;
   /**
-   * False when the destination said it does not know the repository (before
-   * this copy wrote to it): no blob or manifest can be there, so none is asked for.
+   * What the destination's repository holds before this copy wrote to it:
+   * - 'absent' only on an answer that proves it (a manifest request answered NAME_UNKNOWN, as ECR does): no blob or
+   *   manifest can be there, so none is asked for;
+   * - 'untagged' when it lists no tags (distribution answers NAME_UNKNOWN to a tag listing then, but the repository
+   *   may still hold blobs and untagged manifests): each blob is asked for while its transfer starts, and the
+   *   transfer is abandoned before any byte is sent when the destination has it;
+   * - 'known' otherwise: each blob is asked for before its transfer.
    */
-  private destinationRepositoryKnown = true;
+  private destination: 'absent' | 'untagged' | 'known' = 'known';
+  /** Foreign layers seen, reported once each. */
+  private readonly foreignSeen = new Set<string>();
   private readonly stats = {
     manifests: { copied: 0, skipped: 0 },
     blobs: { copied: 0, skipped: 0, mounted: 0 },
@@ -135,22 +162,30 @@ class ImageCopy {
     const { reference } = this.options.source;
     const tag = this.options.destination.tag;
 
-    // The source's root and, at once, what the destination tag holds now and whether the destination knows the
-    // repository.
+    // The source's root and, at once, what the destination holds at the tag (or, for a copy by digest, at the
+    // digest) and whether the destination lists tags in the repository.
+    const atReference = tag ?? (isDigest(reference) ? reference : undefined);
     const [sourceRoot, atTag, repositoryKnown] = await Promise.all([
       this.src.client.getManifest(this.src.repository, reference),
-      tag === undefined ? Promise.resolve(undefined) : this.dst.client.lookupManifest(this.dst.repository, tag),
+      atReference === undefined
+        ? Promise.resolve(undefined)
+        : this.dst.client.lookupManifest(this.dst.repository, atReference),
       this.dst.client.repositoryKnown(this.dst.repository),
     ]);
-    this.destinationRepositoryKnown =
-      repositoryKnown && !(atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown);
+    if (atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown) this.destination = 'absent';
+    else if (!repositoryKnown) this.destination = 'untagged';
     const root = this.selectPlatforms(sourceRoot);
     const parsedRoot = parseManifest(root.bytes, root.mediaType);
     const upToDate = atTag !== undefined && !('absent' in atTag) && atTag.digest === root.digest;
 
-    // Referrers are looked up at the source while the image copies, and copied after it.
+    // Referrers (of the root, of each child of an index, and of referrers in turn) are looked up at the source
+    // while the image copies, and copied after it.
     const wantReferrers = (this.options.referrers ?? true) && root.digest === sourceRoot.digest;
-    const referrers = wantReferrers ? this.findReferrers(sourceRoot.digest) : undefined;
+    const subjects = [
+      sourceRoot.digest,
+      ...(parsedRoot.kind === 'index' ? parsedRoot.children.map((c) => c.digest) : []),
+    ];
+    const referrers = wantReferrers ? this.findReferrerTree(subjects) : undefined;
     referrers?.catch(() => undefined);
     try {
       if (upToDate) {
@@ -169,7 +204,7 @@ class ImageCopy {
       // Nothing this copy started keeps running after it returns, even when it failed.
       await Promise.allSettled([...this.blobCopies.values(), referrers]);
     }
-    if (referrers) await this.copyReferrers(await referrers);
+    if (referrers) for (const level of await referrers) await this.copyReferrers(level);
 
     return {
       digest: root.digest,
@@ -264,8 +299,9 @@ class ImageCopy {
    */
   private async plan(data: ManifestData, parsed: ParsedManifest): Promise<PlannedManifest> {
     if (parsed.kind !== 'index') {
-      for (const blob of parsed.blobs) this.copyBlob(blob).catch(() => undefined);
-      return { data, parsed, blobs: parsed.blobs, children: [] };
+      const blobs = await this.blobsToCopy(parsed.blobs);
+      for (const blob of blobs) this.copyBlob(blob).catch(() => undefined);
+      return { data, parsed, blobs, children: [] };
     }
     const children = await Promise.all(
       parsed.children.map(async (child) => {
@@ -277,10 +313,44 @@ class ImageCopy {
     return { data, parsed, blobs: [], children: children.filter((c): c is PlannedManifest => c !== undefined) };
   }
 
+  /**
+   * The blobs of an image to copy: all but foreign layers, which are copied only when asked and the source has
+   * them. A foreign layer left out is reported once; the manifest still names it (with its URLs), as at the source.
+   */
+  private async blobsToCopy(blobs: Descriptor[]): Promise<Descriptor[]> {
+    const kept: Descriptor[] = [];
+    await Promise.all(
+      blobs.map(async (blob) => {
+        if (!isForeignLayer(blob)) {
+          kept.push(blob);
+          return;
+        }
+        const fetch =
+          this.options.includeForeignLayers === true &&
+          (await this.src.client.blobExists(this.src.repository, blob.digest));
+        if (fetch) {
+          kept.push(blob);
+          return;
+        }
+        if (this.foreignSeen.has(blob.digest)) return;
+        this.foreignSeen.add(blob.digest);
+        this.emit({
+          type: 'warning',
+          message:
+            this.options.includeForeignLayers === true
+              ? `foreign layer ${blob.digest} is not at the source; the manifest is copied as is and points at its URLs`
+              : `foreign layer ${blob.digest} (${blob.mediaType}) not copied; the manifest is copied as is and points at its URLs (--include-foreign-layers copies it)`,
+        });
+      }),
+    );
+    // Keep the manifest's order (the plan's totals and the events follow it).
+    return blobs.filter((b) => kept.includes(b));
+  }
+
   /** An index's child from the source, or undefined when the destination has it (both asked at once). */
   private async readChild(child: Descriptor): Promise<ManifestData | undefined> {
     const [present, fetched] = await Promise.allSettled([
-      this.destinationRepositoryKnown
+      this.destination !== 'absent'
         ? this.dst.client.headManifest(this.dst.repository, child.digest)
         : Promise.resolve(undefined),
       this.src.client.getManifest(this.src.repository, child.digest),
@@ -315,14 +385,63 @@ class ImageCopy {
   private async putManifest(data: ManifestData, reference: string): Promise<void> {
     const { client, repository } = this.dst;
     if (reference === data.digest) {
-      await shareInFlight(client, `manifest ${repository}@${data.digest}`, () =>
-        client.putManifest(repository, reference, data),
-      );
+      await shareInFlight(client, `manifest ${repository}@${data.digest}`, () => this.putRacing(data, reference));
     } else {
-      await client.putManifest(repository, reference, data);
+      await this.putRacing(data, reference);
     }
     this.stats.manifests.copied += 1;
     this.emit({ type: 'manifest', digest: data.digest, mediaType: data.mediaType, reference, action: 'copied' });
+  }
+
+  /**
+   * Stores a manifest; a refusal a concurrent writer of the same content can cause (DIGEST_INVALID, BLOB_UNKNOWN)
+   * is answered by checking what the manifest needs again — copying what is missing — and storing it again.
+   */
+  private async putRacing(data: ManifestData, reference: string): Promise<void> {
+    const { client, repository } = this.dst;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await client.putManifest(repository, reference, data);
+        return;
+      } catch (error) {
+        const race = error instanceof RegistryHttpError && RACE_CODES.some((code) => error.has(code));
+        if (!race || attempt >= MANIFEST_PUT_TRIES) throw error;
+        this.emit({
+          type: 'retry',
+          what: `PUT manifest ${repository}:${reference}`,
+          attempt,
+          delayMs: 0,
+          message: safeText(error.message),
+        });
+        await this.recheckDependencies(data);
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt * Math.random() + 50));
+      }
+    }
+  }
+
+  /** Makes sure the destination has what a manifest refers to: its blobs, or its children. */
+  private async recheckDependencies(data: ManifestData): Promise<void> {
+    const parsed = parseManifest(data.bytes, data.mediaType);
+    const { client, repository } = this.dst;
+    if (parsed.kind === 'image') {
+      const blobs = await this.blobsToCopy(parsed.blobs);
+      await Promise.all(
+        blobs.map(async (blob) => {
+          if (await client.blobExists(repository, blob.digest)) return;
+          this.blobCopies.delete(blob.digest);
+          await this.copyBlob(blob, true);
+        }),
+      );
+      return;
+    }
+    await Promise.all(
+      parsed.children.map(async (child) => {
+        if (await client.headManifest(repository, child.digest)) return;
+        const read = await this.src.client.getManifest(this.src.repository, child.digest);
+        await this.storeDependencies(await this.plan(read, parseManifest(read.bytes, read.mediaType)));
+        await this.putRacing(read, read.digest);
+      }),
+    );
   }
 
   /**
@@ -345,39 +464,49 @@ class ImageCopy {
   }
 
   /** Copies one blob once per run, whatever number of manifests share it. */
-  private copyBlob(blob: Descriptor): Promise<void> {
+  private copyBlob(blob: Descriptor, recheck = false): Promise<void> {
     let pending = this.blobCopies.get(blob.digest);
     if (pending === undefined) {
-      pending = this.blobLimit(() => this.transferBlob(blob));
+      pending = this.blobLimit(() => this.transferBlob(blob, recheck));
       this.blobCopies.set(blob.digest, pending);
     }
     return pending;
   }
 
-  private async transferBlob(blob: Descriptor): Promise<void> {
+  private skipped(blob: Descriptor): void {
+    this.stats.blobs.skipped += 1;
+    this.stats.bytes.skipped += blob.size;
+    this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action: 'skipped' });
+  }
+
+  private async transferBlob(blob: Descriptor, recheck: boolean): Promise<void> {
     const { client: dst, repository: dstRepo } = this.dst;
-    if (this.destinationRepositoryKnown && (await dst.blobExists(dstRepo, blob.digest))) {
-      this.stats.blobs.skipped += 1;
-      this.stats.bytes.skipped += blob.size;
-      this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action: 'skipped' });
+    // A repository with tags is asked first; one without is asked while the transfer starts (streamBlob).
+    if (this.destination === 'known' && !recheck && (await dst.blobExists(dstRepo, blob.digest))) {
+      this.skipped(blob);
       return;
     }
+    const ask = this.destination === 'untagged' && !recheck;
     // Another copy in this process may be writing the same blob to the same repository: wait for it.
     const action = await shareInFlight(dst, `blob ${dstRepo}@${blob.digest}`, () =>
       withRequestRetries(
         `copy blob ${blob.digest}`,
         this.retry,
-        () => this.streamBlob(blob),
+        (attempt) => this.streamBlob(blob, ask && attempt === 1),
         (notice) =>
           this.emit({
             type: 'retry',
             what: `copy blob ${blob.digest}`,
             attempt: notice.attempt,
             delayMs: notice.delayMs,
-            message: notice.error.message,
+            message: safeText(notice.error.message),
           }),
       ),
     );
+    if (action === 'present') {
+      this.skipped(blob);
+      return;
+    }
     if (action === 'mounted') {
       this.stats.blobs.mounted += 1;
     } else {
@@ -387,22 +516,33 @@ class ImageCopy {
     this.emit({ type: 'blob', digest: blob.digest, size: blob.size, action });
   }
 
-  /** One attempt: open the source and start the upload together, stream through the verifier, commit. */
-  private async streamBlob(blob: Descriptor): Promise<'copied' | 'mounted'> {
+  /**
+   * One attempt: open the source and start the upload together (and, when `ask`, ask the destination whether it
+   * has the blob, abandoning both before any byte is sent when it does), stream through the verifier, commit.
+   */
+  private async streamBlob(blob: Descriptor, ask: boolean): Promise<'copied' | 'mounted' | 'present'> {
     const { client: dst, repository: dstRepo } = this.dst;
-    const [upload, body] = await Promise.allSettled([
+    const [present, upload, body] = await Promise.allSettled([
+      ask ? dst.blobExists(dstRepo, blob.digest) : Promise.resolve(false),
       dst.startUpload(dstRepo, blob.digest),
-      this.src.client.openBlob(this.src.repository, blob.digest),
+      this.src.client.openBlob(this.src.repository, blob.digest, blob.size),
     ]);
+    // Whenever nothing is to be sent, the body is dropped (with a listener for the error its destruction emits) and
+    // the upload abandoned.
     if (upload.status === 'rejected' || body.status === 'rejected') {
-      if (body.status === 'fulfilled') body.value.destroy();
+      if (body.status === 'fulfilled') discard(body.value);
       if (upload.status === 'fulfilled' && !upload.value.mounted)
         await dst.cancelUpload(dstRepo, upload.value.location);
       throw upload.status === 'rejected' ? upload.reason : (body as PromiseRejectedResult).reason;
     }
     if (upload.value.mounted) {
-      body.value.destroy();
+      discard(body.value);
       return 'mounted';
+    }
+    if (present.status === 'fulfilled' && present.value) {
+      discard(body.value);
+      await dst.cancelUpload(dstRepo, upload.value.location);
+      return 'present';
     }
     const location = upload.value.location;
     let sent = 0;
@@ -421,7 +561,7 @@ class ImageCopy {
       await dst.finishUpload(dstRepo, next, blob.digest);
       return 'copied';
     } catch (error) {
-      body.value.destroy();
+      discard(body.value);
       if (sent > 0) this.emit({ type: 'bytes', count: -sent });
       await dst.cancelUpload(dstRepo, location);
       throw error;
@@ -429,6 +569,45 @@ class ImageCopy {
   }
 
   // ---- referrers ---------------------------------------------------------
+
+  /**
+   * Finds the referrers of the subjects, then the referrers of those, level by level up to
+   * {@link MAX_REFERRER_DEPTH}; each digest is looked up once (a cycle ends), and the walk stops at
+   * {@link MAX_REFERRERS}. Returns the levels in order: a referrer is copied after its subject.
+   */
+  private async findReferrerTree(subjects: string[]): Promise<FoundReferrers[]> {
+    const levels: FoundReferrers[] = [];
+    const visited = new Set<string>(subjects);
+    let count = 0;
+    let current = subjects;
+    for (let depth = 1; depth <= MAX_REFERRER_DEPTH && current.length > 0; depth += 1) {
+      const found = await Promise.all(current.map((subject) => this.findReferrers(subject)));
+      const level: FoundReferrers = { descriptors: [], tagged: [] };
+      const next: string[] = [];
+      const take = (digest: string): boolean => {
+        if (visited.has(digest) || count >= MAX_REFERRERS) return false;
+        visited.add(digest);
+        count += 1;
+        next.push(digest);
+        return true;
+      };
+      for (const { descriptors, tagged } of found) {
+        for (const d of descriptors) if (take(d.digest)) level.descriptors.push(d);
+        for (const t of tagged) {
+          // The tag moves even when its manifest came by another path. A cosign tag's manifest may have referrers of
+          // its own (looked up once); the referrers index tag's manifest is only a list.
+          if (t.tag.includes('.')) take(t.digest);
+          level.tagged.push(t);
+        }
+      }
+      if (count >= MAX_REFERRERS) {
+        this.emit({ type: 'warning', message: `more than ${MAX_REFERRERS} referrers: the rest are not copied` });
+      }
+      levels.push(level);
+      current = next;
+    }
+    return levels;
+  }
 
   /**
    * Finds the subject's referrers at the source: through the referrers API,
@@ -482,7 +661,7 @@ class ImageCopy {
   /** Copies a manifest tree by digest, and points `tag` at it when given; skips what the destination has. */
   private async copyByDigest(digest: string, tag?: string): Promise<void> {
     const { client: dst, repository: dstRepo } = this.dst;
-    const present = this.destinationRepositoryKnown ? await dst.headManifest(dstRepo, tag ?? digest) : undefined;
+    const present = this.destination !== 'absent' ? await dst.headManifest(dstRepo, tag ?? digest) : undefined;
     if (present?.digest === digest) {
       this.stats.manifests.skipped += 1;
       return;

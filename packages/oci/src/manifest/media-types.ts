@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
+import { ErrorCode, ReplicationError, digestProblem, safeText } from '@ecr-replicate/common/core';
 
 /** Manifest media types the engine reads and writes byte for byte. */
 export const MediaType = {
@@ -16,6 +16,21 @@ export const MANIFEST_ACCEPT = [
   MediaType.DockerManifestList,
   MediaType.DockerManifest,
 ].join(', ');
+
+/**
+ * Layers a registry may not serve (Windows base layers, OCI non-distributable layers): their bytes live at the
+ * descriptor's `urls`, and registries store the manifest without them. The copy skips them unless asked.
+ */
+const FOREIGN_LAYER_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);
+
+export function isForeignLayer(descriptor: { mediaType: string }): boolean {
+  return FOREIGN_LAYER_TYPES.has(descriptor.mediaType);
+}
 
 /** Registries reject manifests above 4 MiB (ECR's limit too). */
 export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
@@ -57,7 +72,7 @@ export type ParsedManifest =
       raw: Record<string, unknown>;
     };
 
-function isDescriptor(value: unknown): value is Descriptor {
+export function isDescriptor(value: unknown): value is Descriptor {
   if (typeof value !== 'object' || value === null) return false;
   const d = value as Record<string, unknown>;
   return (
@@ -76,6 +91,16 @@ function descriptors(value: unknown, field: string, mediaType: string): Descript
       ErrorCode.RegistryProtocol,
       `manifest of type ${mediaType} has a malformed "${field}" list`,
     );
+  }
+  for (const descriptor of value) {
+    // A digest goes into URLs: it must be one the product can verify before anything uses it.
+    const problem = digestProblem(descriptor.digest);
+    if (problem !== undefined) {
+      throw new ReplicationError(
+        ErrorCode.RegistryProtocol,
+        `manifest of type ${mediaType} lists the digest "${safeText(descriptor.digest).slice(0, 200)}" in "${field}": ${problem}`,
+      );
+    }
   }
   return value;
 }
@@ -101,7 +126,8 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
     // An OCI manifest may omit mediaType: tell index from image by shape.
     mediaType = Array.isArray(raw.manifests) ? MediaType.OciIndex : MediaType.OciManifest;
   }
-  const subject = isDescriptor(raw.subject) ? raw.subject : undefined;
+  const subject =
+    isDescriptor(raw.subject) && digestProblem(raw.subject.digest) === undefined ? raw.subject : undefined;
   const artifactType = typeof raw.artifactType === 'string' ? raw.artifactType : undefined;
   const common = { mediaType, raw, ...(subject ? { subject } : {}), ...(artifactType ? { artifactType } : {}) };
   if (INDEX_TYPES.has(mediaType)) {
@@ -111,7 +137,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
     if (raw.schemaVersion === 1) {
       throw new ReplicationError(ErrorCode.RegistryProtocol, 'Docker schema 1 manifests are not supported');
     }
-    const config = isDescriptor(raw.config) ? [raw.config] : [];
+    const config = descriptors(isDescriptor(raw.config) ? [raw.config] : [], 'config', mediaType);
     return { kind: 'image', blobs: [...config, ...descriptors(raw.layers, 'layers', mediaType)], ...common };
   }
   throw new ReplicationError(ErrorCode.RegistryProtocol, `unsupported manifest media type "${mediaType}"`, {

@@ -48,9 +48,43 @@ describe('challenges and Retry-After', () => {
         return { status: 200, body: JSON.stringify({ token: 't1', expires_in: 300 }) };
       },
     );
-    await auth.onUnauthorized('Bearer realm="http://127.0.0.1:1/token",service="s"', 'repository:a:pull', undefined);
+    await auth.onUnauthorized('Bearer realm="https://auth.example/token",service="s"', 'repository:a:pull', undefined);
     const headers = await Promise.all([1, 2, 3, 4].map(() => auth.headerFor('repository:a:pull')));
     expect(headers).toEqual(['Bearer t1', 'Bearer t1', 'Bearer t1', 'Bearer t1']);
     expect(requests).toBe(1);
+  });
+
+  it.each([
+    ['plain HTTP', 'http://auth.example/token'],
+    ['another scheme', 'ftp://auth.example/token'],
+  ])('sends no credentials to a token realm over %s for an HTTPS registry', async (_name, realm) => {
+    const fetched: string[] = [];
+    const auth = new Authenticator(
+      'r.example',
+      async () => ({ username: 'u', password: 'secret-password' }),
+      async (url, authorization) => {
+        fetched.push(`${url} ${authorization ?? ''}`);
+        return { status: 200, body: JSON.stringify({ token: 't1' }) };
+      },
+    );
+    await expect(
+      auth.onUnauthorized(`Bearer realm="${realm}",service="s"`, 'repository:a:pull', undefined),
+    ).rejects.toMatchObject({
+      code: ErrorCode.AuthFailed,
+      message: expect.stringContaining('credentials go only to an HTTPS realm'),
+    });
+    expect(fetched).toEqual([]);
+  });
+
+  it('accepts a plain-HTTP realm for a registry that is plain HTTP itself (loopback, --plain-http)', async () => {
+    const auth = new Authenticator(
+      '127.0.0.1:5000',
+      async () => undefined,
+      async () => ({ status: 200, body: JSON.stringify({ token: 't1' }) }),
+      { plainHttpRealm: true },
+    );
+    expect(await auth.onUnauthorized('Bearer realm="http://127.0.0.1:1/token"', 'repository:a:pull', undefined)).toBe(
+      'Bearer t1',
+    );
   });
 });

@@ -1,0 +1,104 @@
+import type { Readable } from 'node:stream';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common/core';
+import type { Dispatcher } from './undici';
+
+/** Caps of the bodies the client reads whole: anything longer is destroyed at the cap. */
+export const BODY_CAPS = {
+  /** Error answers: enough for any registry's `{"errors":[...]}`. */
+  error: 64 * 1024,
+  /** Token service answers. */
+  token: 64 * 1024,
+  /** One page of a tag or repository listing. */
+  listing: 16 * 1024 * 1024,
+} as const;
+
+/** Deadline of a whole small-body read (manifests, listings, tokens, errors): a drip-fed body fails by then. */
+export const SMALL_BODY_DEADLINE_MS = 20_000;
+
+/** A header's first value. */
+export function header(response: Dispatcher.ResponseData, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Destroys a body nobody will read. The error listener comes first: undici's body emits an error
+ * (`RequestAbortedError`) when destroyed unread, and an error event without a listener kills the process.
+ */
+export function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  if (!body.destroyed) body.destroy();
+}
+
+/** Lets a body we do not need flow to its end on a kept-alive connection (bounded: destroyed past the error cap). */
+export function drain(response: Dispatcher.ResponseData): void {
+  const body = response.body;
+  body.on('error', () => undefined);
+  let seen = 0;
+  body.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > BODY_CAPS.error) body.destroy();
+  });
+  body.resume();
+}
+
+export class BodyTooLargeError extends ReplicationError {
+  constructor(
+    readonly what: string,
+    readonly limit: number,
+    code: ErrorCode = ErrorCode.RegistryProtocol,
+  ) {
+    super(code, `${what}: the answer is over its ${limit}-byte limit; the read was stopped`, {
+      details: { limit },
+    });
+  }
+}
+
+/**
+ * Reads a body whole, up to `limit` bytes: a declared Content-Length over the limit fails before any read, a body
+ * that grows past it is destroyed at the limit, and a read still going after `deadlineMs` is destroyed too.
+ * `truncate` keeps the first `limit` bytes instead of failing (error bodies: their start is all we show).
+ */
+export async function readCapped(
+  response: Dispatcher.ResponseData,
+  limit: number,
+  what: string,
+  options: { truncate?: boolean; deadlineMs?: number; tooLarge?: (size: number) => Error } = {},
+): Promise<Buffer> {
+  const body = response.body;
+  const fail = (size: number): Error => options.tooLarge?.(size) ?? new BodyTooLargeError(what, limit);
+  const declared = Number(header(response, 'content-length'));
+  if (Number.isFinite(declared) && declared > limit && !options.truncate) {
+    discard(body);
+    throw fail(declared);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const deadline = setTimeout(() => {
+    body.destroy(
+      new ReplicationError(
+        ErrorCode.Network,
+        `${what}: the answer did not arrive whole within ${options.deadlineMs} ms`,
+      ),
+    );
+  }, options.deadlineMs ?? SMALL_BODY_DEADLINE_MS);
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      if (size + buffer.length > limit) {
+        discard(body);
+        if (options.truncate) {
+          chunks.push(buffer.subarray(0, limit - size));
+          size = limit;
+          break;
+        }
+        throw fail(size + buffer.length);
+      }
+      chunks.push(buffer);
+      size += buffer.length;
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return Buffer.concat(chunks, size);
+}
