@@ -18,6 +18,7 @@ export interface CopyArguments extends RegistryAccess {
   destination: ImageReference & { registry: string };
   platforms: Platform[];
   referrers: boolean;
+  includeForeignLayers: boolean;
   concurrency: number;
   json: boolean;
 }
@@ -60,6 +61,7 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
         ...REGISTRY_ACCESS_OPTIONS,
         platform: { type: 'string', multiple: true },
         'no-referrers': { type: 'boolean' },
+        'include-foreign-layers': { type: 'boolean' },
       },
     }),
   );
@@ -89,6 +91,7 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
     ...access,
     platforms,
     referrers: values['no-referrers'] !== true,
+    includeForeignLayers: values['include-foreign-layers'] === true,
     concurrency: positiveInteger(values.concurrency, '--concurrency', 8, 64),
     json: values.json === true,
   };
@@ -106,9 +109,11 @@ export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) =
       delayMs: Math.round(notice.delayMs),
       message: notice.error.message,
     });
+  for (const message of args.warnings) onEvent({ type: 'warning', message });
   const registries = await openRegistries(args.source.registry, args.destination.registry, args, {
     connections: Math.max(16, args.concurrency * 2),
     onRetry,
+    onWarning: (message) => onEvent({ type: 'warning', message }),
   });
   try {
     const reference = args.source.digest ?? (args.source.tag as string);
@@ -122,6 +127,7 @@ export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) =
       },
       platforms: args.platforms,
       referrers: args.referrers,
+      includeForeignLayers: args.includeForeignLayers,
       concurrency: args.concurrency,
       retry: registries.retry,
       onEvent,

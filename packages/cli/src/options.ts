@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { DestinationSecret } from '@ecr-replicate/common';
 import { DEFAULT_REQUEST_RETRY_POLICY, type RequestRetryNotice, type RequestRetryPolicy } from '@ecr-replicate/oci';
@@ -16,6 +17,8 @@ import { UsageError } from './usage';
 export const REGISTRY_ACCESS_OPTIONS = {
   'src-creds': { type: 'string' },
   'dest-creds': { type: 'string' },
+  'src-creds-file': { type: 'string' },
+  'dest-creds-file': { type: 'string' },
   'dest-secret': { type: 'string' },
   concurrency: { type: 'string' },
   retries: { type: 'string' },
@@ -51,6 +54,27 @@ export interface RegistryAccess {
   plainHttp: string[];
   /** The Docker config file to read credentials from. */
   dockerConfigPath: string;
+  /** What the user should hear about the options (a password on the command line). */
+  warnings: string[];
+}
+
+/** Reads `USER:PASSWORD` from a file, or from standard input for `-` (one line; surrounding blanks dropped). */
+function readCredentialsFile(path: string, name: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `${name}: cannot read ${path === '-' ? 'standard input' : `"${path}"`} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  const line = text
+    .split(/\r?\n/)
+    .find((l) => l.trim() !== '')
+    ?.trim();
+  if (line === undefined)
+    throw new UsageError(`${name}: ${path === '-' ? 'standard input' : `"${path}"`} holds no USER:PASSWORD line`);
+  return line;
 }
 
 /**
@@ -61,17 +85,39 @@ export function parseRegistryAccess(
   values: {
     'src-creds'?: string;
     'dest-creds'?: string;
+    'src-creds-file'?: string;
+    'dest-creds-file'?: string;
     'dest-secret'?: string;
     retries?: string;
     'plain-http'?: string[];
   },
   env: NodeJS.ProcessEnv,
 ): RegistryAccess {
-  if (values['dest-secret'] !== undefined && (values['dest-creds'] ?? env.ECR_REPLICATE_DEST_CREDS) !== undefined) {
-    throw new UsageError('--dest-secret and --dest-creds (or ECR_REPLICATE_DEST_CREDS) are exclusive: give one');
+  const warnings: string[] = [];
+  if (values['src-creds-file'] === '-' && values['dest-creds-file'] === '-') {
+    throw new UsageError('--src-creds-file and --dest-creds-file cannot both read standard input ("-")');
   }
-  const sourceCreds = values['src-creds'] ?? env.ECR_REPLICATE_SRC_CREDS;
-  const destinationCreds = values['dest-creds'] ?? env.ECR_REPLICATE_DEST_CREDS;
+  for (const side of ['src', 'dest'] as const) {
+    if (values[`${side}-creds`] !== undefined && values[`${side}-creds-file`] !== undefined) {
+      throw new UsageError(`--${side}-creds and --${side}-creds-file are exclusive: give one`);
+    }
+    if (values[`${side}-creds`] !== undefined) {
+      warnings.push(
+        `--${side}-creds puts a password on the command line, where other users of this machine can read it (the process list, shell history): prefer --${side}-creds-file FILE, --${side}-creds-file - (standard input) or ECR_REPLICATE_${side === 'src' ? 'SRC' : 'DEST'}_CREDS`,
+      );
+    }
+  }
+  const fromFile = (side: 'src' | 'dest'): string | undefined => {
+    const path = values[`${side}-creds-file`];
+    return path === undefined ? undefined : readCredentialsFile(path, `--${side}-creds-file`);
+  };
+  const sourceCreds = values['src-creds'] ?? fromFile('src') ?? env.ECR_REPLICATE_SRC_CREDS;
+  const destinationCreds = values['dest-creds'] ?? fromFile('dest') ?? env.ECR_REPLICATE_DEST_CREDS;
+  if (values['dest-secret'] !== undefined && destinationCreds !== undefined) {
+    throw new UsageError(
+      '--dest-secret and --dest-creds (or --dest-creds-file, or ECR_REPLICATE_DEST_CREDS) are exclusive: give one',
+    );
+  }
   for (const [name, value] of [
     ['--src-creds', sourceCreds],
     ['--dest-creds', destinationCreds],
@@ -85,6 +131,7 @@ export function parseRegistryAccess(
     retries: positiveInteger(values.retries, '--retries', DEFAULT_REQUEST_RETRY_POLICY.attempts, 20),
     plainHttp: values['plain-http'] ?? [],
     dockerConfigPath: dockerConfigPath(env),
+    warnings,
   };
 }
 
@@ -108,7 +155,11 @@ export async function openRegistries(
   sourceHost: string,
   destinationHost: string,
   access: RegistryAccess,
-  options: { connections: number; onRetry?: (notice: RequestRetryNotice & { what: string }) => void },
+  options: {
+    connections: number;
+    onRetry?: (notice: RequestRetryNotice & { what: string }) => void;
+    onWarning?: (message: string) => void;
+  },
 ): Promise<OpenedRegistries> {
   const retry = { ...DEFAULT_REQUEST_RETRY_POLICY, attempts: access.retries };
   const secret =
@@ -132,6 +183,7 @@ export async function openRegistries(
     retry,
     connections: options.connections,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   const destination =
     destinationHost === sourceHost && access.destinationCreds === access.sourceCreds && secret === undefined
@@ -144,6 +196,7 @@ export async function openRegistries(
           retry,
           connections: options.connections,
           ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+          ...(options.onWarning ? { onWarning: options.onWarning } : {}),
         });
   return {
     source,

@@ -204,8 +204,10 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
   const started = performance.now();
   let registries: OpenedRegistries | undefined;
   try {
+    for (const message of args.warnings) reporter.copyEvent({ type: 'warning', message });
     registries = await openRegistries(args.source, args.destination, args, {
       connections: Math.max(16, args.concurrency * 8),
+      onWarning: (message) => reporter.copyEvent({ type: 'warning', message }),
       onRetry: (notice) =>
         reporter.copyEvent({
           type: 'retry',

@@ -34,8 +34,11 @@ SOURCE       registry/repository[:tag][@digest]   (tag defaults to "latest")
 DESTINATION  registry/repository[:tag]            (tag defaults to the source's)
 
 Options:
-  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS)
+  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
+                           password here is visible in the process list: prefer
+  --src-creds-file FILE    the first line of FILE, USER:PASS ("-": standard input)
   --dest-creds USER:PASS   destination credentials (or env ECR_REPLICATE_DEST_CREDS)
+  --dest-creds-file FILE   the same from FILE ("-": standard input)
   --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
                            AWS keys: fields user, accesskey, secretaccesskey,
                            partition, accountid, optional region
@@ -43,6 +46,9 @@ Options:
                            copy only this platform of an index (repeatable); the
                            new index has a different digest, and the tool says so
   --no-referrers           do not copy signatures, attestations and other referrers
+  --include-foreign-layers copy foreign and non-distributable layers (Windows base
+                           layers) when the source has them; by default they are
+                           not fetched and the manifest still points at their URLs
   --concurrency N          blobs transferred at once (default 8)
   --retries N              tries per request before giving up (default 5)
   --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
@@ -96,8 +102,11 @@ Modes:
 Options:
   --config FILE            the replication configuration (JSON; default the
                            REPLICATION_CONFIG environment variable, else everything)
-  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS)
+  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
+                           password here is visible in the process list: prefer
+  --src-creds-file FILE    the first line of FILE, USER:PASS ("-": standard input)
   --dest-creds USER:PASS   destination credentials (or env ECR_REPLICATE_DEST_CREDS)
+  --dest-creds-file FILE   the same from FILE ("-": standard input)
   --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
                            AWS keys: fields user, accesskey, secretaccesskey,
                            partition, accountid, optional region
