@@ -42,6 +42,11 @@ export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   /** Milliseconds to wait for `GET /v2/` to answer (default 10 000). */
   startTimeoutMs?: number;
+  /**
+   * Patterns of the URLs a manifest's layers may name (foreign and non-distributable layers, as Windows base images
+   * have); without any, distribution refuses such manifests.
+   */
+  manifestUrlsAllow?: string[];
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
@@ -81,7 +86,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** The registry's YAML config (JSON strings are valid YAML scalars). */
-function registryConfig(dir: string, port: number, htpasswdPath: string | undefined): string {
+function registryConfig(
+  dir: string,
+  port: number,
+  htpasswdPath: string | undefined,
+  manifestUrlsAllow: string[] = [],
+): string {
   const q = (s: string): string => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -105,6 +115,15 @@ function registryConfig(dir: string, port: number, htpasswdPath: string | undefi
     '    X-Content-Type-Options: [nosniff]',
   ];
   if (htpasswdPath) lines.push('auth:', '  htpasswd:', '    realm: harness-registry', `    path: ${q(htpasswdPath)}`);
+  if (manifestUrlsAllow.length > 0) {
+    lines.push(
+      'validation:',
+      '  manifests:',
+      '    urls:',
+      '      allow:',
+      ...manifestUrlsAllow.map((p) => `        - ${q(p)}`),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -227,7 +246,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    writeFileSync(configPath, registryConfig(dir, port, htpasswdPath));
+    writeFileSync(configPath, registryConfig(dir, port, htpasswdPath, options.manifestUrlsAllow));
     try {
       const { child, output } = await startOnce(dir, configPath, port, options.startTimeoutMs ?? 10_000);
       let stopped: Promise<void> | undefined;
