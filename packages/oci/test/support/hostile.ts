@@ -9,6 +9,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Duplex } from 'node:stream';
 import { join } from 'node:path';
 
 export interface Recorded {
@@ -104,9 +105,9 @@ export function startRecorder(target?: { url: string; username?: string; passwor
   }, '127.0.0.2');
 }
 
-/** A self-signed certificate for 127.0.0.1 (openssl), as PEM. */
-export function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'hostile-tls-'));
+/** A self-signed certificate for 127.0.0.1 (openssl): PEMs and the certificate's file (for NODE_EXTRA_CA_CERTS). */
+export function selfSignedCertificate(dir: string): { key: string; cert: string; certFile: string } {
+  const certFile = join(dir, 'cert.pem');
   execFileSync(
     'openssl',
     [
@@ -124,13 +125,21 @@ export function selfSignedCertificate(): { key: string; cert: string } {
       '-keyout',
       join(dir, 'key.pem'),
       '-out',
-      join(dir, 'cert.pem'),
+      certFile,
     ],
     { stdio: 'ignore' },
   );
-  const pems = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  rmSync(dir, { recursive: true, force: true });
-  return pems;
+  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
+}
+
+export interface DualServer {
+  host: string;
+  url: string;
+  port: number;
+  /** The server's certificate, for a client process to trust (NODE_EXTRA_CA_CERTS). */
+  certFile: string;
+  requests: Array<Recorded & { scheme: string }>;
+  stop(): Promise<void>;
 }
 
 /**
@@ -139,7 +148,7 @@ export function selfSignedCertificate(): { key: string; cert: string } {
  */
 export async function startDualProtocol(
   handler: (req: IncomingMessage, res: ServerResponse, scheme: 'https' | 'http') => void | Promise<void>,
-): Promise<TestServer & { port: number; requests: Array<Recorded & { scheme: string }> }> {
+): Promise<DualServer> {
   const requests: Array<Recorded & { scheme: string }> = [];
   const on =
     (scheme: 'https' | 'http') =>
@@ -147,14 +156,33 @@ export async function startDualProtocol(
       requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, scheme });
       Promise.resolve(handler(req, res, scheme)).catch(() => res.destroy());
     };
-  const tls = createHttpsServer(selfSignedCertificate(), on('https'));
+  const dir = mkdtempSync(join(tmpdir(), 'hostile-tls-'));
+  const { key, cert, certFile } = selfSignedCertificate(dir);
+  const tls = createHttpsServer({ key, cert }, on('https'));
   const plain = createServer(on('http'));
+  const sockets = new Set<import('node:net').Socket>();
   const net: NetServer = createNetServer((socket) => {
-    socket.once('data', (first) => {
-      socket.pause();
-      socket.unshift(first);
-      (first[0] === 0x16 ? tls : plain).emit('connection', socket);
-      socket.resume();
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.once('data', (first: Buffer) => {
+      // The servers read through a JavaScript stream that starts with the byte already read (a socket's own handle
+      // would skip it).
+      const stream = new Duplex({
+        read: () => socket.resume(),
+        write: (chunk: Buffer, _encoding, done) => socket.write(chunk, done),
+        final: (done) => socket.end(done),
+        destroy: (error, done) => {
+          socket.destroy();
+          done(error);
+        },
+      });
+      socket.on('data', (data: Buffer) => {
+        if (!stream.push(data)) socket.pause();
+      });
+      socket.on('end', () => stream.push(null));
+      socket.on('error', (error) => stream.destroy(error));
+      stream.push(first);
+      (first[0] === 0x16 ? tls : plain).emit('connection', stream);
     });
   });
   await new Promise<void>((resolve) => net.listen(0, '127.0.0.1', resolve));
@@ -163,11 +191,14 @@ export async function startDualProtocol(
     port,
     host: `127.0.0.1:${port}`,
     url: `https://127.0.0.1:${port}`,
+    certFile,
     requests,
     stop: () =>
       new Promise<void>((resolve) => {
         tls.closeAllConnections();
         plain.closeAllConnections();
+        rmSync(dir, { recursive: true, force: true });
+        for (const socket of sockets) socket.destroy();
         net.close(() => resolve());
       }),
   };
