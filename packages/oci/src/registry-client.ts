@@ -92,6 +92,8 @@ export class RegistryClient {
   private readonly onWarning: (message: string) => void;
   /** Whether the registry serves the referrers API; learnt on first use. */
   private referrersApi: boolean | undefined;
+  /** The first referrers request, while it tells whether the API is served. */
+  private referrersProbe: Promise<unknown> | undefined;
   /** Repository each digest was last seen in, for cross-repository mounts. */
   private readonly blobHomes = new Map<string, string>();
 
@@ -368,7 +370,20 @@ export class RegistryClient {
    * that API. Descriptors that are malformed or carry an invalid digest are left out.
    */
   async referrers(repository: string, digest: string): Promise<Descriptor[] | undefined> {
+    if (this.referrersApi === undefined && this.referrersProbe !== undefined) {
+      // Another call is finding out whether the registry serves the API: one probe, not one per subject.
+      await this.referrersProbe.catch(() => undefined);
+    }
     if (this.referrersApi === false) return undefined;
+    if (this.referrersApi === undefined) {
+      const probe = this.askReferrers(repository, digest);
+      this.referrersProbe ??= probe;
+      return probe;
+    }
+    return this.askReferrers(repository, digest);
+  }
+
+  private async askReferrers(repository: string, digest: string): Promise<Descriptor[] | undefined> {
     const what = `GET referrers of ${repository}@${digest} from ${this.host}`;
     const url = this.url(paths.referrers(repository, digest));
     const result = await this.transport.retrying(what, async () => {

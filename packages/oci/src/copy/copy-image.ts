@@ -134,6 +134,8 @@ class ImageCopy {
    * - 'known' otherwise: each blob is asked for before its transfer.
    */
   private destination: 'absent' | 'untagged' | 'known' = 'known';
+  /** The source repository's tags, listed once (see sourceTags). */
+  private sourceTagList: Promise<Set<string> | undefined> | undefined;
   /** Foreign layers seen, reported once each. */
   private readonly foreignSeen = new Set<string>();
   private readonly stats = {
@@ -610,17 +612,32 @@ class ImageCopy {
   }
 
   /**
-   * Finds the subject's referrers at the source: through the referrers API,
-   * the `sha256-<hex>` index tag, and cosign's `.sig`/`.att`/`.sbom` tags,
-   * all asked at once.
+   * The source repository's tags, listed once per copy: the referrers tag scheme (`sha256-<hex>` and cosign's
+   * suffixes) is then looked up in it for every subject, instead of probing four tags per subject. Undefined when
+   * the source does not list tags (then each subject's tags are probed).
+   */
+  private sourceTags(): Promise<Set<string> | undefined> {
+    this.sourceTagList ??= this.src.client.listTags(this.src.repository).then(
+      (tags) => new Set(tags),
+      () => undefined,
+    );
+    return this.sourceTagList;
+  }
+
+  /**
+   * Finds the subject's referrers at the source: through the referrers API (where the source serves it), the
+   * `sha256-<hex>` index tag, and cosign's `.sig`/`.att`/`.sbom` tags.
    */
   private async findReferrers(subject: string): Promise<FoundReferrers> {
     const { client: src, repository: srcRepo } = this.src;
     const indexTag = referrersTagOf(subject);
-    const [viaApi, indexData, ...cosign] = await Promise.all([
-      src.referrers(srcRepo, subject),
-      src.findManifest(srcRepo, indexTag),
-      ...COSIGN_SUFFIXES.map((suffix) => src.headManifest(srcRepo, `${indexTag}.${suffix}`)),
+    const [viaApi, tags] = await Promise.all([src.referrers(srcRepo, subject), this.sourceTags()]);
+    const listed = (tag: string): boolean => tags === undefined || tags.has(tag);
+    const [indexData, ...cosign] = await Promise.all([
+      listed(indexTag) ? src.findManifest(srcRepo, indexTag) : undefined,
+      ...COSIGN_SUFFIXES.map((suffix) =>
+        listed(`${indexTag}.${suffix}`) ? src.headManifest(srcRepo, `${indexTag}.${suffix}`) : undefined,
+      ),
     ]);
     const descriptors = new Map<string, Descriptor>();
     for (const d of viaApi ?? []) descriptors.set(d.digest, d);
