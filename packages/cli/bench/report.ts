@@ -37,18 +37,31 @@ export interface CpuSeconds {
 export interface CaseInfo {
   id: CaseId;
   title: string;
-  /** Goal on ours/skopeo (median seconds, both images summed). */
+  /** Goal on ours/skopeo, or ours/floor (median seconds, both images summed). */
   goal: number;
+  /** What the goal compares ours with: skopeo, or the floor measured in the same run. */
+  against: 'skopeo' | 'floor';
 }
 
 export const CASES: CaseInfo[] = [
-  { id: 'cold', title: 'loopback cold (empty destination repository, registries directly)', goal: 0.9 },
+  {
+    id: 'cold',
+    title: 'loopback cold (empty destination repository, registries directly)',
+    goal: 0.9,
+    against: 'skopeo',
+  },
   {
     id: 'warm',
     title: 'warm, through the latency links (destination already has the tag at the same digest)',
     goal: 0.5,
+    against: 'skopeo',
   },
-  { id: 'latency', title: 'latency cold (empty destination repository, through the latency links)', goal: 0.6 },
+  {
+    id: 'latency',
+    title: 'latency cold (empty destination repository, through the latency links)',
+    goal: 1.05,
+    against: 'floor',
+  },
 ];
 
 /** Peak RSS goal of our tool on the large single-layer image. */
@@ -96,6 +109,16 @@ export interface CaseFigures {
   /** The floor's median seconds and floor/skopeo; NaN where the floor did not run. */
   floor: number;
   floorRatio: number;
+}
+
+/** The ratio a case's goal is on: ours/skopeo, or ours/floor. */
+export function goalRatio(f: CaseFigures, info: CaseInfo): number {
+  return info.against === 'floor' ? f.ours / f.floor : f.ratio;
+}
+
+/** The goal as text: `<= 0.90` (of skopeo) or `<= 1.05 x floor`. */
+export function goalText(info: CaseInfo): string {
+  return info.against === 'floor' ? `ours <= ${info.goal.toFixed(2)} x floor` : `<= ${info.goal.toFixed(2)}`;
 }
 
 /** Median seconds of every tool for one image of one case. */
@@ -164,8 +187,8 @@ export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key
       f.ours.toFixed(2),
       f.skopeo.toFixed(2),
       f.ratio.toFixed(2),
-      `<= ${info.goal.toFixed(2)}`,
-      verdict(f.ratio <= info.goal),
+      goalText(info),
+      verdict(goalRatio(f, info) <= info.goal),
       ...floorCells(f),
       mib(peakRss(samples, info.id, key, 'ours')),
       mib(peakRss(samples, info.id, key, 'skopeo')),
@@ -185,8 +208,8 @@ export function caseTable(samples: Sample[], info: CaseInfo, images: Array<{ key
       sum.ours.toFixed(2),
       sum.skopeo.toFixed(2),
       sum.ratio.toFixed(2),
-      `<= ${info.goal.toFixed(2)}`,
-      verdict(sum.ratio <= info.goal),
+      goalText(info),
+      verdict(goalRatio(sum, info) <= info.goal),
       ...floorCells(sum),
       '',
       '',
