@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -160,7 +160,7 @@ export async function startDualProtocol(
   const { key, cert, certFile } = selfSignedCertificate(dir);
   const tls = createHttpsServer({ key, cert }, on('https'));
   const plain = createServer(on('http'));
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const net: NetServer = createNetServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
