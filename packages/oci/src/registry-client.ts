@@ -489,9 +489,30 @@ export class RegistryClient {
     const scope = mountFrom === undefined ? push(repository) : `${push(repository)} ${pull(mountFrom)}`;
     const what = `start upload of ${digest} to ${repository} on ${this.host}`;
     const url = this.url(`${paths.uploads(repository)}${query}`);
+    if (mountFrom !== undefined) {
+      try {
+        return await this.openUpload(url, scope, what, true, digest, repository);
+      } catch (error) {
+        // No right to read the other repository: a plain upload needs none.
+        const code = (error as { code?: unknown }).code;
+        if (code !== ErrorCode.AuthFailed && code !== ErrorCode.AccessDenied) throw error;
+        return this.openUpload(this.url(paths.uploads(repository)), push(repository), what, false, digest, repository);
+      }
+    }
+    return this.openUpload(url, scope, what, false, digest, repository);
+  }
+
+  private openUpload(
+    url: string,
+    scope: string,
+    what: string,
+    mounting: boolean,
+    digest: string,
+    repository: string,
+  ): Promise<UploadStart> {
     return this.transport.retrying(what, async () => {
       const response = await this.transport.send({ method: 'POST', url, scope, what });
-      if (response.statusCode !== 202 && !(response.statusCode === 201 && mountFrom !== undefined))
+      if (response.statusCode !== 202 && !(response.statusCode === 201 && mounting))
         throw await this.transport.failure(response, what);
       drain(response);
       if (response.statusCode === 201) {

@@ -519,6 +519,18 @@ class ImageCopy {
   }
 
   /**
+   * Where the destination registry is known to hold the blob in another repository: where this process saw it, or
+   * the source's own repository when source and destination are one registry.
+   */
+  private mountSource(digest: string): string | undefined {
+    const { client: dst, repository: dstRepo } = this.dst;
+    const seen = dst.blobHome(digest, dstRepo);
+    if (seen !== undefined) return seen;
+    const sameRegistry = this.src.client === dst || this.src.client.baseUrl === dst.baseUrl;
+    return sameRegistry && this.src.repository !== dstRepo ? this.src.repository : undefined;
+  }
+
+  /**
    * One attempt: open the source and start the upload together (and, when `ask`, ask the destination whether it
    * has the blob, abandoning both before any byte is sent when it does), stream through the verifier, commit.
    */
@@ -526,7 +538,7 @@ class ImageCopy {
     const { client: dst, repository: dstRepo } = this.dst;
     const [present, upload, body] = await Promise.allSettled([
       ask ? dst.blobExists(dstRepo, blob.digest) : Promise.resolve(false),
-      dst.startUpload(dstRepo, blob.digest),
+      dst.startUpload(dstRepo, blob.digest, this.mountSource(blob.digest)),
       this.src.client.openBlob(this.src.repository, blob.digest, blob.size),
     ]);
     // Whenever nothing is to be sent, the body is dropped (with a listener for the error its destruction emits) and

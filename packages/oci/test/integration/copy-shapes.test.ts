@@ -319,6 +319,24 @@ describe('races and bodies left unread', () => {
     expect(await manifestDigestOf(destination, 'mount/two', 'v1')).toBe(image.root.digest);
   });
 
+  it('mounts from the source repository when source and destination are one registry (a fresh process)', async () => {
+    await pushImage(dst, 'same/a', image, 'v1');
+    const dstProxy = await startFaultProxy(destination);
+    try {
+      const result = await copy('same/a', 'v1', {
+        into: 'same/b',
+        tag: 'v1',
+        src: destinationClient(dstProxy.host),
+        dst: destinationClient(dstProxy.host),
+      });
+      expect(result.blobs.mounted).toBe(image.blobs.length);
+      expect(dstProxy.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
+      expect(await manifestDigestOf(destination, 'same/b', 'v1')).toBe(image.root.digest);
+    } finally {
+      await dstProxy.stop();
+    }
+  });
+
   it('fails a copy whose upload is refused (403) with a clear error, and the process goes on', async () => {
     const dstProxy = await startFaultProxy(destination);
     try {
