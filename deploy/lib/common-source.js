@@ -15,13 +15,14 @@ const COMMON_SRC = path.join(REPO_ROOT, 'packages', 'common', 'src');
 
 let loaded;
 
-/** `{ parseReplicationConfig, PARTITION_NAMES, findPartitionOfRegion, ecrHost, isValidationError }` */
+/** `{ parseReplicationConfig, destinationScope, PARTITION_NAMES, findPartitionOfRegion, ecrHost, isValidationError }` */
 function loadCommon() {
   if (loaded) return loaded;
   const result = esbuild.buildSync({
     stdin: {
       contents: [
         "export { parseReplicationConfig } from './models/config';",
+        "export { destinationScope } from './rules/destination-scope';",
         "export { PARTITION_NAMES, findPartitionOfRegion } from './registry/partition';",
         "export { ecrHost } from './registry/ecr-host';",
         "export { ValidationError } from './errors';",

@@ -11,6 +11,11 @@
  * - Minified with names kept (error classes are told apart by name), with
  *   external source maps without sources (NODE_OPTIONS=--enable-source-maps
  *   turns stack traces back into TypeScript positions).
+ * - The TypeScript settings esbuild applies are given here (tsconfigRaw), so
+ *   that it reads no tsconfig.json: its lookup of the `extends` chain while it
+ *   parses files in parallel sometimes left a module without its "use strict"
+ *   (2 of 8 worker bundles differed), and a bundle must be the same bytes
+ *   every time it is built (the CodeBuild source is checked by its hash).
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -111,6 +116,8 @@ function esbuildOptions() {
     keepNames: true,
     sourcemap: true,
     sourcesContent: false,
+    // What tsconfig.base.json means to esbuild: strict (every module "use strict"), ES2022 class fields.
+    tsconfigRaw: { compilerOptions: { alwaysStrict: true, useDefineForClassFields: true } },
     plugins: [workspaceSources, zodEnglishOnly],
     logLevel: 'warning',
   };

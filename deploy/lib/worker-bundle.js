@@ -7,13 +7,14 @@
  */
 const path = require('node:path');
 const { Buffer } = require('node:buffer');
+const { createHash } = require('node:crypto');
 const esbuild = require('esbuild');
 const { esbuildOptions } = require('./esbuild-options');
 const { createZip } = require('./zip');
 
 const WORKER_SCRIPT = 'worker.js';
 
-/** Bundles `entry` (absolute path); resolves to `{ zip, files: [{ name, size }], warnings }`. */
+/** Bundles `entry` (absolute path); resolves to `{ zip, files: [{ name, size, sha256 }], warnings }`. */
 async function bundleWorker(entry) {
   const result = await esbuild.build({
     ...esbuildOptions(),
@@ -29,7 +30,11 @@ async function bundleWorker(entry) {
     throw new Error(`esbuild produced no ${WORKER_SCRIPT} for ${entry}`);
   return {
     zip: createZip(files),
-    files: files.map((file) => ({ name: file.name, size: file.data.length })),
+    files: files.map((file) => ({
+      name: file.name,
+      size: file.data.length,
+      sha256: createHash('sha256').update(file.data).digest('hex'),
+    })),
     warnings: result.warnings,
   };
 }

@@ -16,5 +16,6 @@ export * from './models/config';
 export * from './models/build-state-event';
 export * from './rules/filters';
 export * from './rules/mapping';
+export * from './rules/destination-scope';
 export * from './queue/fifo-ids';
 export * from './settings';

@@ -16,8 +16,23 @@ export const EnvName = {
   requestQueueUrl: 'REQUEST_QUEUE_URL',
   /** URL of the standard retry queue (per-message delays), see the dispatcher's build-state handler. */
   retryQueueUrl: 'RETRY_QUEUE_URL',
-  /** The replication configuration as JSON; empty or unset means the defaults. */
+  /**
+   * The replication configuration as JSON; empty or unset means the defaults. Deployed components read
+   * it from the configuration store instead (the three REPLICATION_CONFIG_* variables below).
+   */
   replicationConfig: 'REPLICATION_CONFIG',
+  /** The configuration store: the S3 bucket of the deployment's configuration object. */
+  replicationConfigBucket: 'REPLICATION_CONFIG_BUCKET',
+  /** The configuration object's key (one per deployment). */
+  replicationConfigKey: 'REPLICATION_CONFIG_KEY',
+  /** The SHA-256 (hex) the configuration object must have: what was validated at packaging. */
+  replicationConfigSha256: 'REPLICATION_CONFIG_SHA256',
+  /** FIPS endpoints for the AWS SDK clients and the ECR registry host of the source side (the SDK reads it too). */
+  useFipsEndpoint: 'AWS_USE_FIPS_ENDPOINT',
+  /** FIPS endpoints for the destination side (its ECR client and registry host). */
+  destUseFipsEndpoint: 'DEST_USE_FIPS_ENDPOINT',
+  /** Create a missing destination repository with the source's settings (within the configuration's scope). */
+  createRepositories: 'CREATE_REPOSITORIES',
   /** Name of the DynamoDB job table. */
   jobTable: 'JOB_TABLE',
   /** Name of the CodeBuild project that runs the worker. */
@@ -135,6 +150,29 @@ const RegistryOverrideSchema = z
     return text.trim();
   });
 
+/** 'true' or 'false' (any case), or unset/empty for `fallback`. */
+function flag(fallback: boolean) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const value = text === undefined ? '' : text.trim().toLowerCase();
+      if (value === '') return fallback;
+      if (value === 'true' || value === 'false') return value === 'true';
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+}
+
+/** An optional value: unset or empty is undefined, anything else must match `pattern`. */
+function optionalMatching(pattern: RegExp, message: string) {
+  return z
+    .string()
+    .optional()
+    .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()))
+    .pipe(z.string().regex(pattern, message).optional());
+}
+
 const SETTING_SCHEMAS = {
   requestQueueUrl: QueueUrlSchema,
   retryQueueUrl: QueueUrlSchema,
@@ -159,6 +197,12 @@ const SETTING_SCHEMAS = {
         .optional(),
     ),
   repairConcurrency: wholeNumber(1, 64, DEFAULT_REPAIR_CONCURRENCY),
+  replicationConfigBucket: optionalMatching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  replicationConfigKey: optionalMatching(/^[\x21-\x7e]{1,1024}$/, 'must be an S3 object key (printable ASCII)'),
+  replicationConfigSha256: optionalMatching(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex'),
+  useFipsEndpoint: flag(false),
+  destUseFipsEndpoint: flag(false),
+  createRepositories: flag(false),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -259,6 +303,28 @@ export type RepairSettings = SettingsOf<
   | 'sourceRegistry'
   | 'repairConcurrency'
 >;
+
+/**
+ * Where a component's replication configuration comes from: the configuration
+ * store (all three REPLICATION_CONFIG_BUCKET, _KEY and _SHA256, as deployed
+ * stacks set them) or REPLICATION_CONFIG (local runs and tests). Read it with
+ * `loadReplicationConfig` (`@ecr-replicate/common/config-store`).
+ */
+export const ConfigSourceSettings = defineSettings('configuration', [
+  'replicationConfig',
+  'replicationConfigBucket',
+  'replicationConfigKey',
+  'replicationConfigSha256',
+]);
+export type ConfigSourceSettings = SettingsOf<
+  'replicationConfig' | 'replicationConfigBucket' | 'replicationConfigKey' | 'replicationConfigSha256'
+>;
+
+/** FIPS endpoints on each side: the source (every SDK client of the component, its registry host) and the destination. */
+export const FipsSettings = defineSettings('FIPS', ['useFipsEndpoint', 'destUseFipsEndpoint']);
+export type FipsSettings = SettingsOf<'useFipsEndpoint' | 'destUseFipsEndpoint'>;
+
+export const parseFipsSettings = (env?: Environment): FipsSettings => FipsSettings.parse(env);
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
 export const parseDispatchSettings = (env?: Environment): DispatchSettings => DispatchSettings.parse(env);

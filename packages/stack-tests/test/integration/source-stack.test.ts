@@ -30,6 +30,7 @@ import {
   type Loose,
   type Template,
 } from '../support/template';
+import { available, lintPackagedTemplates, warnSkipped } from '../support/tools';
 
 /**
  * The source-partition stack (serverless.yml), packaged for real with no AWS
@@ -72,13 +73,26 @@ const FUNCTIONS = {
 
 const WORKER_ZIP = 'build-worker.zip';
 
+/** The created secret's ARN (its random suffix as ??????). */
+const SECRET_ARN_PATTERN = (stage: string): Loose => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:ecr-partition-replicate/${stage}/destination-??????`,
+});
+const KEYS_OF_ACCOUNT = { 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*' };
+const SECRET_DECRYPT_CONDITION = (stage: string): Loose => ({
+  StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } },
+  StringLike: { 'kms:EncryptionContext:SecretARN': SECRET_ARN_PATTERN(stage) },
+});
+
 function environmentOf(template: Template, functionId: string): Record<string, Loose> {
   return props(template, functionId, 'AWS::Lambda::Function').Environment.Variables;
 }
 
-function replicationConfigOf(template: Template): { deletes?: boolean } {
-  return JSON.parse(environmentOf(template, FUNCTIONS.ingest).REPLICATION_CONFIG as string);
+/** The replication configuration deployed with a package (the configuration store's object). */
+function replicationConfigOf(stack: PackagedStack): { deletes?: boolean; repositories?: { include?: string[] } } {
+  return JSON.parse(readFileSync(join(stack.dir, CONFIG_FILE), 'utf8'));
 }
+
+const CONFIG_FILE = 'replication-config.json';
 
 /** The rules with a target that is `functionId`: [logical id, properties]. */
 function rulesTargeting(template: Template, functionId: string): Array<[string, Record<string, Loose>]> {
@@ -114,17 +128,20 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(stack.artifactDirectory).toMatch(new RegExp(`^serverless/ecr-partition-replicate/${run.stage}/\\d+-`));
   });
 
-  test('the ECR rule takes successful pushes (and deletes when they replicate) to ingest, with retries and a dead-letter queue', () => {
+  test("the ECR rule takes this account's successful pushes (and deletes when they replicate) to ingest, with retries and a dead-letter queue", () => {
     const rule = ruleTargeting(template(), FUNCTIONS.ingest);
     const pattern = rule.EventPattern;
     expect(pattern.source).toEqual(['aws.ecr']);
     expect(pattern['detail-type']).toEqual(['ECR Image Action']);
+    expect(pattern.account).toEqual([{ Ref: 'AWS::AccountId' }]);
     expect(pattern.detail.result).toEqual(['SUCCESS']);
-    const deletes = replicationConfigOf(template()).deletes === true;
+    const config = replicationConfigOf(packaged(run));
+    const deletes = config.deletes === true;
     expect(pattern.detail['action-type']).toEqual(deletes ? ['PUSH', 'DELETE'] : ['PUSH']);
-    expect(run.stage === 'dev' ? deletes : !deletes).toBe(true); // the shipped stage parameters
-    // No include filter is configured: no repository-name narrowing.
-    expect(pattern.detail['repository-name']).toBeUndefined();
+    expect(run.stage === 'dev' ? deletes : !deletes).toBe(true); // the shipped configurations
+    // The shipped configurations include prefix:apps/ only: the rule narrows to it.
+    expect(config.repositories?.include).toEqual(['prefix:apps/']);
+    expect(pattern.detail['repository-name']).toEqual([{ prefix: 'apps/' }]);
     expect(rule.State).toBe('ENABLED');
 
     const [ruleTarget] = rule.Targets;
@@ -203,18 +220,35 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(retry.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
   });
 
-  test("the build-state handler takes CodeBuild state changes of this stack's worker project only", () => {
+  test("the build-state handler takes the deaths of this account's worker builds only (the statuses it handles)", () => {
     const rule = ruleTargeting(template(), FUNCTIONS.buildState);
     expect(rule.EventPattern.source).toEqual(['aws.codebuild']);
     expect(rule.EventPattern['detail-type']).toEqual(['CodeBuild Build State Change']);
+    expect(rule.EventPattern.account).toEqual([{ Ref: 'AWS::AccountId' }]);
     expect(rule.EventPattern.detail['project-name']).toEqual([workerProject(template()).Name]);
+    // The handler's DEAD_BUILD_STATUSES (packages/dispatcher/src/build-state.ts).
+    expect([...rule.EventPattern.detail['build-status']].sort()).toEqual(['FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT']);
     expect(target(rule.Targets[0].DeadLetterConfig.Arn)).toBe('EventsDeadLetterQueue');
   });
 
   test('the handlers get the settings they parse', () => {
     const t = template();
     const projectName = workerProject(t).Name;
-    expect(environmentOf(t, FUNCTIONS.ingest)).toMatchObject({ REQUEST_QUEUE_URL: { Ref: 'RequestQueue' } });
+    const fips = String(run.region.startsWith('us-gov-'));
+    const store = {
+      REPLICATION_CONFIG_BUCKET: { Ref: 'ServerlessDeploymentBucket' },
+      REPLICATION_CONFIG_KEY: `${packaged(run).artifactDirectory}/${CONFIG_FILE}`,
+      REPLICATION_CONFIG_SHA256: createHash('sha256')
+        .update(readFileSync(join(packaged(run).dir, CONFIG_FILE)))
+        .digest('hex'),
+    };
+    expect(environmentOf(t, FUNCTIONS.ingest)).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
+      AWS_USE_FIPS_ENDPOINT: fips,
+      REQUEST_QUEUE_URL: { Ref: 'RequestQueue' },
+      ...store,
+    });
     expect(environmentOf(t, FUNCTIONS.dispatcher)).toMatchObject({
       JOB_TABLE: { Ref: 'JobTable' },
       WORKER_PROJECT_NAME: projectName,
@@ -235,14 +269,20 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(environmentOf(t, FUNCTIONS.repair)).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
+      AWS_USE_FIPS_ENDPOINT: fips,
       REQUEST_QUEUE_URL: { Ref: 'RequestQueue' },
-      // What the worker is given: the secret's name, the destination region, the configuration.
+      // What the worker is given: the secret's name, the destination region and FIPS, the configuration.
       DEST_SECRET_ID: props(t, 'DestinationSecret').Name,
       DEST_REGION: workerVariables.DEST_REGION,
-      REPLICATION_CONFIG: workerVariables.REPLICATION_CONFIG,
+      DEST_USE_FIPS_ENDPOINT: workerVariables.DEST_USE_FIPS_ENDPOINT,
       REPAIR_CONCURRENCY: '8',
-      DEST_REGISTRY: { 'Fn::If': ['HasDestRegistry', '', { Ref: 'AWS::NoValue' }] },
+      DEST_REGISTRY: { 'Fn::If': ['HasDestRegistry', { Ref: 'DestRegistry' }, { Ref: 'AWS::NoValue' }] },
+      ...store,
     });
+    for (const name of Object.keys(store)) expect(workerVariables[name]).toEqual(store[name as keyof typeof store]);
+    // The destination (us-gov-west-1 by default) is GovCloud: FIPS there.
+    expect(workerVariables.DEST_USE_FIPS_ENDPOINT).toBe('true');
+    expect(workerVariables.AWS_USE_FIPS_ENDPOINT).toBe(fips);
     for (const id of Object.values(FUNCTIONS)) {
       const fn = props(t, id);
       expect(fn.Runtime).toBe('nodejs22.x');
@@ -325,7 +365,13 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         .flatMap((s) => asArray<Loose>(s.Resource))
         .map(target),
     ).toEqual(expect.arrayContaining(['RequestQueue', 'EventsDeadLetterQueue']));
-    expect([...allowedActions(ingest)].filter((a) => !a.startsWith('logs:'))).toEqual(['sqs:sendmessage']);
+    expect([...allowedActions(ingest)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([
+      's3:getobject',
+      'sqs:sendmessage',
+    ]);
+    expect(allStrings(statementsAllowing(ingest, 's3:GetObject').map((s) => s.Resource))).toContain(
+      `${packaged(run).artifactDirectory}/${CONFIG_FILE}`,
+    );
 
     const dispatcher = roleStatements(t, roleOf(t, FUNCTIONS.dispatcher));
     for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
@@ -375,6 +421,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       'secretsmanager:getsecretvalue',
       'kms:decrypt',
       'sqs:sendmessage',
+      's3:getobject',
     ];
     expect([...allowedActions(repair)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([...expected].sort());
     for (const action of allowedActions(repair))
@@ -398,11 +445,12 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         .flatMap((s) => asArray<Loose>(s.Resource))
         .map(target),
     ).toEqual(['RequestQueue']);
-    expect(statementsAllowing(repair, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual([
-      'DestinationSecret',
+    expect(statementsAllowing(repair, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
+      SECRET_ARN_PATTERN(run.stage),
     ]);
     const decrypt = statementsAllowing(repair, 'kms:Decrypt');
-    expect(decrypt.map((s) => target(s.Resource))).toEqual(['DestinationSecretKey']);
+    expect(decrypt.map((s) => s.Resource)).toEqual([KEYS_OF_ACCOUNT]);
+    expect(decrypt[0]!.Condition).toEqual(SECRET_DECRYPT_CONDITION(run.stage));
     expect(decrypt[0]!.Condition).toEqual(
       statementsAllowing(roleStatements(t, 'WorkerRole'), 'kms:Decrypt')[0]!.Condition,
     );
@@ -445,18 +493,19 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       if (action.startsWith('ecr:'))
         expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
 
+    // The shipped configurations include prefix:apps/ only: the worker reads those repositories.
     const sourceRead = statementsAllowing(worker, 'ecr:BatchGetImage');
     expect(allStrings(sourceRead.map((s) => s.Resource))).toEqual([
-      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
+      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/apps/*',
     ]);
-    expect(statementsAllowing(worker, 'secretsmanager:GetSecretValue').map((s) => target(s.Resource))).toEqual([
-      'DestinationSecret',
+    expect(statementsAllowing(worker, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
+      SECRET_ARN_PATTERN(run.stage),
     ]);
+    // Decrypt through Secrets Manager, for this secret only: the key's policy names the roles, so
+    // the roles name no key (that would be a dependency cycle).
     const decrypt = statementsAllowing(worker, 'kms:Decrypt');
-    expect(decrypt.map((s) => target(s.Resource))).toEqual(['DestinationSecretKey']);
-    expect(decrypt[0]!.Condition).toEqual({
-      StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } },
-    });
+    expect(decrypt.map((s) => s.Resource)).toEqual([KEYS_OF_ACCOUNT]);
+    expect(decrypt[0]!.Condition).toEqual(SECRET_DECRYPT_CONDITION(run.stage));
 
     const assume = props(t, 'WorkerRole').AssumeRolePolicyDocument.Statement;
     expect(allStrings(assume.map((s: Loose) => s.Principal))).toEqual(['codebuild.amazonaws.com']);
@@ -484,25 +533,40 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         'JOB_TABLE',
         'DEST_SECRET_ID',
         'DEST_REGION',
-        'REPLICATION_CONFIG',
+        'REPLICATION_CONFIG_BUCKET',
+        'REPLICATION_CONFIG_KEY',
+        'REPLICATION_CONFIG_SHA256',
         'LEASE_SECONDS',
         'DEST_REGISTRY',
+        'CREATE_REPOSITORIES',
+        'AWS_USE_FIPS_ENDPOINT',
+        'DEST_USE_FIPS_ENDPOINT',
       ]),
     );
+    // The configuration lives in the store, not in the environment.
+    expect(names).not.toContain('REPLICATION_CONFIG');
     const byName = Object.fromEntries(variables.map((v) => [v.Name, v.Value]));
     expect(byName.JOB_TABLE).toEqual({ Ref: 'JobTable' });
     expect(byName.DEST_SECRET_ID).toBe(props(t, 'DestinationSecret').Name);
-    expect(JSON.parse(byName.REPLICATION_CONFIG)).toEqual(replicationConfigOf(t));
+    expect(byName.CREATE_REPOSITORIES).toBe('true');
     expect(typeof byName.LEASE_SECONDS).toBe('string');
+    // Capacity: a bounded number of worker builds at once.
+    expect(project.ConcurrentBuildLimit).toBe(10);
     expect(byName.DEST_REGION).toMatch(/^[a-z]{2}(-[a-z]+)+-\d+$/);
     // Names only: no access key or secret value is ever a build variable.
     expect(JSON.stringify(project.Environment)).not.toMatch(/AKIA|ASIA|SECRETS_MANAGER|PARAMETER_STORE/);
   });
 
-  test("the project's source is this deployment's worker zip, in the Lambdas' artifact directory, and its role may read exactly that", () => {
+  test("the project's source is this deployment's worker zip, checked by hash before it runs, and its role may read exactly that and the configuration", () => {
     const stack = packaged(run);
     const t = stack.template;
     const key = `${stack.artifactDirectory}/${WORKER_ZIP}`;
+    const objectArn = (objectKey: string): Loose => ({
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', { Ref: 'ServerlessDeploymentBucket' }, '/', objectKey],
+      ],
+    });
     expect(workerProject(t).Source.Location).toEqual({
       'Fn::Join': ['/', [{ Ref: 'ServerlessDeploymentBucket' }, key]],
     });
@@ -511,14 +575,77 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     }
     const read = statementsAllowing(roleStatements(t, 'WorkerRole'), 's3:GetObject');
     expect(read).toHaveLength(1);
-    expect(read[0]!.Resource).toEqual({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', { Ref: 'ServerlessDeploymentBucket' }, '/', key]],
-    });
+    expect(read[0]!.Resource).toEqual([objectArn(key), objectArn(`${stack.artifactDirectory}/${CONFIG_FILE}`)]);
     expect(statSync(join(stack.dir, WORKER_ZIP)).size).toBeGreaterThan(10_000);
+
+    // The buildspec checks worker.js against the bundle packaged with this template, right before running it.
+    const workerJs = readZip(readFileSync(join(stack.dir, WORKER_ZIP))).find((entry) => entry.name === 'worker.js')!;
+    const commands = (workerProject(t).Source.BuildSpec as string).split('\n').map((line) => line.trim());
+    const run_ = commands.indexOf('- node worker.js');
+    expect(commands[run_ - 1]).toBe(
+      `- echo "${createHash('sha256').update(workerJs.data).digest('hex')}  worker.js" | sha256sum --check --strict -`,
+    );
   });
 
-  test('the job table: on-demand, point-in-time recovery, encrypted, TTL on expiresAt, key jobKey', () => {
+  test('the dispatcher may start the worker project only as deployed: every StartBuild override but JOB_KEYS and LEASE_OWNER is denied', () => {
+    const t = template();
+    const dispatcher = roleStatements(t, roleOf(t, FUNCTIONS.dispatcher));
+    const projectArn = {
+      'Fn::Sub': `arn:\${AWS::Partition}:codebuild:\${AWS::Region}:\${AWS::AccountId}:project/${workerProject(t).Name}`,
+    };
+    const denies = dispatcher.filter((s) => s.Effect === 'Deny');
+    for (const deny of denies) {
+      expect(deny.Action).toEqual(['codebuild:StartBuild']);
+      expect(deny.Resource).toEqual(projectArn);
+    }
+    const nullKeys = denies.filter((s) => s.Condition?.Null).map((s) => Object.entries(s.Condition!.Null as object));
+    // One key per statement (keys in one Null block are AND-ed), each denied when present.
+    for (const entries of nullKeys) expect(entries).toHaveLength(1);
+    const denied = new Set(nullKeys.map((entries) => entries[0]![0]));
+    for (const key of [
+      'codebuild:source.buildspec',
+      'codebuild:source.location',
+      'codebuild:source',
+      'codebuild:environment.image',
+      'codebuild:environment.privilegedMode',
+      'codebuild:environment.type',
+      'codebuild:environment.computeType',
+      'codebuild:serviceRole',
+      'codebuild:secondarySources',
+      'codebuild:artifacts',
+      'codebuild:logsConfig',
+      'codebuild:cache',
+      'codebuild:encryptionKey',
+    ])
+      expect(denied).toContain(key);
+    expect(nullKeys.every((entries) => entries[0]![1] === 'false')).toBe(true);
+    expect(denies.find((s) => s.Sid === 'OnlyJobKeysAndLeaseOwner')?.Condition).toEqual({
+      'ForAnyValue:StringNotEquals': { 'codebuild:environment.environmentVariables.name': ['JOB_KEYS', 'LEASE_OWNER'] },
+    });
+  });
+
+  test("the request queue takes requests only from the stack's senders (ingest, retry, repair)", () => {
+    const t = template();
+    const policy = props(t, 'RequestQueuePolicy', 'AWS::SQS::QueuePolicy');
+    expect(policy.Queues).toEqual([{ Ref: 'RequestQueue' }]);
+    const [statement] = policy.PolicyDocument.Statement;
+    expect(statement).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 'sqs:SendMessage' });
+    expect(target(statement.Resource)).toBe('RequestQueue');
+    expect(statement.Condition.ArnNotEquals['aws:PrincipalArn']).toEqual(
+      [FUNCTIONS.ingest, FUNCTIONS.retry, FUNCTIONS.repair].map((id) => ({ 'Fn::GetAtt': [roleOf(t, id), 'Arn'] })),
+    );
+    // Every role that may send is one of them.
+    const senders = Object.values(FUNCTIONS).filter((id) =>
+      statementsAllowing(roleStatements(t, roleOf(t, id)), 'sqs:SendMessage').some((s) =>
+        asArray<Loose>(s.Resource).some((r) => target(r) === 'RequestQueue'),
+      ),
+    );
+    expect(senders.sort()).toEqual([FUNCTIONS.ingest, FUNCTIONS.retry, FUNCTIONS.repair].sort());
+  });
+
+  test('the job table: on-demand, point-in-time recovery, encrypted, TTL on expiresAt, key jobKey, kept when the stack goes', () => {
     const table = props(template(), 'JobTable', 'AWS::DynamoDB::Table');
+    expect(template().Resources.JobTable).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
     expect(table.SSESpecification).toEqual({ SSEEnabled: true });
@@ -526,15 +653,41 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(table.KeySchema).toEqual([{ AttributeName: 'jobKey', KeyType: 'HASH' }]);
   });
 
-  test('the destination secret is encrypted with a customer managed key of the stack and holds only an empty placeholder', () => {
+  test('the destination secret: a customer managed key that decrypts only for the readers, an empty placeholder, a resource policy, both kept', () => {
     const t = template();
     const secret = props(t, 'DestinationSecret', 'AWS::SecretsManager::Secret');
     expect(target(secret.KmsKeyId)).toBe('DestinationSecretKey');
+    for (const id of ['DestinationSecret', 'DestinationSecretKey', 'DestinationSecretKeyAlias'])
+      expect(t.Resources[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     const key = props(t, 'DestinationSecretKey', 'AWS::KMS::Key');
     expect(key.EnableKeyRotation).toBe(true);
-    for (const statement of key.KeyPolicy.Statement) {
-      expect(statement.Principal).toEqual({ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } });
-    }
+    const root = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
+    const readers = [
+      { 'Fn::GetAtt': ['WorkerRole', 'Arn'] },
+      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] },
+    ];
+    const statements = key.KeyPolicy.Statement as Loose[];
+    const decrypting = statements.filter((s) => asArray<string>(s.Action).some((a) => /^kms:(Decrypt|\*)$/.test(a)));
+    expect(decrypting.map((s) => s.Sid).sort()).toEqual(['SecretReaders', 'SecretWriters']);
+    expect(decrypting.find((s) => s.Sid === 'SecretReaders').Principal).toEqual({ AWS: readers });
+    // Without an operator role, the account's principals may put the value (Secrets Manager needs
+    // GenerateDataKey and Decrypt for that); the secret's resource policy keeps GetSecretValue to the readers.
+    expect(decrypting.find((s) => s.Sid === 'SecretWriters').Principal).toEqual({ AWS: root });
+    for (const statement of decrypting) expect(statement.Condition).toEqual(SECRET_DECRYPT_CONDITION(run.stage));
+    const admin = statements.find((s) => s.Sid === 'KeyAdministration');
+    expect(admin.Principal).toEqual({ AWS: root });
+    for (const action of asArray<string>(admin.Action))
+      expect(action).not.toMatch(/^kms:(\*|Decrypt|Encrypt|GenerateDataKey|ReEncrypt)/);
+    const policy = props(t, 'DestinationSecretPolicy', 'AWS::SecretsManager::ResourcePolicy');
+    expect(policy.SecretId).toEqual({ Ref: 'DestinationSecret' });
+    expect(policy.BlockPublicPolicy).toBe(true);
+    expect(policy.ResourcePolicy.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'secretsmanager:GetSecretValue',
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': readers } },
+      }),
+    ]);
     const placeholder = JSON.parse(secret.SecretString);
     expect(Object.keys(placeholder).sort()).toEqual([
       'accesskey',
@@ -550,7 +703,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
 
   test('every Ref, Fn::GetAtt, DependsOn and Condition names something the template has', () => {
     const t = template();
-    const known = new Set(Object.keys(t.Resources));
+    const known = new Set([...Object.keys(t.Resources), ...Object.keys((t as Loose).Parameters ?? {})]);
     const problems: string[] = [];
     const walk = (value: Loose, where: string): void => {
       if (Array.isArray(value)) return value.forEach((item) => walk(item, where));
@@ -694,6 +847,7 @@ function plausibleEnvironment(t: Template, region: string, variables: Record<str
       if (resource?.Type === 'AWS::SQS::Queue')
         env[name] = `https://sqs.${region}.amazonaws.com/123456789012/${resource.Properties?.QueueName}`;
       else if (resource?.Type === 'AWS::DynamoDB::Table') env[name] = String(resource.Properties?.TableName);
+      else if (resource?.Type === 'AWS::S3::Bucket') env[name] = 'deployment-bucket';
       else throw new Error(`no plausible value for ${name}`);
     }
   }
@@ -826,3 +980,18 @@ describe('sls deploy --package', () => {
     }
   });
 });
+
+// ---- cfn-lint ---------------------------------------------------------------
+
+const HAS_CFN_LINT = available('cfn-lint');
+if (!HAS_CFN_LINT) warnSkipped('cfn-lint', 'linting the packaged source templates is');
+
+(HAS_CFN_LINT ? test : test.skip)(
+  'cfn-lint: no error, warning or informational finding in any packaged source template (dev and prod in us-east-1, us-gov-west-1, cn-north-1)',
+  () => {
+    const packages = [...stacks.values()];
+    expect(packages.map((item) => `${item.stage}/${item.region}`).sort()).toEqual(RUNS.map(runKey).sort());
+    expect(lintPackagedTemplates(packages)).toEqual([]);
+  },
+  300_000,
+);

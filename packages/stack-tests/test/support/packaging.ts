@@ -171,18 +171,24 @@ export const PACKAGING_CONCURRENCY = 2;
 
 export interface Run {
   stage: 'dev' | 'prod';
-  region: 'us-east-1' | 'us-gov-west-1';
+  region: 'us-east-1' | 'us-gov-west-1' | 'cn-north-1';
   /** Stage parameters overridden with `--param` (none: the shipped ones). */
   params?: Record<string, string>;
 }
 
-/** Both stages in a commercial and in a GovCloud region. */
+/** Both stages in a commercial, a GovCloud and a China region. */
 export const RUNS: Run[] = [
   { stage: 'dev', region: 'us-east-1' },
   { stage: 'dev', region: 'us-gov-west-1' },
+  { stage: 'dev', region: 'cn-north-1' },
   { stage: 'prod', region: 'us-east-1' },
   { stage: 'prod', region: 'us-gov-west-1' },
+  { stage: 'prod', region: 'cn-north-1' },
 ];
+
+/** The partition of a run's region. */
+export const partitionOf = (region: Run['region']): string =>
+  region.startsWith('us-gov-') ? 'aws-us-gov' : region.startsWith('cn-') ? 'aws-cn' : 'aws';
 
 export const runKey = (run: Run): string => `${run.stage}/${run.region}`;
 

@@ -12,6 +12,25 @@ import {
   sourceRepositoryArns,
 } from '../../../../deploy/lib/stage-config';
 import { createZip, readZip } from '../../../../deploy/lib/zip';
+import type { Loose } from '../support/template';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  dropRedundantDependsOn,
+  environmentSize,
+  findLimitViolations,
+  LAMBDA_ENVIRONMENT_LIMIT,
+} from '../../../../deploy/plugins/stack-limits';
+import { denyOverrideStatements, OVERRIDE_CONDITION_KEYS } from '../../../../deploy/lib/start-build-guard';
+import {
+  fipsSides,
+  MAX_CONFIG_BYTES,
+  readReplicationFile,
+  secretDecryptStatement,
+  secretResources,
+  secretSettings,
+} from '../../../../deploy/lib/stage-config';
 
 /** The helpers behind the stacks: stage-parameter derivations, the least-privilege guard, the zip writer. */
 
@@ -55,9 +74,9 @@ describe('stage parameters → rule, permissions, settings', () => {
 
   test('a bad replication configuration fails with the field and the reason', () => {
     expect(() => parseReplication({ repositories: { include: ['regex:('] } })).toThrow(
-      /param "replication".*repositories\.include\.0\.pattern: is not a valid regular expression/,
+      /param "replicationConfigFile".*repositories\.include\.0\.pattern: is not a valid regular expression/,
     );
-    expect(() => parseReplication(['not', 'an', 'object'])).toThrow(/must be an object/);
+    expect(() => parseReplication(['not', 'an', 'object'])).toThrow(/must be a JSON object/);
   });
 
   test('destination parameters: the region must be in the partition, the account 12 digits or empty', () => {
@@ -88,6 +107,7 @@ describe('stage parameters → rule, permissions, settings', () => {
       maxAttempts: '5',
       leaseSeconds: 900,
       repairConcurrency: 8,
+      workerConcurrentBuildLimit: 10,
     };
     expect(checkTuning(good)).toMatchObject({
       batchSize: 10,
@@ -220,5 +240,219 @@ describe('zip writer', () => {
         { name: 'x', data: '' },
       ]),
     ).toThrow(/duplicate/);
+  });
+});
+
+describe('stack limits', () => {
+  const fn = (variables: Record<string, unknown>): unknown => ({
+    Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: variables } } } },
+  });
+
+  test('a Lambda environment over 4 KB fails the packaging, naming the function and its largest variables', () => {
+    expect(findLimitViolations(fn({ SMALL: 'x'.repeat(100), REF: { Ref: 'Queue' } }))).toEqual([]);
+    // A reference counts at the longest it can resolve to.
+    expect(environmentSize({ QUEUE: { Ref: 'Queue' } })).toBe('QUEUE'.length + 256);
+    const [problem] = findLimitViolations(fn({ BIG: 'x'.repeat(LAMBDA_ENVIRONMENT_LIMIT), SMALL: 'y' }));
+    expect(problem).toMatch(
+      /^F: its environment would be 4105 bytes, over Lambda's 4096-byte limit \(largest: BIG 4099 B/,
+    );
+  });
+
+  test('names over AWS limits fail with the resource and the limit, counting the region as deployed', () => {
+    const role = (suffix: string): unknown => ({
+      Resources: {
+        R: {
+          Type: 'AWS::IAM::Role',
+          Properties: { RoleName: { 'Fn::Join': ['-', [`service-${suffix}`, { Ref: 'AWS::Region' }, 'lambdaRole']] } },
+        },
+      },
+    });
+    // service-<suffix>-us-east-1-lambdaRole: 8 + n + 1 + 9 + 1 + 10
+    expect(findLimitViolations(role('x'.repeat(35)), { region: 'us-east-1' })).toEqual([]);
+    expect(findLimitViolations(role('x'.repeat(36)), { region: 'us-east-1' })).toEqual([
+      "R: the IAM role name would be 65 characters, over AWS's limit of 64: use a shorter service or stage name",
+    ]);
+    // Unknown region: its longest.
+    expect(findLimitViolations(role('x'.repeat(35)))).toHaveLength(1);
+    expect(
+      findLimitViolations({ Resources: { Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'q'.repeat(81) } } } }),
+    ).toEqual([expect.stringMatching(/^Q: the SQS queue name "q+" would be 81 characters, over AWS's limit of 80/)]);
+  });
+
+  test("IAM policies over IAM's size quotas fail, counted as resolved (a user's inline policies 2,048 characters)", () => {
+    const user = (resources: number): unknown => ({
+      Resources: {
+        U: {
+          Type: 'AWS::IAM::User',
+          Properties: {
+            Policies: [
+              {
+                PolicyName: 'p',
+                PolicyDocument: {
+                  Version: '2012-10-17',
+                  Statement: [
+                    {
+                      Effect: 'Allow',
+                      Action: ['ecr:PutImage'],
+                      Resource: Array.from({ length: resources }, (_, i) => ({
+                        'Fn::Sub': `arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/r${i}`,
+                      })),
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    });
+    expect(findLimitViolations(user(20), { region: 'us-gov-west-1' })).toEqual([]);
+    expect(findLimitViolations(user(40), { region: 'us-gov-west-1' })).toEqual([
+      expect.stringMatching(/^U: its inline policies would be about \d+ characters, over IAM's limit of 2048$/),
+    ]);
+  });
+
+  test('DependsOn entries a reference already enforces are dropped (cfn-lint W3005), the others kept', () => {
+    const template: Loose = {
+      Resources: {
+        Fn: {
+          Type: 'AWS::Lambda::Function',
+          DependsOn: ['Role', 'LogGroup'],
+          Properties: { Role: { 'Fn::GetAtt': ['Role', 'Arn'] } },
+        },
+        Other: { Type: 'AWS::SQS::Queue', DependsOn: 'Fn', Properties: { QueueName: { 'Fn::Sub': '${Fn}-q' } } },
+      },
+    };
+    expect(dropRedundantDependsOn(template)).toBe(2);
+    expect(template.Resources.Fn.DependsOn).toBe('LogGroup');
+    expect(template.Resources.Other.DependsOn).toBeUndefined();
+  });
+});
+
+describe("the dispatcher's StartBuild guard", () => {
+  test('one Deny per override key (present = denied), and a Deny on any variable but JOB_KEYS and LEASE_OWNER', () => {
+    const statements = denyOverrideStatements('project-arn') as Loose[];
+    expect(statements.every((s) => s.Effect === 'Deny' && s.Resource === 'project-arn')).toBe(true);
+    expect(statements.slice(1).map((s) => s.Condition)).toEqual(
+      OVERRIDE_CONDITION_KEYS.map((key: string) => ({ Null: { [key]: 'false' } })),
+    );
+    for (const key of [
+      'codebuild:source.buildspec',
+      'codebuild:environment.image',
+      'codebuild:environment.privilegedMode',
+    ])
+      expect(OVERRIDE_CONDITION_KEYS).toContain(key);
+    expect(statements[0].Condition).toEqual({
+      'ForAnyValue:StringNotEquals': { 'codebuild:environment.environmentVariables.name': ['JOB_KEYS', 'LEASE_OWNER'] },
+    });
+  });
+});
+
+describe('FIPS', () => {
+  test('auto: each side whose region is in GovCloud; true: both, refused where a region has no FIPS endpoints', () => {
+    expect(fipsSides({ fips: 'auto', region: 'us-east-1', destinationRegion: 'us-gov-west-1' })).toEqual({
+      source: false,
+      destination: true,
+    });
+    expect(fipsSides({ fips: 'auto', region: 'us-gov-east-1', destinationRegion: 'cn-north-1' })).toEqual({
+      source: true,
+      destination: false,
+    });
+    expect(fipsSides({ fips: true, region: 'us-west-2', destinationRegion: 'us-gov-west-1' })).toEqual({
+      source: true,
+      destination: true,
+    });
+    expect(fipsSides({ fips: 'false', region: 'us-gov-west-1', destinationRegion: 'us-gov-east-1' })).toEqual({
+      source: false,
+      destination: false,
+    });
+    expect(() => fipsSides({ fips: 'true', region: 'cn-north-1', destinationRegion: 'us-gov-west-1' })).toThrow(
+      /the source region cn-north-1 has no FIPS endpoints/,
+    );
+    expect(() => fipsSides({ fips: 'true', region: 'us-east-1', destinationRegion: 'eu-west-1' })).toThrow(
+      /destination region eu-west-1/,
+    );
+    expect(() => fipsSides({ fips: 'yes', region: 'us-east-1', destinationRegion: 'us-east-2' })).toThrow(/"fips"/);
+    expect(
+      destination({ partition: 'aws-us-gov', region: 'us-gov-west-1', accountId: '123456789012', fips: true }).registry,
+    ).toBe('123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com');
+  });
+});
+
+describe('the destination secret', () => {
+  const params = {
+    destinationSecretName: 'app/dev/destination',
+    destinationSecretArn: '',
+    destinationSecretKmsKeyArn: '',
+  };
+  const ADOPTED = 'arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:old/partition-ecr-replicate-AbCdEf';
+
+  test('created: decrypt of any key of the account through Secrets Manager, for this secret only; its resources kept', () => {
+    const secret = secretSettings(params);
+    expect(secret.id).toBe('app/dev/destination');
+    expect(secretDecryptStatement(secret).Condition.StringLike).toEqual({
+      'kms:EncryptionContext:SecretARN': {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:app/dev/destination-??????',
+      },
+    });
+    const resources = secretResources(secret, {
+      service: 's',
+      stage: 'dev',
+      readers: ['WorkerRole'],
+      writer: '',
+    }) as Loose;
+    expect(Object.keys(resources).sort()).toEqual([
+      'DestinationSecret',
+      'DestinationSecretKey',
+      'DestinationSecretKeyAlias',
+      'DestinationSecretPolicy',
+    ]);
+    const operator = 'arn:aws:iam::123456789012:role/ops';
+    const withOperator = secretResources(secret, {
+      service: 's',
+      stage: 'dev',
+      readers: ['WorkerRole'],
+      writer: operator,
+    }) as Loose;
+    expect(withOperator.DestinationSecretKey.Properties.KeyPolicy.Statement[2].Principal).toEqual({ AWS: operator });
+  });
+
+  test("adopted by ARN (the older system's secret): no resources, the ARN everywhere, its key if given", () => {
+    const secret = secretSettings({ ...params, destinationSecretArn: ADOPTED });
+    expect(secret).toMatchObject({ adopt: true, id: ADOPTED, arnPattern: ADOPTED });
+    expect(secretResources(secret, { service: 's', stage: 'dev', readers: [], writer: '' })).toEqual({});
+    const key = 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(secretSettings({ ...params, destinationSecretArn: ADOPTED, destinationSecretKmsKeyArn: key }).keyArn).toBe(
+      key,
+    );
+    expect(() => secretSettings({ ...params, destinationSecretArn: 'old-secret' })).toThrow(/"destinationSecretArn"/);
+    expect(() => secretSettings({ ...params, destinationSecretKmsKeyArn: key })).toThrow(/applies only with/);
+  });
+});
+
+describe('the replication configuration file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'replication-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('is read, validated and stored as canonical JSON with its SHA-256', () => {
+    const file = join(dir, 'ok.json');
+    writeFileSync(file, '{\n  "deletes": true\n}\n');
+    const read = readReplicationFile(file);
+    expect(read.text).toBe('{"deletes":true}');
+    expect(read.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('a missing, malformed, invalid or oversized file fails with the parameter and the reason', () => {
+    expect(() => readReplicationFile(join(dir, 'none.json'))).toThrow(/"replicationConfigFile": cannot read .*ENOENT/);
+    writeFileSync(join(dir, 'bad.json'), '{ nope');
+    expect(() => readReplicationFile(join(dir, 'bad.json'))).toThrow(/is not valid JSON/);
+    writeFileSync(join(dir, 'invalid.json'), '{"deletes":"yes"}');
+    expect(() => readReplicationFile(join(dir, 'invalid.json'))).toThrow(/deletes/);
+    writeFileSync(
+      join(dir, 'big.json'),
+      JSON.stringify({ mapping: { repositories: { a: 'b'.repeat(MAX_CONFIG_BYTES) } } }),
+    );
+    expect(() => readReplicationFile(join(dir, 'big.json'))).toThrow(/over the 1048576-byte limit/);
   });
 });

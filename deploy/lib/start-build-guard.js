@@ -1,0 +1,93 @@
+'use strict';
+/**
+ * The dispatcher's guard on codebuild:StartBuild: a Deny statement per
+ * override a StartBuild request could carry (IAM's Null operator on
+ * CodeBuild's request condition keys: "false" means the field is present),
+ * and a Deny on any environment variable override other than the two the
+ * dispatcher sets. With them, the dispatcher's role can start the worker
+ * project only as deployed: the same buildspec, source, image, role,
+ * privileges and settings; only JOB_KEYS and LEASE_OWNER vary.
+ *
+ * Used by serverless.yml as `${file(./deploy/lib/start-build-guard.js):denyOverrides}`.
+ */
+
+/** The environment variables the dispatcher passes (EnvName.jobKeys, EnvName.leaseOwner). */
+const ALLOWED_ENVIRONMENT_OVERRIDES = ['JOB_KEYS', 'LEASE_OWNER'];
+
+/** CodeBuild's StartBuild condition keys for the overrides the dispatcher never sends. */
+const OVERRIDE_CONDITION_KEYS = [
+  'codebuild:source',
+  'codebuild:source.buildspec',
+  'codebuild:source.location',
+  'codebuild:source.auth.resource',
+  'codebuild:source.auth.type',
+  'codebuild:source.insecureSsl',
+  'codebuild:secondarySources',
+  'codebuild:artifacts',
+  'codebuild:secondaryArtifacts',
+  'codebuild:environment.image',
+  'codebuild:environment.type',
+  'codebuild:environment.computeType',
+  'codebuild:environment.computeConfiguration',
+  'codebuild:environment.privilegedMode',
+  'codebuild:environment.certificate',
+  'codebuild:environment.registryCredential',
+  'codebuild:environment.imagePullCredentialsType',
+  'codebuild:environment.fleet.fleetArn',
+  'codebuild:logsConfig',
+  'codebuild:cache',
+  'codebuild:serviceRole',
+  'codebuild:encryptionKey',
+  'codebuild:autoRetryLimit',
+];
+
+/** The statements (Deny) for a project ARN (any CloudFormation value). */
+function denyOverrideStatements(projectArn) {
+  return [
+    {
+      Sid: 'OnlyJobKeysAndLeaseOwner',
+      Effect: 'Deny',
+      Action: ['codebuild:StartBuild'],
+      Resource: projectArn,
+      Condition: {
+        'ForAnyValue:StringNotEquals': {
+          'codebuild:environment.environmentVariables.name': ALLOWED_ENVIRONMENT_OVERRIDES,
+        },
+      },
+    },
+    // Keys in one Null block must all be present for it to match: one statement per key.
+    ...OVERRIDE_CONDITION_KEYS.map((key) => ({
+      Effect: 'Deny',
+      Action: ['codebuild:StartBuild'],
+      Resource: projectArn,
+      Condition: { Null: { [key]: 'false' } },
+    })),
+  ];
+}
+
+/**
+ * The dispatcher's whole iamRoleStatements: its table, StartBuild on the
+ * worker project, and the guard.
+ */
+async function dispatcherStatements({ resolveVariable }) {
+  const project = await resolveVariable('self:custom.names.workerProject');
+  const projectArn = {
+    'Fn::Sub': `arn:\${AWS::Partition}:codebuild:\${AWS::Region}:\${AWS::AccountId}:project/${project}`,
+  };
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Resource: { 'Fn::GetAtt': ['JobTable', 'Arn'] },
+    },
+    { Effect: 'Allow', Action: ['codebuild:StartBuild'], Resource: projectArn },
+    ...denyOverrideStatements(projectArn),
+  ];
+}
+
+module.exports = {
+  ALLOWED_ENVIRONMENT_OVERRIDES,
+  OVERRIDE_CONDITION_KEYS,
+  denyOverrideStatements,
+  dispatcherStatements,
+};
