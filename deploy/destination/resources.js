@@ -21,8 +21,8 @@ const PUSH_ACTIONS = [
   'ecr:ListImages',
 ];
 const DELETE_ACTIONS = ['ecr:BatchDeleteImage'];
-/** Creating a missing repository with the source's settings and tags. */
-const CREATE_ACTIONS = ['ecr:CreateRepository', 'ecr:TagResource'];
+/** Creating a missing repository with the source's settings and tags (after asking whether it exists). */
+const CREATE_ACTIONS = ['ecr:DescribeRepositories', 'ecr:CreateRepository', 'ecr:TagResource'];
 
 const REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const REPOSITORY_PATTERN = /^(?:\*|(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/?\*)?)$/;

@@ -447,9 +447,9 @@ module.exports = {
   tuning: resolver(Object.keys(NUMERIC_PARAMS), checkTuning),
   repairEvents: async ({ resolveVariable }) => {
     const ruleName = await resolveVariable('self:custom.names.repairRule');
-    return resolver(['repairSchedule'], ({ repairSchedule }) =>
-      repairScheduleEvents(repairSchedule, ruleName),
-    )({ resolveVariable });
+    return resolver(['repairSchedule'], ({ repairSchedule }) => repairScheduleEvents(repairSchedule, ruleName))({
+      resolveVariable,
+    });
   },
   /** `{ source, destination }`: 'true' or 'false' (environment values). */
   fips: async ({ resolveVariable }) => {

@@ -1,4 +1,10 @@
-import { parseWorkerSettings, toReplicationError, type Environment } from '@ecr-replicate/common';
+import {
+  parseWorkerGuardSettings,
+  parseWorkerSettings,
+  toReplicationError,
+  type Environment,
+} from '@ecr-replicate/common';
+import { loadReplicationConfig, s3ObjectReader } from '@ecr-replicate/common/config-store';
 import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
 import type { RegistryClient } from '@ecr-replicate/oci';
@@ -17,11 +23,16 @@ export async function main(env: Environment = process.env): Promise<number> {
   const metrics = createMetrics('worker', logger);
   const clients: RegistryClient[] = [];
   try {
-    const settings = parseWorkerSettings(env);
+    // The configuration from the deployment's store (REPLICATION_CONFIG only in local runs), checked by its hash.
+    const settings = {
+      ...parseWorkerSettings(env),
+      replicationConfig: await loadReplicationConfig(s3ObjectReader(), env),
+    };
+    const guard = parseWorkerGuardSettings(env);
     logger.appendKeys({ leaseOwner: settings.leaseOwner });
     const secret = await loadDestinationSecret(settings.destSecretId);
     const store = new JobStore(createJobTableClient(), settings.jobTable);
-    const summary = await runWorkerJobs({ settings, secret, store, logger, metrics, clients });
+    const summary = await runWorkerJobs({ settings, secret, store, logger, metrics, clients, guard });
     logger.info('worker done', { ...summary });
     return summary.retry.length === 0 ? 0 : 1;
   } catch (error) {

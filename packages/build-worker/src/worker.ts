@@ -1,11 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
+  ErrorCode,
+  ReplicationError,
   describeDestinationSecret,
   partitionOfRegion,
   type DestinationSecret,
   type EcrRegistry,
   type JobRecord,
+  type WorkerGuardSettings,
   type WorkerSettings,
 } from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
@@ -14,6 +18,8 @@ import { reconcile } from './reconcile';
 import { destinationIdentity, ecrClient, endpointOf } from '@ecr-replicate/ecr';
 import { runJobs, type RunSummary } from './runner';
 import { removeTag } from '@ecr-replicate/ecr';
+import { refusalOf } from './request-guard';
+import { repositoryPreparer } from './destination-repository';
 
 export interface WorkerDependencies {
   settings: WorkerSettings;
@@ -23,6 +29,8 @@ export interface WorkerDependencies {
   metrics: Metrics;
   /** Every registry client created is added here, for the caller to close. */
   clients: RegistryClient[];
+  /** The account and region served, repository creation, FIPS (default: none checked, none created, no FIPS). */
+  guard?: WorkerGuardSettings;
 }
 
 /**
@@ -33,29 +41,61 @@ export interface WorkerDependencies {
 export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummary> {
   const { settings, secret, logger } = deps;
   const keys = { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
-  const destinationEndpoint = endpointOf(destinationIdentity(secret, settings.destRegion), settings.destRegistry);
+  const guard = deps.guard;
+  const destinationEndpoint = endpointOf(
+    { ...destinationIdentity(secret, settings.destRegion), fips: guard?.destUseFipsEndpoint ?? false },
+    settings.destRegistry,
+  );
   const destination = ecrClient(destinationEndpoint, keys);
   deps.clients.push(destination);
   logger.info('destination', { registry: destinationEndpoint.host, secret: describeDestinationSecret(secret) });
 
+  // The source registry is the event's account and region, reached with the worker's own role.
+  const sourceRegistryOf = (job: JobRecord): EcrRegistry => ({
+    accountId: job.sourceAccountId,
+    region: job.sourceRegion,
+    partition: partitionOfRegion(job.sourceRegion),
+    fips: guard?.useFipsEndpoint ?? false,
+  });
   const sources = new Map<string, RegistryClient>();
   const sourceFor = (job: JobRecord): RegistryClient => {
     const id = `${job.sourceAccountId}/${job.sourceRegion}`;
     let client = sources.get(id);
     if (client === undefined) {
-      // The source registry is the event's account and region, reached with the worker's own role.
-      const identity: EcrRegistry = {
-        accountId: job.sourceAccountId,
-        region: job.sourceRegion,
-        partition: partitionOfRegion(job.sourceRegion),
-        fips: false,
-      };
-      const endpoint = endpointOf(identity, settings.sourceRegistry);
+      const endpoint = endpointOf(sourceRegistryOf(job), settings.sourceRegistry);
       client = ecrClient(endpoint, undefined);
       sources.set(id, client);
       deps.clients.push(client);
     }
     return client;
+  };
+
+  const prepare =
+    guard?.createRepositories && destinationEndpoint.isEcr
+      ? repositoryPreparer({
+          destination: destinationEndpoint.identity,
+          destinationKeys: keys,
+          config: settings.replicationConfig,
+          logger,
+        })
+      : undefined;
+
+  /** Refuses what the configuration does not map (recorded FAILED, not retried); creates a missing destination. */
+  const admit = async (job: JobRecord): Promise<void> => {
+    const refusal = refusalOf(job, settings.replicationConfig, {
+      accountId: guard?.sourceAccountId,
+      region: guard?.sourceRegion,
+    });
+    if (refusal !== undefined) {
+      deps.metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+      throw new ReplicationError(ErrorCode.InvalidInput, `request refused: ${refusal}`, {
+        details: { jobKey: job.jobKey, sourceAccountId: job.sourceAccountId, sourceRepository: job.sourceRepository },
+      });
+    }
+    if (prepare !== undefined && job.action === 'PUSH') {
+      const registry = sourceRegistryOf(job);
+      await prepare({ registry, repository: job.sourceRepository }, job.destinationRepository);
+    }
   };
 
   return runJobs({
@@ -65,8 +105,9 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     leaseMs: settings.leaseSeconds * 1000,
     logger,
     metrics: deps.metrics,
-    reconcile: (job) =>
-      reconcile(job, {
+    reconcile: async (job) => {
+      await admit(job);
+      return reconcile(job, {
         source: sourceFor(job),
         destination,
         config: settings.replicationConfig,
@@ -76,6 +117,7 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
           if (event.type === 'retry' || event.type === 'warning')
             logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });
         },
-      }),
+      });
+    },
   });
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, ReplicationError, ValidationError } from './errors';
 import { parseReplicationConfigJson, type ReplicationConfig } from './models/config';
 import { ConfigSourceSettings, type Environment } from './settings';
@@ -104,4 +105,13 @@ async function readFromStore(
 /** Forgets what was read (tests). */
 export function clearReplicationConfigCache(): void {
   cache.clear();
+}
+
+/** Reads objects with an S3 client of the component's region (its own deployment bucket). */
+export function s3ObjectReader(client: S3Client = new S3Client({})): ReadObject {
+  return async (bucket, key) => {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if (object.Body === undefined) throw new Error('the object has no body');
+    return object.Body.transformToByteArray();
+  };
 }

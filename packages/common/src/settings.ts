@@ -33,6 +33,10 @@ export const EnvName = {
   destUseFipsEndpoint: 'DEST_USE_FIPS_ENDPOINT',
   /** Create a missing destination repository with the source's settings (within the configuration's scope). */
   createRepositories: 'CREATE_REPOSITORIES',
+  /** The worker's own account: it refuses requests naming another source account. */
+  sourceAccountId: 'SOURCE_ACCOUNT_ID',
+  /** The worker's own region: it refuses requests naming another source region. */
+  sourceRegion: 'SOURCE_REGION',
   /** Name of the DynamoDB job table. */
   jobTable: 'JOB_TABLE',
   /** Name of the CodeBuild project that runs the worker. */
@@ -203,6 +207,8 @@ const SETTING_SCHEMAS = {
   useFipsEndpoint: flag(false),
   destUseFipsEndpoint: flag(false),
   createRepositories: flag(false),
+  sourceAccountId: optionalMatching(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+  sourceRegion: optionalMatching(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1'),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -320,11 +326,27 @@ export type ConfigSourceSettings = SettingsOf<
   'replicationConfig' | 'replicationConfigBucket' | 'replicationConfigKey' | 'replicationConfigSha256'
 >;
 
-/** FIPS endpoints on each side: the source (every SDK client of the component, its registry host) and the destination. */
+/** FIPS endpoints of each side: the source (its SDK clients and registry host) and the destination. */
 export const FipsSettings = defineSettings('FIPS', ['useFipsEndpoint', 'destUseFipsEndpoint']);
 export type FipsSettings = SettingsOf<'useFipsEndpoint' | 'destUseFipsEndpoint'>;
 
 export const parseFipsSettings = (env?: Environment): FipsSettings => FipsSettings.parse(env);
+
+/**
+ * What the worker guards: the source account and region it serves (requests for others are refused), whether
+ * it creates missing destination repositories, and FIPS on each side.
+ */
+export const WorkerGuardSettings = defineSettings('worker', [
+  'sourceAccountId',
+  'sourceRegion',
+  'createRepositories',
+  'useFipsEndpoint',
+  'destUseFipsEndpoint',
+]);
+export type WorkerGuardSettings = SettingsOf<
+  'sourceAccountId' | 'sourceRegion' | 'createRepositories' | 'useFipsEndpoint' | 'destUseFipsEndpoint'
+>;
+export const parseWorkerGuardSettings = (env?: Environment): WorkerGuardSettings => WorkerGuardSettings.parse(env);
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
 export const parseDispatchSettings = (env?: Environment): DispatchSettings => DispatchSettings.parse(env);

@@ -4,3 +4,4 @@ export * from './destination-secret';
 export * from './endpoint';
 export * from './tag-removal';
 export * from './repositories';
+export * from './create-repository';

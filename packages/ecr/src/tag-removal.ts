@@ -19,6 +19,7 @@ export async function removeTag(
     const { BatchDeleteImageCommand, ECRClient } = ecrSdk();
     const ecr = new ECRClient({
       region: destination.endpoint.identity.region,
+      useFipsEndpoint: destination.endpoint.identity.fips,
       ...(destination.keys ? { credentials: destination.keys } : {}),
     });
     try {

@@ -1,6 +1,14 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ErrorCode, ReplicationError, parseRepairSettings, toReplicationError } from '@ecr-replicate/common';
+import {
+  ErrorCode,
+  ReplicationError,
+  parseFipsSettings,
+  parseRepairSettings,
+  toReplicationError,
+} from '@ecr-replicate/common';
 import { lambdaHandler, observability } from '@ecr-replicate/common/observability';
+import { loadReplicationConfig, s3ObjectReader } from '@ecr-replicate/common/config-store';
+import { sqsClientOptions } from '@ecr-replicate/common/queue';
 import type { Context } from 'aws-lambda';
 import type { RegistryClient } from '@ecr-replicate/oci';
 import { loadDestinationSecret } from '@ecr-replicate/ecr';
@@ -18,7 +26,9 @@ import { runScheduledRepair, type RepairSummary } from './scheduled-repair';
  */
 const obs = observability('repair');
 const settings = parseRepairSettings(process.env);
-const sqs = new SQSClient({});
+const fips = parseFipsSettings(process.env);
+const sqs = new SQSClient(sqsClientOptions());
+const readObject = s3ObjectReader();
 
 /** The account and region of the function's own ARN: the source registry. */
 export function sourceOfFunction(functionArn: string): SourceRegistryIdentity {
@@ -35,8 +45,10 @@ export const handler = lambdaHandler(obs, async (_event: unknown, context: Conte
   const clients: RegistryClient[] = [];
   try {
     const secret = await loadDestinationSecret(settings.destSecretId);
+    // The configuration from the deployment's store: read on the first run of the container, then kept.
     return await runScheduledRepair({
-      settings,
+      settings: { ...settings, replicationConfig: await loadReplicationConfig(readObject) },
+      fips,
       secret,
       source: sourceOfFunction(context.invokedFunctionArn),
       sqs,

@@ -7,6 +7,7 @@ import {
   partitionOfRegion,
   type DestinationSecret,
   type EcrRegistry,
+  type FipsSettings,
   type RepairSettings,
 } from '@ecr-replicate/common';
 import type { RegistryClient } from '@ecr-replicate/oci';
@@ -27,6 +28,8 @@ export interface ScheduledSyncDependencies {
   ecr?: ECRClient;
   /** Every registry client created is added here, for the caller to close. */
   clients: RegistryClient[];
+  /** FIPS endpoints on each side (default: off). */
+  fips?: FipsSettings;
   now?: () => Date;
 }
 
@@ -51,14 +54,17 @@ export async function runScheduledRepair(deps: ScheduledSyncDependencies): Promi
   const { settings, secret, logger, metrics } = deps;
   const started = Date.now();
   const keys = { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
-  const destinationEndpoint = endpointOf(destinationIdentity(secret, settings.destRegion), settings.destRegistry);
+  const destinationEndpoint = endpointOf(
+    { ...destinationIdentity(secret, settings.destRegion), fips: deps.fips?.destUseFipsEndpoint ?? false },
+    settings.destRegistry,
+  );
   const destination = ecrClient(destinationEndpoint, keys);
   deps.clients.push(destination);
   const identity: EcrRegistry = {
     accountId: deps.source.accountId,
     region: deps.source.region,
     partition: partitionOfRegion(deps.source.region),
-    fips: false,
+    fips: deps.fips?.useFipsEndpoint ?? false,
   };
   const sourceEndpoint = endpointOf(identity, settings.sourceRegistry);
   const source = ecrClient(sourceEndpoint, undefined);

@@ -13,8 +13,10 @@ import {
   parseDestinationSecretString,
   parseReplicationConfig,
   parseWorkerSettings,
+  parseWorkerGuardSettings,
   type ReplicationConfigInput,
   type ReplicationRequest,
+  type WorkerGuardSettings,
 } from '@ecr-replicate/common';
 import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import { createLogger, createMetrics } from '@ecr-replicate/common/observability';
@@ -87,18 +89,22 @@ async function dispatch(owner: string, ...requests: ReplicationRequest[]): Promi
   return [...keys];
 }
 
+/** The mapping the requests above follow: team/* → mirror/team/* (the worker re-derives it from its configuration). */
+const MIRROR = { prefixes: [{ from: 'team/', to: 'mirror/team/' }] };
+
 async function runWorker(
   owner: string,
   keys: string[],
   config: ReplicationConfigInput = {},
   destinationHost = destination.host,
+  guard?: WorkerGuardSettings,
 ) {
   const settings = parseWorkerSettings({
     JOB_TABLE: TABLE,
     JOB_KEYS: JSON.stringify(keys),
     LEASE_OWNER: owner,
     DEST_SECRET_ID: SECRET_ID,
-    REPLICATION_CONFIG: JSON.stringify(config),
+    REPLICATION_CONFIG: JSON.stringify({ mapping: MIRROR, ...config }),
     DEST_REGISTRY: destinationHost,
     SOURCE_REGISTRY: source.host,
   });
@@ -113,6 +119,7 @@ async function runWorker(
       logger,
       metrics,
       clients,
+      ...(guard ? { guard } : {}),
     });
   } finally {
     metrics.publishStoredMetrics();
@@ -288,6 +295,54 @@ describe('worker', () => {
       source = settingsSource;
       await proxy.stop();
     }
+  }, 60_000);
+});
+
+describe('requests the configuration does not map', () => {
+  it('refuses a repository outside the configuration, another source account, or a destination the mapping does not give; each recorded FAILED and not retried', async () => {
+    const image = dockerImage({ seed: 'w-refused' });
+    await pushImage(source, 'team/app', image, 'r1');
+    await pushImage(source, 'other/app', image, 'r1');
+    const outside = request('other/app', 'r1', image.root.digest); // destination mirror/other/app
+    const foreign = { ...request('team/app', 'r1', image.root.digest), eventId: 'foreign-account' };
+    const foreignRequest: ReplicationRequest = {
+      ...foreign,
+      source: { ...foreign.source, accountId: '999999999999' },
+      destination: { repository: 'mirror/team/foreign' },
+    };
+    const elsewhere: ReplicationRequest = {
+      ...request('team/app', 'r2', image.root.digest),
+      destination: { repository: 'prod/team/app' },
+    };
+    const fine = request('team/app', 'r1', image.root.digest);
+    const keys = await dispatch('build-refuse', outside, foreignRequest, elsewhere, fine);
+    const guard = parseWorkerGuardSettings({ SOURCE_ACCOUNT_ID: '123456789012', SOURCE_REGION: 'us-east-1' });
+    const { result: summary, output } = await captureOutput(() =>
+      runWorker('build-refuse', keys, { repositories: { include: ['prefix:team/'] } }, destination.host, guard),
+    );
+    expect(summary?.completed).toEqual(['mirror/team/app:r1']);
+    expect([...(summary?.failed ?? [])].sort()).toEqual(
+      ['mirror/other/app:r1', 'mirror/team/foreign:r1', 'prod/team/app:r2'].sort(),
+    );
+    expect(summary?.retry).toEqual([]);
+    const reasons: Record<string, RegExp> = {
+      'mirror/other/app:r1': /request refused: the repository other\/app is outside the replication configuration/,
+      'mirror/team/foreign:r1':
+        /request refused: the source account 999999999999 is not this deployment's \(123456789012\)/,
+      'prod/team/app:r2':
+        /request refused: the destination prod\/team\/app is not where the configuration maps team\/app \(mirror\/team\/app\)/,
+    };
+    for (const [key, reason] of Object.entries(reasons)) {
+      const record = await store.get(key);
+      expect(record?.status).toBe('FAILED');
+      expect(record?.lastError?.code).toBe(ErrorCode.InvalidInput);
+      expect(record?.lastError?.message).toMatch(reason);
+      expect(record?.leaseOwner).toBeUndefined();
+    }
+    // Nothing was written for them: the refused destinations do not exist.
+    for (const repository of ['mirror/other/app', 'prod/team/app', 'mirror/team/foreign'])
+      expect(await manifestDigestOf(destination, repository, 'r1').catch(() => undefined)).toBeUndefined();
+    expect(output).toContain('RequestsRefused');
   }, 60_000);
 });
 

@@ -4,3 +4,4 @@
  */
 export * from './fifo-ids';
 export * from './send-request';
+export * from './sqs-options';

@@ -1,6 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseRetryForwardSettings } from '@ecr-replicate/common';
 import { lambdaHandler, observability } from '@ecr-replicate/common/observability';
+import { sqsClientOptions } from '@ecr-replicate/common/queue';
 import type { SQSEvent } from 'aws-lambda';
 import { forwardJobRetries } from '../job-retry-forward';
 import { SERVICE_NAME } from '../service';
@@ -11,7 +12,8 @@ import { SERVICE_NAME } from '../service';
  */
 const obs = observability(SERVICE_NAME, 'job-retries');
 const settings = parseRetryForwardSettings(process.env);
-const sqs = new SQSClient({});
+// FIPS: the client's own endpoint, not the queue URL's host (common/queue, sqsClientOptions).
+const sqs = new SQSClient(sqsClientOptions());
 
 export const handler = lambdaHandler(obs, async (event: SQSEvent) =>
   forwardJobRetries(event, { sqs, requestQueueUrl: settings.requestQueueUrl, ...obs }),

@@ -478,6 +478,8 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       'ecr:batchchecklayeravailability',
       'ecr:describeimages',
       'ecr:listimages',
+      'ecr:describerepositories',
+      'ecr:listtagsforresource',
       'dynamodb:getitem',
       'dynamodb:updateitem',
       'secretsmanager:getsecretvalue',
@@ -662,10 +664,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const key = props(t, 'DestinationSecretKey', 'AWS::KMS::Key');
     expect(key.EnableKeyRotation).toBe(true);
     const root = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
-    const readers = [
-      { 'Fn::GetAtt': ['WorkerRole', 'Arn'] },
-      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] },
-    ];
+    const readers = [{ 'Fn::GetAtt': ['WorkerRole', 'Arn'] }, { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] }];
     const statements = key.KeyPolicy.Statement as Loose[];
     const decrypting = statements.filter((s) => asArray<string>(s.Action).some((a) => /^kms:(Decrypt|\*)$/.test(a)));
     expect(decrypting.map((s) => s.Sid).sort()).toEqual(['SecretReaders', 'SecretWriters']);
