@@ -9,6 +9,7 @@
  * The plain functions (`imageActionPattern(config)` and so on) are exported
  * too, for the tests.
  */
+const { Buffer } = require('node:buffer');
 const fs = require('node:fs');
 const path = require('node:path');
 const { createHash } = require('node:crypto');

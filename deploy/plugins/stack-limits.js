@@ -23,6 +23,8 @@
  * The plain functions are exported for the tests.
  */
 
+const { Buffer } = require('node:buffer');
+
 const PLUGIN = 'stack-limits';
 /** Lambda's limit on the environment variables of a function (keys and values). */
 const LAMBDA_ENVIRONMENT_LIMIT = 4096;

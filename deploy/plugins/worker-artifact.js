@@ -35,6 +35,7 @@
  * templates (it keeps the last few), so a rollback to an earlier deployment
  * finds that deployment's worker and configuration too.
  */
+const { Buffer } = require('node:buffer');
 const fs = require('node:fs');
 const path = require('node:path');
 const { bundleWorker, WORKER_SCRIPT } = require('../lib/worker-bundle');

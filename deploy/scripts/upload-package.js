@@ -12,14 +12,20 @@
  *   PACKAGE_PREFIX      optional key prefix; must not begin with "/" and must end with "/"
  *   PACKAGE_KMS_KEY_ID  KMS key (alias, id or ARN) for SSE-KMS; default alias/aws/s3
  *   APP_NAME            the name under the prefix; default ecr-partition-replicate
+ *   AWS_REGION          the region deployed to (CodeBuild sets it; else AWS_DEFAULT_REGION)
  *
- * The object is s3://$PACKAGE_BUCKET/${PACKAGE_PREFIX}$APP_NAME/$ENVIRONMENT/$APP_NAME.zip
+ * The object is s3://$PACKAGE_BUCKET/${PACKAGE_PREFIX}$APP_NAME/$ENVIRONMENT/$AWS_REGION/$APP_NAME.zip:
+ * two regions of one stage each keep their own package.
  * with the metadata `content-sha256`: a hash of the package's files in which
  * the deployment's artifact directory name (a timestamp, new at every
  * packaging) is left out, so that packaging the same sources twice gives the
  * same hash. The upload is skipped when the object already carries it.
  *
  * S3 is reached through the AWS CLI (`aws` on PATH, the CodeBuild image's).
+ * Without s3:ListBucket on the bucket, S3 answers a HeadObject of a missing
+ * object with 403 rather than 404: the script then cannot tell "missing" from
+ * "forbidden", says so and uploads (a PutObject that is forbidden too fails
+ * plainly). deploy/policies/pipeline-role.json grants s3:ListBucket.
  * Exit status: 0 uploaded or nothing to do, 1 failure, 2 bad configuration.
  */
 const { Buffer } = require('node:buffer');
@@ -54,7 +60,10 @@ function readSettings(env) {
   const appName = (env.APP_NAME || '').trim() || DEFAULT_APP_NAME;
   if (!/^[A-Za-z0-9._-]+$/.test(appName)) throw new ConfigError('APP_NAME must be letters, digits, ".", "-" and "_"');
   const kmsKeyId = (env.PACKAGE_KMS_KEY_ID || '').trim() || DEFAULT_KMS_KEY_ID;
-  return { bucket, key: `${prefix}${appName}/${environment}/${appName}.zip`, kmsKeyId };
+  const region = (env.AWS_REGION || env.AWS_DEFAULT_REGION || '').trim();
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
+    throw new ConfigError('AWS_REGION (or AWS_DEFAULT_REGION) must name the region deployed to: the key carries it');
+  return { bucket, key: `${prefix}${appName}/${environment}/${region}/${appName}.zip`, kmsKeyId };
 }
 
 /** The files of `dir`, recursively, as sorted relative paths with `/` separators. */
@@ -98,11 +107,17 @@ function aws(args) {
   return result;
 }
 
-/** The `content-sha256` of the uploaded object; null when there is no object. */
+/** The `content-sha256` of the uploaded object; null when there is no object (or it cannot be told: 403). */
 function uploadedHash(bucket, key) {
   const result = aws(['s3api', 'head-object', '--bucket', bucket, '--key', key, '--output', 'json']);
   if (result.status !== 0) {
     if (/\b404\b|Not Found|NoSuchKey/i.test(result.stderr)) return null;
+    if (/\b403\b|Forbidden|AccessDenied/i.test(result.stderr)) {
+      console.log(
+        `upload-package: S3 answered 403 for s3://${bucket}/${key}: missing, or not readable without s3:ListBucket; uploading`,
+      );
+      return null;
+    }
     throw new Error(`aws s3api head-object failed (exit ${result.status}): ${result.stderr.trim()}`);
   }
   const metadata = JSON.parse(result.stdout || '{}').Metadata || {};

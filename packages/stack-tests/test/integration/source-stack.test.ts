@@ -543,6 +543,8 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         'CREATE_REPOSITORIES',
         'AWS_USE_FIPS_ENDPOINT',
         'DEST_USE_FIPS_ENDPOINT',
+        'SOURCE_ACCOUNT_ID',
+        'SOURCE_REGION',
       ]),
     );
     // The configuration lives in the store, not in the environment.
@@ -551,6 +553,9 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(byName.JOB_TABLE).toEqual({ Ref: 'JobTable' });
     expect(byName.DEST_SECRET_ID).toBe(props(t, 'DestinationSecret').Name);
     expect(byName.CREATE_REPOSITORIES).toBe('true');
+    // The worker refuses requests for another account or region than the stack's own.
+    expect(byName.SOURCE_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
+    expect(byName.SOURCE_REGION).toEqual({ Ref: 'AWS::Region' });
     expect(typeof byName.LEASE_SECONDS).toBe('string');
     // Capacity: a bounded number of worker builds at once.
     expect(project.ConcurrentBuildLimit).toBe(10);

@@ -23,6 +23,7 @@ fs.appendFileSync(path.join(state, 'calls.jsonl'), JSON.stringify(args) + '\\n')
 const option = (name) => { const i = args.indexOf(name); return i < 0 ? undefined : args[i + 1]; };
 const objectFile = () => path.join(state, 'objects', encodeURIComponent(option('--bucket') + '/' + option('--key')));
 if (args[0] === 's3api' && args[1] === 'head-object') {
+  if (process.env.FAKE_AWS_HEAD_ERROR === '500') { process.stderr.write('\\nAn error occurred (InternalError) when calling the HeadObject operation (reached max retries: 2): We encountered an internal error\\n'); process.exit(254); }
   if (process.env.FAKE_AWS_HEAD_ERROR) { process.stderr.write('\\nAn error occurred (403) when calling the HeadObject operation: Forbidden\\n'); process.exit(254); }
   if (!fs.existsSync(objectFile() + '.json')) { process.stderr.write('\\nAn error occurred (404) when calling the HeadObject operation: Not Found\\n'); process.exit(254); }
   const stored = JSON.parse(fs.readFileSync(objectFile() + '.json', 'utf8'));
@@ -103,8 +104,13 @@ const option = (call: string[], name: string): string | undefined => {
   return index < 0 ? undefined : call[index + 1];
 };
 
-const PIPELINE = { ENVIRONMENT: 'dev', PACKAGE_BUCKET: 'artifacts-bucket', PACKAGE_PREFIX: 'builds/' };
-const KEY = 'builds/ecr-partition-replicate/dev/ecr-partition-replicate.zip';
+const PIPELINE = {
+  ENVIRONMENT: 'dev',
+  PACKAGE_BUCKET: 'artifacts-bucket',
+  PACKAGE_PREFIX: 'builds/',
+  AWS_REGION: 'us-gov-west-1',
+};
+const KEY = 'builds/ecr-partition-replicate/dev/us-gov-west-1/ecr-partition-replicate.zip';
 
 describe('upload-package', () => {
   test('uploads a new package encrypted with the default KMS key (alias/aws/s3), with its content hash', () => {
@@ -156,7 +162,23 @@ describe('upload-package', () => {
   test('without a prefix the key starts with the app name', () => {
     const run = upload(packageDir('first', 1_700_000_000_000), { ...PIPELINE, PACKAGE_PREFIX: undefined });
     expect(run.status).toBe(0);
-    expect(option(run.calls[1]!, '--key')).toBe('ecr-partition-replicate/dev/ecr-partition-replicate.zip');
+    expect(option(run.calls[1]!, '--key')).toBe(
+      'ecr-partition-replicate/dev/us-gov-west-1/ecr-partition-replicate.zip',
+    );
+  });
+
+  test('two regions of one stage keep their own package (the key carries the region); no region, no upload', () => {
+    const dir = packageDir('first', 1_700_000_000_000);
+    expect(upload(dir, PIPELINE).status).toBe(0);
+    const east = upload(dir, { ...PIPELINE, AWS_REGION: undefined, AWS_DEFAULT_REGION: 'us-east-1' });
+    expect(east.status).toBe(0);
+    expect(option(east.calls[1]!, '--key')).toBe(
+      'builds/ecr-partition-replicate/dev/us-east-1/ecr-partition-replicate.zip',
+    );
+    const none = upload(dir, { ...PIPELINE, AWS_REGION: undefined });
+    expect(none.status).toBe(2);
+    expect(none.output).toContain('AWS_REGION (or AWS_DEFAULT_REGION) must name the region');
+    expect(none.calls).toEqual([]);
   });
 
   test.each([
@@ -176,10 +198,18 @@ describe('upload-package', () => {
     expect(run.calls).toEqual([]);
   });
 
-  test('fails, uploading nothing, when S3 cannot be asked for the previous hash', () => {
+  test('a 403 to the hash question (no s3:ListBucket: S3 does not say "missing") uploads, and says why', () => {
     const run = upload(packageDir('first', 1_700_000_000_000), { ...PIPELINE, FAKE_AWS_HEAD_ERROR: '1' });
+    expect(run.status).toBe(0);
+    expect(run.output).toContain('S3 answered 403');
+    expect(run.output).toContain('s3:ListBucket');
+    expect(run.calls.map((call) => call.slice(0, 2).join(' '))).toEqual(['s3api head-object', 's3api put-object']);
+  });
+
+  test('fails, uploading nothing, when S3 cannot be asked for the previous hash for another reason', () => {
+    const run = upload(packageDir('first', 1_700_000_000_000), { ...PIPELINE, FAKE_AWS_HEAD_ERROR: '500' });
     expect(run.status).toBe(1);
-    expect(run.output).toContain('Forbidden');
+    expect(run.output).toContain('InternalError');
     expect(run.calls.map((call) => call.slice(0, 2).join(' '))).toEqual(['s3api head-object']);
   });
 
