@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CREATE_ACTIONS,
   destinationResources,
@@ -6,6 +8,7 @@ import {
 } from '../../../../deploy/destination/resources';
 import { parseReplication } from '../../../../deploy/lib/stage-config';
 import { RUNS, packageRuns, removeMirrors, runKey, type PackagedStack, type Run } from '../support/packaging';
+import { REPO_ROOT } from '../support/packaging';
 import {
   allStrings,
   asArray,
@@ -217,3 +220,18 @@ if (!HAS_CFN_LINT) warnSkipped('cfn-lint', 'linting the packaged destination tem
   },
   300_000,
 );
+
+test('the deployer policy (deploy/policies/deployer-destination.json) covers every resource type of every packaged template', () => {
+  const policy = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy', 'policies', 'deployer-destination.json'), 'utf8'));
+  const prefixes = new Set(
+    (policy.Statement as Array<{ Action: string[] }>).flatMap((s) => s.Action.map((a) => a.split(':')[0])),
+  );
+  const types = new Set(
+    [...stacks.values()].flatMap((item) => Object.values(item.template.Resources).map((r) => r.Type)),
+  );
+  const service = (type: string): string =>
+    ({ CloudWatch: 'cloudwatch', Events: 'events', SecretsManager: 'secretsmanager' })[type.split('::')[1]!] ??
+    type.split('::')[1]!.toLowerCase();
+  expect([...types].filter((type) => !prefixes.has(service(type)))).toEqual([]);
+  expect(prefixes.has('cloudformation')).toBe(true);
+});

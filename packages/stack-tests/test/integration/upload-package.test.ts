@@ -235,4 +235,13 @@ describe('buildspec.yml', () => {
     expect(buildspec).toMatch(/reports:\s*\n(?:.*\n)*?\s*file-format: JUNITXML/);
     expect(buildspec).toContain('packages/*/reports/junit.xml');
   });
+
+  test('installs dependencies without their install scripts (the job holds deploy credentials), pushes to REPO_NAME', () => {
+    const install = buildspec.slice(buildspec.indexOf('install:'), buildspec.indexOf('build:'));
+    expect(install).toMatch(/npm ci --ignore-scripts/);
+    expect(install.indexOf('npm ci --ignore-scripts')).toBeLessThan(install.indexOf('bash scripts/setup.sh'));
+    expect(buildspec).toContain('REPO_NAME: auto-account-provisioning/partition-ecr-replicate');
+    expect(buildspec).toContain('node deploy/scripts/push-package-image.js .serverless');
+    expect(buildspec.indexOf('push-package-image.js')).toBeLessThan(buildspec.indexOf('npx sls deploy'));
+  });
 });
