@@ -21,6 +21,7 @@
  *
  * Exit status: 0 pushed or nothing to do, 1 failure, 2 bad configuration.
  */
+const { Buffer } = require('node:buffer');
 const { createHash } = require('node:crypto');
 const { Readable } = require('node:stream');
 const fs = require('node:fs');
