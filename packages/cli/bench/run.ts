@@ -22,6 +22,7 @@ import {
   type SyntheticImage,
 } from '@ecr-replicate/testing';
 import { writeFloorScript } from './floor';
+import { runSyncBench } from './sync';
 import {
   cpuSecondsOf,
   hasGnuTime,
@@ -70,7 +71,8 @@ Options:
   --rounds N        rounds of every case (default 3; 1 with --quick)
   --quick           1 round, small images (4 MiB layers, 64 MiB single layer): a sanity run
   --latency-ms N    latency the links add each way (default 25)
-  --cases LIST      comma-separated subset of cold,warm,latency (default all)
+  --cases LIST      comma-separated subset of cold,warm,latency,sync (default all); sync is
+                    ecr-replicate sync against skopeo sync --all: 20 repositories, 160 tags
   --storage DIR     where the registries keep their data (default /dev/shm when it has
                     3 GiB free, so that disk writes do not bound the transfer; else the temp dir)
   --json FILE       also write every measurement to FILE
@@ -78,6 +80,8 @@ Options:
 `;
 
 interface Options {
+  /** Whether to run the sync case (`cases` holds the copy cases). */
+  sync: boolean;
   rounds: number;
   quick: boolean;
   latencyMs: number;
@@ -108,10 +112,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     return Number(text);
   };
   const quick = values.quick === true;
-  const cases = (values.cases ?? 'cold,warm,latency').split(',').map((c) => c.trim());
+  const cases = (values.cases ?? 'cold,warm,latency,sync').split(',').map((c) => c.trim());
   for (const c of cases)
-    if (!CASES.some((info) => info.id === c)) throw new Error(`--cases: unknown case "${c}" (cold, warm, latency)`);
+    if (c !== 'sync' && !CASES.some((info) => info.id === c))
+      throw new Error(`--cases: unknown case "${c}" (cold, warm, latency, sync)`);
   return {
+    sync: cases.includes('sync'),
     rounds: whole(values.rounds, '--rounds', quick ? 1 : 3, 1),
     quick,
     latencyMs: whole(values['latency-ms'], '--latency-ms', 25, 0),
@@ -254,6 +260,31 @@ async function main(argv: string[]): Promise<number> {
   const extraCaCerts = baseEnv.NODE_EXTRA_CA_CERTS;
   delete baseEnv.NODE_EXTRA_CA_CERTS;
   const isRoot = process.getuid?.() === 0;
+
+  if (options.sync) {
+    out(
+      `load: 1-minute load average ${loadAverage().toFixed(2)} at the start of the sync case (${cpus().length} CPUs)`,
+    );
+    await runSyncBench({
+      rounds,
+      quick,
+      latencyMs,
+      entry,
+      env: baseEnv,
+      runDir,
+      isRoot,
+      startRegistries: () => startRegistriesIn(chooseStorage(options.storage)),
+      track: ({ registry, link }) => {
+        if (registry !== undefined) resources.registries.push(registry);
+        if (link !== undefined) resources.links.push(link);
+      },
+      out,
+      parseUsage,
+    });
+    out(`load: 1-minute load average ${loadAverage().toFixed(2)} at the end of the sync case`);
+    if (options.cases.length === 0) return 0;
+    out();
+  }
 
   const layerMiB = quick ? 4 : 32;
   const singleMiB = quick ? 64 : 512;

@@ -1,24 +1,38 @@
 #!/usr/bin/env node
 'use strict';
-// The ecr-replicate command line; runs the compiled package (npm run build).
-let cli;
-try {
-  cli = require('../dist/main.js');
-} catch (error) {
-  if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes('dist/main')) {
-    process.stderr.write(
-      'ecr-replicate is not built yet: run "npm run setup" (or "npx turbo run build") at the repository root.\n',
-    );
-    process.exit(1);
-  }
-  throw error;
+/* global AbortController -- Node's own */
+// The ecr-replicate command line: the compiled package in a checkout (dist/, npm run build), else the bundle an
+// installed tarball carries (bundle/, made by npm pack).
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const compiled = join(__dirname, '..', 'dist', 'main.js');
+const bundled = join(__dirname, '..', 'bundle', 'main.js');
+const entry = existsSync(compiled) ? compiled : existsSync(bundled) ? bundled : undefined;
+if (entry === undefined) {
+  process.stderr.write(
+    'ecr-replicate is not built yet: run "npm run setup" (or "npx turbo run build") at the repository root.\n',
+  );
+  process.exit(1);
 }
-cli.main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    process.stderr.write(`ecr-replicate: internal error: ${error && error.stack ? error.stack : error}\n`);
-    process.exitCode = 1;
-  },
-);
+// Ctrl-C ends a command that runs until stopped (status --watch) cleanly; a second Ctrl-C kills it as usual.
+const stop = new AbortController();
+if (process.argv.includes('--watch')) {
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stop.abort());
+}
+require(entry)
+  .main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: stop.signal,
+  })
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      process.stderr.write(`ecr-replicate: internal error: ${error && error.stack ? error.stack : error}\n`);
+      process.exitCode = 1;
+    },
+  );

@@ -6,6 +6,7 @@ import { parsePlatform, type Platform } from '@ecr-replicate/oci';
 import {
   REGISTRY_ACCESS_OPTIONS,
   openRegistries,
+  normalizeTlsVerify,
   parseCommandLine,
   parseRegistryAccess,
   positiveInteger,
@@ -16,6 +17,8 @@ import { COPY_HELP, UsageError } from './usage';
 export interface CopyArguments extends RegistryAccess {
   source: ImageReference & { registry: string };
   destination: ImageReference & { registry: string };
+  /** The destination as the copy ends: its tag filled in from the source's when not given. */
+  target: ImageReference & { registry: string };
   platforms: Platform[];
   referrers: boolean;
   includeForeignLayers: boolean;
@@ -41,9 +44,23 @@ function normalizeRegistry(
   return { ...reference, registry: reference.registry };
 }
 
+/** skopeo's and crane's transport prefix: `docker://` means the same registry API here, so it is dropped. */
+function withoutTransport(raw: string, role: string): string {
+  if (raw.startsWith('docker://')) return raw.slice('docker://'.length);
+  const transport = /^([a-z][a-z0-9-]*):(?!\d)/.exec(raw)?.[1];
+  if (
+    transport !== undefined &&
+    ['oci', 'dir', 'docker-archive', 'oci-archive', 'containers-storage', 'docker-daemon'].includes(transport)
+  )
+    throw new UsageError(
+      `${role} "${raw}": only registries are supported (docker://registry/repository[:tag]), not ${transport}:`,
+    );
+  return raw;
+}
+
 function parseImage(raw: string, role: string): ImageReference & { registry: string } {
   try {
-    return normalizeRegistry(parseReference(raw), role, raw);
+    return normalizeRegistry(parseReference(withoutTransport(raw, role)), role, raw);
   } catch (error) {
     if (error instanceof ReplicationError) throw new UsageError(`${role}: ${error.message}`);
     throw error;
@@ -51,19 +68,23 @@ function parseImage(raw: string, role: string): ImageReference & { registry: str
 }
 
 /** Parses `copy` arguments; throws UsageError naming the bad argument. */
+const COPY_OPTIONS = {
+  ...REGISTRY_ACCESS_OPTIONS,
+  platform: { type: 'string', multiple: true },
+  'no-referrers': { type: 'boolean' },
+  'include-foreign-layers': { type: 'boolean' },
+} as const;
+
 export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): CopyArguments | 'help' {
-  const parsed = parseCommandLine(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...REGISTRY_ACCESS_OPTIONS,
-        platform: { type: 'string', multiple: true },
-        'no-referrers': { type: 'boolean' },
-        'include-foreign-layers': { type: 'boolean' },
-      },
-    }),
+  const parsed = parseCommandLine(
+    () =>
+      parseArgs({
+        args: normalizeTlsVerify(argv),
+        allowPositionals: true,
+        strict: true,
+        options: COPY_OPTIONS,
+      }),
+    COPY_OPTIONS,
   );
   const { values, positionals } = parsed;
   if (values.help === true) return 'help';
@@ -85,9 +106,11 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
     return platform;
   });
   const access = parseRegistryAccess(values, env);
+  const tag = destination.tag ?? source.tag;
   return {
     source,
     destination,
+    target: { ...destination, ...(tag !== undefined ? { tag } : {}) },
     ...access,
     platforms,
     referrers: values['no-referrers'] !== true,
@@ -100,7 +123,11 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
 export { COPY_HELP };
 
 /** Runs a parsed copy; events go to `onEvent`. */
-export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) => void): Promise<CopyResult> {
+export async function runCopy(
+  args: CopyArguments,
+  onEvent: (event: CopyEvent) => void,
+  options: { diagnostics?: (line: string) => void } = {},
+): Promise<CopyResult> {
   const onRetry = (notice: { what: string; attempt: number; delayMs: number; error: Error }): void =>
     onEvent({
       type: 'retry',
@@ -114,6 +141,7 @@ export async function runCopy(args: CopyArguments, onEvent: (event: CopyEvent) =
     connections: Math.max(16, args.concurrency * 2),
     onRetry,
     onWarning: (message) => onEvent({ type: 'warning', message }),
+    ...(options.diagnostics !== undefined ? { diagnostics: options.diagnostics } : {}),
   });
   try {
     const reference = args.source.digest ?? (args.source.tag as string);

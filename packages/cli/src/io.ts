@@ -5,6 +5,8 @@ export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
+  /** Ends a command that runs until stopped (`status --watch`); the bin aborts it on SIGINT and SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** A command: its arguments (after the command name) to an exit status; throws UsageError for bad usage. */

@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { DestinationSecret } from '@ecr-replicate/common';
-import { DEFAULT_REQUEST_RETRY_POLICY, type RequestRetryNotice, type RequestRetryPolicy } from '@ecr-replicate/oci';
+import { didYouMean } from '@ecr-replicate/common/core';
+import {
+  DEFAULT_REQUEST_RETRY_POLICY,
+  maskedUrl,
+  type ConnectionSettings,
+  type RequestRetryNotice,
+  type RequestRetryPolicy,
+  type RequestTrace,
+} from '@ecr-replicate/oci';
 import { RegistryClient, usesPlainHttp } from '@ecr-replicate/oci';
-import { chooseCredentials, dockerConfigPath } from './credentials';
+import { authFilePaths, chooseCredentials } from './credentials';
 import { loadDestinationSecret } from '@ecr-replicate/ecr';
 import { UsageError } from './usage';
 
@@ -20,20 +28,78 @@ export const REGISTRY_ACCESS_OPTIONS = {
   'src-creds-file': { type: 'string' },
   'dest-creds-file': { type: 'string' },
   'dest-secret': { type: 'string' },
+  authfile: { type: 'string' },
+  'src-profile': { type: 'string' },
+  'dest-profile': { type: 'string' },
+  'src-region': { type: 'string' },
+  'dest-region': { type: 'string' },
   concurrency: { type: 'string' },
   retries: { type: 'string' },
   'plain-http': { type: 'string', multiple: true },
+  'ca-file': { type: 'string', multiple: true },
+  'tls-verify': { type: 'string', multiple: true },
+  debug: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-/** Runs `parseArgs` (strict, with positionals); its errors become UsageErrors. */
-export function parseCommandLine<R>(parse: () => R): R {
+/**
+ * Runs `parseArgs` (strict, with positionals); its errors become UsageErrors in our words, an unknown option with
+ * the closest known one.
+ */
+export function parseCommandLine<R>(parse: () => R, options?: ParseArgsConfig['options']): R {
   try {
     return parse();
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const code = (error as NodeJS.ErrnoException).code;
+    const message = (error as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== undefined) {
+      const known = Object.keys(options ?? {}).map((name) => `--${name}`);
+      throw new UsageError(`unknown option ${unknown}${didYouMean(unknown.replace(/=.*$/, ''), known, '')}`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      throw new UsageError(message.replace(/^Option '([^']+)'/, 'option $1').replace(/'/g, '"'));
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new UsageError(`unexpected argument ${/'([^']+)'/.exec(message)?.[1] ?? ''}`.trim());
+    }
+    throw new UsageError(message);
   }
+}
+
+/**
+ * `--tls-verify=false HOST` (skopeo's flag, with the host it applies to) becomes `--tls-verify false=HOST` for
+ * parseArgs; verification is never turned off for every host at once.
+ */
+export function normalizeTlsVerify(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    let value: string | undefined;
+    if (arg.startsWith('--tls-verify=')) value = arg.slice('--tls-verify='.length);
+    else if (arg === '--tls-verify') {
+      value = argv[i + 1];
+      i += 1;
+    } else {
+      out.push(arg);
+      continue;
+    }
+    if (value === 'true') continue; // the default
+    if (value !== 'false') throw new UsageError(`--tls-verify takes false and a HOST: --tls-verify=false HOST`);
+    const host = argv[i + 1];
+    if (host === undefined || host.startsWith('-'))
+      throw new UsageError(
+        '--tls-verify=false needs the HOST it applies to, e.g. --tls-verify=false registry.internal:5000 (it is never turned off for every host)',
+      );
+    i += 1;
+    out.push('--tls-verify', host);
+  }
+  return out;
 }
 
 /** A whole number from 1 to `max`, `fallback` when the option is absent. */
@@ -45,17 +111,39 @@ export function positiveInteger(value: string | undefined, name: string, fallbac
   return Number(value);
 }
 
+/** A whole number from 0 to `max`. */
+function wholeNumber(value: string | undefined, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) > max) {
+    throw new UsageError(`${name} must be a whole number from 0 to ${max} (got "${value}")`);
+  }
+  return Number(value);
+}
+
 /** How to reach the source and destination registries. */
 export interface RegistryAccess {
   sourceCreds?: string;
   destinationCreds?: string;
   destinationSecret?: string;
+  sourceProfile?: string;
+  destinationProfile?: string;
+  sourceRegion?: string;
+  destinationRegion?: string;
+  /** Tries per request: retries + 1. */
   retries: number;
   plainHttp: string[];
-  /** The Docker config file to read credentials from. */
-  dockerConfigPath: string;
   /** What the user should hear about the options (a password on the command line). */
   warnings: string[];
+  /** The auth files to read credentials from, in order. */
+  authFiles: string[];
+  /** Certificate authorities: for one host, or (host undefined) for all. */
+  caFiles: Array<{ host?: string; path: string; pem: string }>;
+  /** Hosts whose certificates are not verified (`--tls-verify=false HOST`). */
+  insecureHosts: string[];
+  proxy: NonNullable<ConnectionSettings['proxy']>;
+  debug: boolean;
+  /** The environment credential helpers run with. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** Reads `USER:PASSWORD` from a file, or from standard input for `-` (one line; surrounding blanks dropped). */
@@ -77,6 +165,24 @@ function readCredentialsFile(path: string, name: string): string {
   return line;
 }
 
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+
+function readCaFile(spec: string): { host?: string; path: string; pem: string } {
+  const equals = spec.indexOf('=');
+  const host = equals > 0 && HOST.test(spec.slice(0, equals)) ? spec.slice(0, equals) : undefined;
+  const path = host === undefined ? spec : spec.slice(equals + 1);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--ca-file ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UsageError(`--ca-file ${path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return { ...(host !== undefined ? { host } : {}), path, pem };
+}
+
 /**
  * Reads the credential and connection options (and their environment
  * variables); throws UsageError naming the bad one.
@@ -88,8 +194,16 @@ export function parseRegistryAccess(
     'src-creds-file'?: string;
     'dest-creds-file'?: string;
     'dest-secret'?: string;
+    authfile?: string;
+    'src-profile'?: string;
+    'dest-profile'?: string;
+    'src-region'?: string;
+    'dest-region'?: string;
     retries?: string;
     'plain-http'?: string[];
+    'ca-file'?: string[];
+    'tls-verify'?: string[];
+    debug?: boolean;
   },
   env: NodeJS.ProcessEnv,
 ): RegistryAccess {
@@ -124,14 +238,37 @@ export function parseRegistryAccess(
   ] as const) {
     if (value !== undefined && value.indexOf(':') <= 0) throw new UsageError(`${name} must be USER:PASSWORD`);
   }
+  for (const name of ['src-region', 'dest-region'] as const) {
+    const region = values[name];
+    if (region !== undefined && !REGION.test(region))
+      throw new UsageError(`--${name} "${region}" is not an AWS region such as us-east-1`);
+  }
+  const insecureHosts = values['tls-verify'] ?? [];
+  for (const host of insecureHosts)
+    if (!HOST.test(host)) throw new UsageError(`--tls-verify=false "${host}" is not a registry host[:port]`);
+  const variable = (name: string): string | undefined => env[name] ?? env[name.toLowerCase()];
+  const proxy = {
+    ...(variable('HTTP_PROXY') ? { httpProxy: variable('HTTP_PROXY') } : {}),
+    ...(variable('HTTPS_PROXY') ? { httpsProxy: variable('HTTPS_PROXY') } : {}),
+    ...(variable('NO_PROXY') ? { noProxy: variable('NO_PROXY') } : {}),
+  };
   return {
     ...(sourceCreds !== undefined ? { sourceCreds } : {}),
     ...(destinationCreds !== undefined ? { destinationCreds } : {}),
     ...(values['dest-secret'] !== undefined ? { destinationSecret: values['dest-secret'] } : {}),
-    retries: positiveInteger(values.retries, '--retries', DEFAULT_REQUEST_RETRY_POLICY.attempts, 20),
+    ...(values['src-profile'] !== undefined ? { sourceProfile: values['src-profile'] } : {}),
+    ...(values['dest-profile'] !== undefined ? { destinationProfile: values['dest-profile'] } : {}),
+    ...(values['src-region'] !== undefined ? { sourceRegion: values['src-region'] } : {}),
+    ...(values['dest-region'] !== undefined ? { destinationRegion: values['dest-region'] } : {}),
+    retries: wholeNumber(values.retries, '--retries', DEFAULT_REQUEST_RETRY_POLICY.attempts - 1, 19) + 1,
     plainHttp: values['plain-http'] ?? [],
-    dockerConfigPath: dockerConfigPath(env),
     warnings,
+    authFiles: authFilePaths(values.authfile, env),
+    caFiles: (values['ca-file'] ?? []).map(readCaFile),
+    insecureHosts,
+    proxy,
+    debug: values.debug === true,
+    env,
   };
 }
 
@@ -144,6 +281,36 @@ export interface OpenedRegistries {
   secret?: DestinationSecret;
   retry: RequestRetryPolicy;
   close(): Promise<void>;
+}
+
+/** Loopback hosts speak plain HTTP, unless a CA file or `--tls-verify=false` names them: then TLS. */
+export function plainHttpFor(host: string, access: Pick<RegistryAccess, 'plainHttp' | 'caFiles' | 'insecureHosts'>) {
+  if (access.plainHttp.includes(host)) return true;
+  if (access.caFiles.some((ca) => ca.host === host) || access.insecureHosts.includes(host)) return false;
+  return usesPlainHttp(host);
+}
+
+/** A trace line for `--debug`: method, credential-free URL, status, milliseconds, the auth scheme only. */
+export function traceLine(record: RequestTrace): string {
+  return (
+    `debug: ${record.method} ${maskedUrl(record.url)} -> ${record.status ?? `failed (${record.error ?? 'no answer'})`}` +
+    ` ${record.milliseconds} ms${record.authorization !== undefined ? ` [authorization: ${record.authorization}]` : ''}\n`
+  );
+}
+
+/** The connection settings of one registry host. */
+export function connectionFor(
+  host: string,
+  access: RegistryAccess,
+  trace: ((record: RequestTrace) => void) | undefined,
+): ConnectionSettings {
+  const ca = access.caFiles.filter((file) => file.host === undefined || file.host === host).map((file) => file.pem);
+  return {
+    ...(Object.keys(access.proxy).length > 0 ? { proxy: access.proxy } : {}),
+    ...(ca.length > 0 ? { ca } : {}),
+    ...(access.insecureHosts.includes(host) ? { tlsVerify: false } : {}),
+    ...(trace !== undefined ? { trace } : {}),
+  };
 }
 
 /**
@@ -159,45 +326,70 @@ export async function openRegistries(
     connections: number;
     onRetry?: (notice: RequestRetryNotice & { what: string }) => void;
     onWarning?: (message: string) => void;
+    /** Warnings and the request trace (stderr). */
+    diagnostics?: (line: string) => void;
   },
 ): Promise<OpenedRegistries> {
   const retry = { ...DEFAULT_REQUEST_RETRY_POLICY, attempts: access.retries };
+  const diagnostics = options.diagnostics ?? ((line: string) => process.stderr.write(line));
+  for (const host of access.insecureHosts) {
+    if (host !== sourceHost && host !== destinationHost) {
+      throw new UsageError(
+        `--tls-verify=false ${host}: neither the source nor the destination is that host${didYouMean(host, [sourceHost, destinationHost])}`,
+      );
+    }
+    diagnostics(
+      `WARNING: TLS certificate verification is OFF for ${host} (--tls-verify=false): whoever sits between here and it can read and change what is copied\n`,
+    );
+  }
+  for (const file of access.caFiles) {
+    if (file.host !== undefined && file.host !== sourceHost && file.host !== destinationHost)
+      throw new UsageError(`--ca-file ${file.host}=${file.path}: neither the source nor the destination is that host`);
+  }
+  const trace = access.debug ? (record: RequestTrace) => diagnostics(traceLine(record)) : undefined;
   const secret =
-    access.destinationSecret === undefined ? undefined : await loadDestinationSecret(access.destinationSecret);
+    access.destinationSecret === undefined
+      ? undefined
+      : await loadDestinationSecret(
+          access.destinationSecret,
+          access.destinationRegion,
+          access.destinationProfile !== undefined ? { profile: access.destinationProfile } : {},
+        );
   const sourceAuth = chooseCredentials(sourceHost, {
-    dockerConfigPath: access.dockerConfigPath,
+    authFiles: access.authFiles,
+    env: access.env,
+    ...(access.sourceProfile !== undefined ? { awsProfile: access.sourceProfile } : {}),
     ...(access.sourceCreds !== undefined ? { explicit: access.sourceCreds, explicitName: '--src-creds' } : {}),
   });
   const destinationAuth = chooseCredentials(destinationHost, {
-    dockerConfigPath: access.dockerConfigPath,
+    authFiles: access.authFiles,
+    env: access.env,
+    ...(access.destinationProfile !== undefined ? { awsProfile: access.destinationProfile } : {}),
     ...(access.destinationCreds !== undefined
       ? { explicit: access.destinationCreds, explicitName: '--dest-creds' }
       : {}),
     ...(secret !== undefined ? { secret } : {}),
   });
-  const source = new RegistryClient({
-    host: sourceHost,
-    credentials: sourceAuth.source,
-    basicUpFront: sourceAuth.basicUpFront,
-    plainHttp: usesPlainHttp(sourceHost, access.plainHttp),
-    retry,
-    connections: options.connections,
-    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-  });
+  const client = (host: string, auth: ReturnType<typeof chooseCredentials>): RegistryClient =>
+    new RegistryClient({
+      host,
+      credentials: auth.source,
+      basicUpFront: auth.basicUpFront,
+      plainHttp: plainHttpFor(host, access),
+      retry,
+      connections: options.connections,
+      connection: connectionFor(host, access, trace),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
+  const source = client(sourceHost, sourceAuth);
   const destination =
-    destinationHost === sourceHost && access.destinationCreds === access.sourceCreds && secret === undefined
+    destinationHost === sourceHost &&
+    access.destinationCreds === access.sourceCreds &&
+    access.destinationProfile === access.sourceProfile &&
+    secret === undefined
       ? source
-      : new RegistryClient({
-          host: destinationHost,
-          credentials: destinationAuth.source,
-          basicUpFront: destinationAuth.basicUpFront,
-          plainHttp: usesPlainHttp(destinationHost, access.plainHttp),
-          retry,
-          connections: options.connections,
-          ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-          ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-        });
+      : client(destinationHost, destinationAuth);
   return {
     source,
     destination,

@@ -1,19 +1,47 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent } from '@ecr-replicate/oci';
 import type { CopyResult } from '@ecr-replicate/oci';
-import { StatusLine, bar, mib } from './status-line';
+import { StatusLine, bar, humanBytes, rateAndEta } from './status-line';
 
 /** Receives a command's events and its end. */
 export interface Reporter {
   event(event: CopyEvent): void;
-  result(summary: Record<string, unknown>): void;
+  result(summary: CopySummary): void;
   error(code: string, message: string): void;
   close(): void;
 }
 
-/** One JSON object per line: every event, then a `result` or an `error`. */
+/** The end of a copy, as the `result` event carries it (see the README's "JSON output"). */
+export interface CopySummary {
+  source: string;
+  destination: string;
+  digest: string;
+  sourceDigest?: string;
+  mediaType: string;
+  /** `os/arch[/variant]` of every platform copied; empty for a single image. */
+  platforms: string[];
+  upToDate: boolean;
+  manifests: CopyResult['manifests'];
+  blobs: CopyResult['blobs'];
+  bytes: CopyResult['bytes'];
+  referrers: CopyResult['referrers'];
+  seconds: number;
+}
+
+/** The line every error also gets on stderr, whatever the output mode. */
+export function errorLine(code: string, message: string): string {
+  return `ecr-replicate: error (${code}): ${message}\n`;
+}
+
+/**
+ * One JSON object per line on stdout: every event, then a `result` or an `error`. An error is also written to
+ * stderr in words, so that scripts that only keep stderr still see it.
+ */
 export class JsonReporter implements Reporter {
-  constructor(private readonly out: Writable) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly err: Writable,
+  ) {}
   private write(record: Record<string, unknown>): void {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   }
@@ -22,19 +50,19 @@ export class JsonReporter implements Reporter {
     const { type, ...rest } = event;
     this.write({ event: type, ...rest });
   }
-  result(summary: Record<string, unknown>): void {
+  result(summary: CopySummary): void {
     this.write({ event: 'result', ...summary });
   }
   error(code: string, message: string): void {
     this.write({ event: 'error', code, message });
+    this.err.write(errorLine(code, message));
   }
   close(): void {}
 }
 
 /**
- * A progress bar on a terminal (stderr): bytes, blobs and platforms, redrawn
- * at most ten times a second; warnings and retries print above it; the
- * summary goes to stdout.
+ * A progress line on a terminal (stderr): the image, a bar, bytes done of the total, blobs, the rate and the time
+ * left, redrawn at most ten times a second; warnings and retries print above it; the summary goes to stdout.
  */
 export class TerminalReporter implements Reporter {
   private totalBytes = 0;
@@ -42,13 +70,14 @@ export class TerminalReporter implements Reporter {
   private totalBlobs = 0;
   private doneBlobs = 0;
   private platforms = 0;
-  private manifests = 0;
   private readonly started = Date.now();
   private readonly status: StatusLine;
 
   constructor(
     private readonly out: Writable,
     err: Writable & { columns?: number },
+    /** What is copied, as the line names it (the source reference). */
+    private readonly image = '',
   ) {
     this.status = new StatusLine(err);
   }
@@ -67,16 +96,13 @@ export class TerminalReporter implements Reporter {
         this.doneBlobs += 1;
         if (event.action !== 'copied') this.doneBytes += event.size;
         break;
-      case 'manifest':
-        if (event.action === 'copied') this.manifests += 1;
-        break;
       case 'retry':
         this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
         break;
       case 'warning':
         this.status.message(`warning: ${event.message}`);
         break;
-      case 'referrer':
+      default:
         break;
     }
     this.status.draw(() => this.text());
@@ -84,22 +110,21 @@ export class TerminalReporter implements Reporter {
 
   private text(): string {
     const ratio = this.totalBytes === 0 ? 0 : this.doneBytes / this.totalBytes;
-    const seconds = Math.max(0.001, (Date.now() - this.started) / 1000);
+    const platforms = this.platforms > 0 ? `${this.platforms} platform${this.platforms === 1 ? '' : 's'}  ` : '';
     return (
-      `${bar(ratio, 24)} ${(Math.min(1, ratio) * 100).toFixed(0).padStart(3)}%  ` +
-      `${mib(this.doneBytes)}/${mib(this.totalBytes)}  blobs ${this.doneBlobs}/${this.totalBlobs}  ` +
-      `${this.platforms > 0 ? `platforms ${this.platforms}  ` : ''}manifests ${this.manifests}  ${mib(this.doneBytes / seconds)}/s`
+      `${this.image ? `${this.image}  ` : ''}${bar(ratio, 24)} ${(Math.min(1, ratio) * 100).toFixed(0).padStart(3)}%  ` +
+      `${humanBytes(this.doneBytes)} of ${humanBytes(this.totalBytes)}  blobs ${this.doneBlobs}/${this.totalBlobs}  ` +
+      `${platforms}${rateAndEta(this.doneBytes, this.totalBytes, this.started)}`
     );
   }
 
-  result(summary: Record<string, unknown>): void {
+  result(summary: CopySummary): void {
     this.status.clear();
-    const lines = Object.entries(summary).map(([key, value]) => `${key.padEnd(12)} ${humanize(key, value)}`);
-    this.out.write(`${lines.join('\n')}\n`);
+    this.out.write(humanCopySummary(summary));
   }
 
   error(code: string, message: string): void {
-    this.status.message(`error (${code}): ${message}`);
+    this.status.message(errorLine(code, message).trimEnd());
   }
 
   close(): void {
@@ -107,23 +132,59 @@ export class TerminalReporter implements Reporter {
   }
 }
 
-/** A summary value for people: counts as "3 copied, 1 skipped", byte counts in MiB. */
-function humanize(key: string, value: unknown): string {
-  if (typeof value !== 'object' || value === null) return String(value);
-  return Object.entries(value as Record<string, unknown>)
-    .map(([name, n]) => `${key === 'bytes' && typeof n === 'number' ? mib(n) : String(n)} ${name}`)
-    .join(', ');
+/** "3 copied, 1 already there", leaving out zeros. */
+function counts(parts: Array<[number, string]>, format: (n: number) => string = String): string {
+  const shown = parts.filter(([n]) => n > 0).map(([n, word]) => `${format(n)} ${word}`);
+  return shown.length > 0 ? shown.join(', ') : 'none';
+}
+
+/** A copy's summary in words, for a terminal. */
+export function humanCopySummary(s: CopySummary): string {
+  const lines: Array<[string, string]> = [
+    [s.upToDate ? 'up to date' : 'copied', `${s.source} -> ${s.destination}`],
+    ['digest', s.digest],
+    ...(s.sourceDigest !== undefined ? ([['source digest', s.sourceDigest]] as Array<[string, string]>) : []),
+    ['platforms', s.platforms.length > 0 ? s.platforms.join(', ') : 'single image'],
+    [
+      'manifests',
+      counts([
+        [s.manifests.copied, 'copied'],
+        [s.manifests.skipped, 'already there'],
+      ]),
+    ],
+    [
+      'blobs',
+      counts([
+        [s.blobs.copied, 'copied'],
+        [s.blobs.mounted, 'mounted'],
+        [s.blobs.skipped, 'already there'],
+      ]),
+    ],
+    [
+      'bytes',
+      counts(
+        [
+          [s.bytes.copied, 'copied'],
+          [s.bytes.skipped, 'already there'],
+        ],
+        humanBytes,
+      ),
+    ],
+    ['referrers', s.referrers === 0 ? 'none' : `${s.referrers} copied or checked`],
+    ['time', `${s.seconds.toFixed(1)} s`],
+  ];
+  return lines.map(([key, value]) => `${key.padEnd(13)} ${value}`).join('\n') + '\n';
 }
 
 /** The summary printed at the end of a copy. */
-export function copySummary(source: string, destination: string, result: CopyResult): Record<string, unknown> {
+export function copySummary(source: string, destination: string, result: CopyResult): CopySummary {
   return {
     source,
     destination,
     digest: result.digest,
     ...(result.digest !== result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}),
     mediaType: result.mediaType,
-    platforms: result.platforms.length > 0 ? result.platforms.join(', ') : 'single image',
+    platforms: [...result.platforms],
     upToDate: result.upToDate,
     manifests: result.manifests,
     blobs: result.blobs,

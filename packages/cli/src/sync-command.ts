@@ -9,7 +9,6 @@ import {
   type EcrRegistry,
   type ReplicationConfig,
 } from '@ecr-replicate/common';
-import { usesPlainHttp } from '@ecr-replicate/oci';
 import { applyPlan, type EntryResult } from '@ecr-replicate/repair';
 import { enqueuePlan, type SourceRegistryIdentity } from '@ecr-replicate/repair';
 import { countActions, planSync } from '@ecr-replicate/repair';
@@ -20,8 +19,10 @@ import type { CliIo } from './io';
 import {
   REGISTRY_ACCESS_OPTIONS,
   openRegistries,
+  normalizeTlsVerify,
   parseCommandLine,
   parseRegistryAccess,
+  plainHttpFor,
   positiveInteger,
   type OpenedRegistries,
   type RegistryAccess,
@@ -82,22 +83,26 @@ function readConfig(file: string | undefined, env: NodeJS.ProcessEnv): Replicati
 }
 
 /** Parses `sync` arguments; throws UsageError naming the bad argument. */
+const SYNC_OPTIONS = {
+  ...REGISTRY_ACCESS_OPTIONS,
+  config: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  direct: { type: 'boolean' },
+  enqueue: { type: 'string' },
+  'source-account': { type: 'string' },
+  'source-region': { type: 'string' },
+} as const;
+
 export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): SyncArguments | 'help' {
-  const { values, positionals } = parseCommandLine(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...REGISTRY_ACCESS_OPTIONS,
-        config: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        direct: { type: 'boolean' },
-        enqueue: { type: 'string' },
-        'source-account': { type: 'string' },
-        'source-region': { type: 'string' },
-      },
-    }),
+  const { values, positionals } = parseCommandLine(
+    () =>
+      parseArgs({
+        args: normalizeTlsVerify(argv),
+        allowPositionals: true,
+        strict: true,
+        options: SYNC_OPTIONS,
+      }),
+    SYNC_OPTIONS,
   );
   if (values.help === true) return 'help';
   if (positionals.length !== 2) {
@@ -177,19 +182,19 @@ const NOT_AN_ECR_REGISTRY: EcrRegistry = {
   fips: false,
 };
 
-function destinationEndpoint(host: string, plainHttp: string[]): RegistryEndpoint {
+function destinationEndpoint(host: string, access: RegistryAccess): RegistryEndpoint {
   const ecr = tryParseEcrHost(host);
   return {
     identity: ecr ?? NOT_AN_ECR_REGISTRY,
     host,
-    plainHttp: usesPlainHttp(host, plainHttp),
+    plainHttp: plainHttpFor(host, access),
     isEcr: ecr !== undefined,
   };
 }
 
 function reporterFor(io: CliIo, args: SyncArguments): SyncReporter {
   return args.json || !io.stdout.isTTY || !io.stderr.isTTY
-    ? new JsonSyncReporter(io.stdout)
+    ? new JsonSyncReporter(io.stdout, io.stderr)
     : new TerminalSyncReporter(io.stdout, io.stderr, args.dryRun);
 }
 
@@ -208,6 +213,7 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     registries = await openRegistries(args.source, args.destination, args, {
       connections: Math.max(16, args.concurrency * 8),
       onWarning: (message) => reporter.copyEvent({ type: 'warning', message }),
+      diagnostics: (line) => io.stderr.write(line),
       onRetry: (notice) =>
         reporter.copyEvent({
           type: 'retry',
@@ -223,7 +229,14 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
       source,
       destination,
       listRepositories:
-        sourceEcr !== undefined ? () => listEcrRepositories(sourceEcr) : () => source.listRepositories(),
+        sourceEcr !== undefined
+          ? () =>
+              listEcrRepositories(
+                sourceEcr,
+                undefined,
+                args.sourceProfile !== undefined ? { profile: args.sourceProfile } : {},
+              )
+          : () => source.listRepositories(),
       config: args.config,
       concurrency: args.concurrency * 4,
       onProgress: (progress) => reporter.scan(progress),
@@ -245,7 +258,7 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
         sqs.destroy();
       }
     } else if (!args.dryRun) {
-      const endpoint = destinationEndpoint(args.destination, args.plainHttp);
+      const endpoint = destinationEndpoint(args.destination, args);
       const secret = registries.secret;
       const keys =
         secret === undefined ? undefined : { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
@@ -285,6 +298,7 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     reporter.summary(summary);
     return failed === 0 ? EXIT_OK : EXIT_FAILED;
   } catch (thrown) {
+    if (thrown instanceof UsageError) throw thrown;
     const error = toReplicationError(thrown);
     reporter.error(error.code, error.message);
     return EXIT_FAILED;

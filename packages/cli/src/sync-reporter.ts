@@ -9,7 +9,8 @@ import {
   type SyncPlan,
 } from '@ecr-replicate/repair';
 import { formatTable } from './io';
-import { StatusLine, bar, mib } from './status-line';
+import { errorLine } from './reporter';
+import { StatusLine, bar, humanBytes, humanSeconds } from './status-line';
 
 /** The end of a sync, as printed last; the action counts are the plan's entries by action. */
 export interface SyncSummary extends ActionCounts {
@@ -49,7 +50,10 @@ export function whereOf(failure: Pick<SyncFailure, 'sourceRepository' | 'destina
 
 /** One JSON object per line: every plan entry, every failure, every result, then the summary. */
 export class JsonSyncReporter implements SyncReporter {
-  constructor(private readonly out: Writable) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly err: Writable,
+  ) {}
   private write(record: Record<string, unknown>): void {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   }
@@ -73,6 +77,7 @@ export class JsonSyncReporter implements SyncReporter {
   }
   error(code: string, message: string): void {
     this.write({ event: 'error', code, message });
+    this.err.write(errorLine(code, message));
   }
   close(): void {}
 }
@@ -87,6 +92,9 @@ export class TerminalSyncReporter implements SyncReporter {
   private work = 0;
   private finished = 0;
   private bytes = 0;
+  /** Bytes of the images whose copy has started (each copy's plan), and when the copies began. */
+  private plannedBytes = 0;
+  private copiesStarted = 0;
   private readonly status: StatusLine;
 
   constructor(
@@ -121,11 +129,14 @@ export class TerminalSyncReporter implements SyncReporter {
     }
     for (const failure of plan.failures)
       this.status.message(`failed to compare ${whereOf(failure)}: ${failure.message}`);
+    this.copiesStarted = Date.now();
     if (!this.dryRun) this.status.draw(() => this.text(), true);
   }
 
   copyEvent(event: CopyEvent): void {
     if (event.type === 'bytes') this.bytes += event.count;
+    else if (event.type === 'plan') this.plannedBytes += event.bytes;
+    else if (event.type === 'blob' && event.action !== 'copied') this.plannedBytes -= event.size;
     else if (event.type === 'retry')
       this.status.message(`retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s: ${event.message}`);
     else if (event.type === 'warning') this.status.message(`warning: ${event.message}`);
@@ -145,14 +156,20 @@ export class TerminalSyncReporter implements SyncReporter {
   private text(): string {
     const { repositoriesScanned, repositoriesTotal, tagsCompared } = this.scanned;
     const scanning = repositoriesScanned < repositoriesTotal || this.work === 0;
-    const ratio = scanning
-      ? repositoriesTotal === 0
-        ? 0
-        : repositoriesScanned / repositoriesTotal
-      : this.finished / this.work;
+    if (scanning) {
+      const ratio = repositoriesTotal === 0 ? 0 : repositoriesScanned / repositoriesTotal;
+      return `${bar(ratio, 20)} comparing: repositories ${repositoriesScanned}/${repositoriesTotal}  tags ${tagsCompared}`;
+    }
+    const seconds = Math.max(0.001, (Date.now() - this.copiesStarted) / 1000);
+    // Time left from the images still to do at the pace so far (image sizes are known only as each copy starts).
+    const eta =
+      this.finished > 0 && this.finished < this.work && seconds >= 1
+        ? `, ETA ${humanSeconds(((this.work - this.finished) * seconds) / this.finished)}`
+        : '';
     return (
-      `${bar(ratio, 20)} repositories ${repositoriesScanned}/${repositoriesTotal}  tags ${tagsCompared}` +
-      `  copies ${this.finished}/${this.work}  ${mib(this.bytes)}`
+      `${bar(this.finished / this.work, 20)} images ${this.finished}/${this.work}  ` +
+      `${humanBytes(this.bytes)} of ${humanBytes(Math.max(this.plannedBytes, this.bytes))} started  ` +
+      `${humanBytes(this.bytes / seconds)}/s${eta}`
     );
   }
 
@@ -168,13 +185,14 @@ export class TerminalSyncReporter implements SyncReporter {
     else if (changes === 0) text = `already equal: ${plural(s.ok, 'tag')} equal; ${scope} ${time}`;
     else if (s.mode === 'enqueue')
       text = `queued ${s.queued ?? 0} of ${plural(changes, 'request')} ${counts}; ${scope} ${time}`;
-    else text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${mib(s.bytesCopied ?? 0)} copied ${time}`;
+    else
+      text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${humanBytes(s.bytesCopied ?? 0)} copied ${time}`;
     this.out.write(`${text}\n`);
     if (s.failed > 0) this.err.write(`${s.failed} failed (named above)\n`);
   }
 
   error(code: string, message: string): void {
-    this.status.message(`error (${code}): ${message}`);
+    this.status.message(errorLine(code, message).trimEnd());
   }
 
   close(): void {

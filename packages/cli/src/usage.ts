@@ -19,8 +19,14 @@ Commands:
   sync SOURCE_REGISTRY DESTINATION_REGISTRY
                             make a whole registry equal to another: backfill and drift repair
   status [REPOSITORY[:TAG]] where every tag stands in the deployed job table
+  config check FILE         check a replication configuration file
+  config schema             print the configuration's JSON Schema (for editors)
 
-Run "ecr-replicate <command> --help" for a command's options.
+Options:
+  --version                 print the version
+  -h, --help                this help; "ecr-replicate help <command>" for a command's
+
+Run "ecr-replicate help <command>" for a command's options.
 `;
 
 export const COPY_HELP = `Usage: ecr-replicate copy SOURCE DESTINATION [options]
@@ -42,6 +48,26 @@ Options:
   --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
                            AWS keys: fields user, accesskey, secretaccesskey,
                            partition, accountid, optional region
+  --authfile FILE          auth file to read first (or env REGISTRY_AUTH_FILE); the
+                           Docker config is read after it
+  --src-profile NAME, --dest-profile NAME
+                           AWS profile for that side's ECR token (and, for the
+                           destination, its secret); default the standard AWS chain
+  --src-region REGION, --dest-region REGION
+                           AWS region of that side's API calls when the host does not
+                           say it (the destination secret's region, the source's ECR
+                           repository listing)
+  --ca-file [HOST=]FILE    trust the PEM certificate authorities in FILE, for HOST
+                           only or for every host (repeatable); a loopback HOST named
+                           here is spoken to over TLS
+  --tls-verify=false HOST  do not verify HOST's certificate (repeatable; loud; for an
+                           internal registry only: prefer --ca-file)
+  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
+                           (127.0.0.0/8, localhost, ::1) use plain HTTP unless named by
+                           --ca-file or --tls-verify, every other host TLS with verification
+  --retries N              retries per request after the first try (default 4)
+  --debug                  trace every request on stderr: method, URL, status,
+                           milliseconds (credentials and signatures masked)
   --platform OS/ARCH[/VARIANT]
                            copy only this platform of an index (repeatable); the
                            new index has a different digest, and the tool says so
@@ -50,18 +76,20 @@ Options:
                            layers) when the source has them; by default they are
                            not fetched and the manifest still points at their URLs
   --concurrency N          blobs transferred at once (default 8)
-  --retries N              tries per request before giving up (default 5)
-  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
-                           (127.0.0.0/8, localhost, ::1) always use plain HTTP,
-                           every other host TLS with verification
   --json                   one JSON object per event on stdout (the default when
                            stdout is not a terminal)
   -h, --help               show this help
 
-Credentials, when not given: the Docker config file's "auths"
-($DOCKER_CONFIG/config.json or ~/.docker/config.json), then for ECR hosts a
-token from ECR GetAuthorizationToken with the default AWS credentials, else
-anonymous.
+SOURCE and DESTINATION may start with docker:// (as for skopeo).
+
+Credentials, when not given: for ECR hosts a fresh token from ECR
+GetAuthorizationToken with the AWS credentials (the side's profile, else the
+standard chain); then the auth files (--authfile or REGISTRY_AUTH_FILE, then
+$DOCKER_CONFIG/config.json or ~/.docker/config.json): "credHelpers" (runs
+docker-credential-NAME), "auths", "credsStore"; else anonymous.
+
+Network: HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower case) are honoured;
+NODE_EXTRA_CA_CERTS too.
 
 Exit status: 0 copied (or already there), 1 the copy failed, 2 bad usage.
 `;
@@ -101,7 +129,8 @@ Modes:
 
 Options:
   --config FILE            the replication configuration (JSON; default the
-                           REPLICATION_CONFIG environment variable, else everything)
+                           REPLICATION_CONFIG environment variable, else everything);
+                           check one with "ecr-replicate config check FILE"
   --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
                            password here is visible in the process list: prefer
   --src-creds-file FILE    the first line of FILE, USER:PASS ("-": standard input)
@@ -110,11 +139,28 @@ Options:
   --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
                            AWS keys: fields user, accesskey, secretaccesskey,
                            partition, accountid, optional region
+  --authfile FILE          auth file to read first (or env REGISTRY_AUTH_FILE); the
+                           Docker config is read after it
+  --src-profile NAME, --dest-profile NAME
+                           AWS profile for that side's ECR token (and, for the
+                           destination, its secret); default the standard AWS chain
+  --src-region REGION, --dest-region REGION
+                           AWS region of that side's API calls when the host does not
+                           say it (the destination secret's region, the source's ECR
+                           repository listing)
+  --ca-file [HOST=]FILE    trust the PEM certificate authorities in FILE, for HOST
+                           only or for every host (repeatable); a loopback HOST named
+                           here is spoken to over TLS
+  --tls-verify=false HOST  do not verify HOST's certificate (repeatable; loud; for an
+                           internal registry only: prefer --ca-file)
+  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
+                           (127.0.0.0/8, localhost, ::1) use plain HTTP unless named by
+                           --ca-file or --tls-verify, every other host TLS with verification
+  --retries N              retries per request after the first try (default 4)
+  --debug                  trace every request on stderr: method, URL, status,
+                           milliseconds (credentials and signatures masked)
   --concurrency N          images copied at once (default 4); four times as many
                            requests while comparing
-  --retries N              tries per request before giving up (default 5)
-  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
-                           always use plain HTTP, every other host TLS
   --json                   one JSON object per line: each plan entry, each result,
                            then a summary (the default when stdout is not a terminal)
   -h, --help               show this help
@@ -124,7 +170,8 @@ every request was queued), 1 something could not be compared or done (each
 failure is named; the rest was still done), 2 bad usage.
 `;
 
-export const STATUS_HELP = `Usage: ecr-replicate status [REPOSITORY[:TAG] | REPOSITORY@DIGEST] --table NAME [options]
+export const STATUS_HELP = `Usage: ecr-replicate status [REPOSITORY[:TAG] | REPOSITORY@DIGEST]
+                            (--stage STAGE | --stack NAME | --table NAME) [options]
 
 Where every tag stands, from the deployed job table (DynamoDB): status
 (PENDING, IN_PROGRESS, COMPLETE, FAILED, as ECR's DescribeImageReplicationStatus
@@ -133,14 +180,35 @@ error, the age of the record and, while IN_PROGRESS, the worker holding it.
 REPOSITORY is the destination repository name (after mapping), as job keys use.
 
 Options:
-  --table NAME             the job table (or env JOB_TABLE)
+  --stage STAGE            find the job table from the deployed source stack
+                           ecr-partition-replicate-STAGE (its JobTableName output)
+  --stack NAME             the same from a stack of another name
+  --table NAME             the job table itself (or env JOB_TABLE)
   --status STATUS          only jobs in this status: PENDING, IN_PROGRESS,
                            COMPLETE or FAILED
-  --region REGION          the table's region (default AWS_REGION, then the AWS
-                           configuration); AWS_ENDPOINT_URL_DYNAMODB is honoured
+  --region REGION          the table's and stack's region (default AWS_REGION, then
+                           the AWS configuration); AWS_ENDPOINT_URL_DYNAMODB and
+                           AWS_ENDPOINT_URL_CLOUDFORMATION are honoured
   --json                   one JSON object per job
+  --watch                  read again every --interval seconds (default 5) and
+                           redraw, until Ctrl-C
   -h, --help               show this help
+
+A REPOSITORY:TAG or REPOSITORY@DIGEST is one read by key, a REPOSITORY alone a
+query on the table's repository index; no argument scans the table.
 
 Exit status: 0 listed (whatever the jobs' status), 1 the table could not be
 read, 2 bad usage.
+`;
+
+export const CONFIG_HELP = `Usage: ecr-replicate config check FILE [--json]
+       ecr-replicate config schema
+
+check   reads the replication configuration FILE (JSON) as sync and the
+        deployed functions do, and says what it selects; an unknown key, a bad
+        value or malformed JSON is named with its path (exit 1)
+schema  prints the configuration's JSON Schema (draft 2020-12): point an
+        editor at it with "$schema" in the file, or save it for CI checks
+
+Exit status: 0 valid, 1 invalid, 2 bad usage.
 `;

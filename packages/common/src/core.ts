@@ -10,3 +10,4 @@ export * from './registry/ecr-host';
 export * from './registry/reference';
 export * from './registry/referrer-tag';
 export * from './masking';
+export * from './text/suggest';

@@ -7,9 +7,19 @@ import { ecrSdk } from './sdk';
  * the caller's AWS credentials (the default chain when `client` is not given).
  * ECR does not serve the registry catalog API.
  */
-export async function listEcrRepositories(registry: EcrRegistry, client?: ECRClient): Promise<string[]> {
+export async function listEcrRepositories(
+  registry: EcrRegistry,
+  client?: ECRClient,
+  options: { profile?: string } = {},
+): Promise<string[]> {
   const { DescribeRepositoriesCommand, ECRClient } = ecrSdk();
-  const ecr = client ?? new ECRClient({ region: registry.region, useFipsEndpoint: registry.fips });
+  const ecr =
+    client ??
+    new ECRClient({
+      region: registry.region,
+      useFipsEndpoint: registry.fips,
+      ...(options.profile !== undefined ? { profile: options.profile } : {}),
+    });
   const names: string[] = [];
   try {
     let nextToken: string | undefined;

@@ -1,6 +1,7 @@
 import { ErrorCode, ReplicationError, type EcrRegistry } from '@ecr-replicate/common/core';
 import type { Credentials } from '@ecr-replicate/oci';
 import { ecrSdk } from './sdk';
+import { awsHint } from './destination-secret';
 
 /**
  * Registry credentials for an ECR registry from GetAuthorizationToken. The
@@ -22,12 +23,16 @@ const REJECTED_CREDENTIALS = new Set([
   'CredentialsProviderError',
 ]);
 
-export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Promise<Credentials> {
+export async function ecrCredentials(
+  registry: EcrRegistry,
+  keys?: AwsKeys,
+  options: { profile?: string } = {},
+): Promise<Credentials> {
   const { ECRClient, GetAuthorizationTokenCommand } = ecrSdk();
   const client = new ECRClient({
     region: registry.region,
     useFipsEndpoint: registry.fips,
-    ...(keys ? { credentials: keys } : {}),
+    ...(keys ? { credentials: keys } : options.profile !== undefined ? { profile: options.profile } : {}),
   });
   try {
     const response = await client.send(new GetAuthorizationTokenCommand({}));
@@ -48,7 +53,7 @@ export async function ecrCredentials(registry: EcrRegistry, keys?: AwsKeys): Pro
     const message = (error as { message?: string }).message ?? String(error);
     throw new ReplicationError(
       REJECTED_CREDENTIALS.has(name) ? ErrorCode.AuthFailed : ErrorCode.AuthUnavailable,
-      `could not get an ECR token for ${registry.accountId} in ${registry.region}: ${name}: ${message}`,
+      `could not get an ECR token for ${registry.accountId} in ${registry.region}: ${name}: ${message}${awsHint(name, message, registry.region)}`,
       {
         details: { region: registry.region, accountId: registry.accountId, awsError: name },
       },

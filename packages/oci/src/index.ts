@@ -17,3 +17,4 @@ export * from './copy/copy-image';
 export * from './copy/events';
 export * from './copy/limiter';
 export * from './copy/verifier';
+export * from './transport/connection';

@@ -13,6 +13,7 @@ import { TransientError, type RequestRetryNotice, type RequestRetryPolicy } from
 import type { CredentialSource } from './auth/authenticator';
 import { RegistryHttpError, parseRegistryErrorBody } from './transport/registry-http-error';
 import { RegistryTransport, type TransportTimeouts } from './transport/registry-transport';
+import type { ConnectionSettings } from './transport/connection';
 import { BODY_CAPS, discard, drain, header, readCapped } from './transport/body';
 import { paginate } from './api/paginate';
 import { paths } from './api/paths';
@@ -34,6 +35,8 @@ export interface RegistryClientOptions {
   onRetry?: (notice: RequestRetryNotice & { what: string }) => void;
   /** Told about what the registry sent that was skipped (a listed name that breaks the grammar). */
   onWarning?: (message: string) => void;
+  /** Proxy, trusted authorities, certificate verification and request trace (`transport/connection.ts`). */
+  connection?: ConnectionSettings;
 }
 
 export interface ManifestData {

@@ -68,7 +68,8 @@ describe('ecr-replicate copy', () => {
       event: 'result',
       digest: image.root.digest,
       upToDate: false,
-      platforms: 'linux/amd64, linux/arm64',
+      destination: `${destination.host}/mirror/cli:v1`,
+      platforms: ['linux/amd64', 'linux/arm64'],
     });
     expect(await manifestDigestOf(destination, 'mirror/cli', 'v1')).toBe(image.root.digest);
     // Credentials never appear in the output.
@@ -110,7 +111,7 @@ describe('ecr-replicate copy', () => {
       /SOURCE: invalid image reference "127.0.0.1:5000\/App:1": repository names must be lowercase/,
     ],
     [['copy', '127.0.0.1:5000/a:1', `127.0.0.1:5001/b@sha256:${'a'.repeat(64)}`], /DESTINATION .* has a digest/],
-    [['copy', '127.0.0.1:5000/a:1', '127.0.0.1:5001/b', '--bogus'], /Unknown option '--bogus'/],
+    [['copy', '127.0.0.1:5000/a:1', '127.0.0.1:5001/b', '--bogus'], /unknown option --bogus\n/],
     [
       ['copy', '127.0.0.1:5000/a:1', '127.0.0.1:5001/b', '--concurrency', '0'],
       /--concurrency must be a whole number from 1 to 64 \(got "0"\)/,
@@ -146,7 +147,7 @@ describe('ecr-replicate copy', () => {
       '127.0.0.1:9/apps/cli:v1',
       `${destination.host}/x/cli`,
       '--retries',
-      '2',
+      '1',
       '--dest-creds',
       `${USER}:${PASSWORD}`,
     ]);
@@ -238,7 +239,7 @@ describe('ecr-replicate copy', () => {
     stderr.on('data', (c: Buffer) => (err += c.toString()));
     let clock = 0;
     const now = jest.spyOn(Date, 'now').mockImplementation(() => (clock += 200));
-    const reporter = new TerminalReporter(stdout, stderr);
+    const reporter = new TerminalReporter(stdout, stderr, '127.0.0.1:5000/apps/cli:v1');
     reporter.event({
       type: 'plan',
       digest: 'sha256:x',
@@ -251,15 +252,30 @@ describe('ecr-replicate copy', () => {
     reporter.event({ type: 'blob', digest: 'sha256:a', size: 2 * 1024 * 1024, action: 'copied' });
     reporter.event({ type: 'warning', message: 'picking platforms changes the digest' });
     reporter.result({
+      source: '127.0.0.1:5000/apps/cli:v1',
+      destination: '127.0.0.1:5001/mirror/cli:v1',
       digest: 'sha256:x',
-      blobs: { copied: 1, skipped: 1 },
+      mediaType: 'm',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      upToDate: false,
+      manifests: { copied: 3, skipped: 0 },
+      blobs: { copied: 1, skipped: 1, mounted: 0 },
       bytes: { copied: 2 * 1024 * 1024, skipped: 2 * 1024 * 1024 },
+      referrers: 0,
+      seconds: 1.25,
     });
     reporter.close();
     now.mockRestore();
-    expect(err).toMatch(/\[#{12}-{12}\] {2}50% {2}2\.0 MiB\/4\.0 MiB {2}blobs 1\/2 {2}platforms 2/);
+    // The image, a bar, bytes of the total, blobs, platforms, the rate and the time left.
+    expect(err).toMatch(
+      /127\.0\.0\.1:5000\/apps\/cli:v1 {2}\[#{12}-{12}\] {2}50% {2}2\.0 MiB of 4\.0 MiB {2}blobs 1\/2 {2}2 platforms {2}[\d.]+ (KiB|MiB)\/s, ETA \d+ s/,
+    );
     expect(err).toContain('warning: picking platforms changes the digest\n');
-    expect(out).toContain('blobs        1 copied, 1 skipped');
-    expect(out).toContain('bytes        2.0 MiB copied, 2.0 MiB skipped');
+    expect(out).toContain('copied        127.0.0.1:5000/apps/cli:v1 -> 127.0.0.1:5001/mirror/cli:v1\n');
+    expect(out).toContain('blobs         1 copied, 1 already there\n');
+    expect(out).toContain('bytes         2.0 MiB copied, 2.0 MiB already there\n');
+    expect(out).toContain('manifests     3 copied\n');
+    expect(out).toContain('referrers     none\n');
+    expect(out).not.toMatch(/upToDate|mediaType|0\.0 MiB/);
   });
 });

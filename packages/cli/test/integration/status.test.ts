@@ -5,12 +5,19 @@
 import { type ReplicationRequest } from '@ecr-replicate/common';
 import { JobStore, createJobTable } from '@ecr-replicate/common/state';
 import { startLocalDynamoDb, type LocalDynamoDb } from '@ecr-replicate/testing';
+import { spawn } from 'node:child_process';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { join } from 'node:path';
 import { jsonLinesOf, runCli, type CliRun } from '../support/cli';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'ecr-replicate.js');
 
 const TABLE = 'ecr-replicate-jobs';
 const DIGEST = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const HOUR = 3_600_000;
 
+const cloudFormation = mockClient(CloudFormationClient);
 let dynamo: LocalDynamoDb;
 let env: NodeJS.ProcessEnv;
 
@@ -184,7 +191,12 @@ describe('ecr-replicate status', () => {
   });
 
   it.each([
-    [[], /--table NAME is required \(or set JOB_TABLE\)/],
+    [
+      [],
+      /give the job table: --stage STAGE \(the deployed stack ecr-partition-replicate-STAGE says it\), --stack NAME, or --table NAME \(or JOB_TABLE\)/,
+    ],
+    [['--stage', 'prod', '--stack', 'x'], /--stage and --stack both name the stack/],
+    [['--stage', 'pr od'], /--stage "pr od" is not a stack or stage name/],
     [['--table', 'x'], /--table "x" is not a DynamoDB table name/],
     [['--table', TABLE, '--status', 'DONE'], /--status "DONE" is not one of PENDING, IN_PROGRESS, COMPLETE, FAILED/],
     [['Team/App', '--table', TABLE], /REPOSITORY "Team\/App": .*lowercase/],
@@ -192,13 +204,76 @@ describe('ecr-replicate status', () => {
     [['team/app@sha256:nothex', '--table', TABLE], /DIGEST "sha256:nothex": /],
     [['a', 'b', '--table', TABLE], /status takes at most one REPOSITORY\[:TAG\] \(got 2 arguments\)/],
     [['--table', TABLE, '--region', 'mars'], /--region "mars" is not an AWS region/],
-    [['--table', TABLE, '--bogus'], /Unknown option '--bogus'/],
+    [['--table', TABLE, '--bogus'], /unknown option --bogus\n/],
+    [['--table', TABLE, '--wacth'], /unknown option --wacth \(did you mean --watch\?\)/],
+    [['--table', TABLE, '--interval', '2'], /--interval goes with --watch/],
   ])('exits 2 on bad usage %j', async (args, message) => {
     const run = await cli(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
-    expect(run.stderr).toContain('Run "ecr-replicate status --help" for usage.');
+    expect(run.stderr).toContain('Run "ecr-replicate help status" for usage.');
   });
+
+  it('finds the table from the deployed stack (--stage, --stack) and names a stack without it', async () => {
+    cloudFormation.reset();
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'ecr-partition-replicate-test' }).resolves({
+      Stacks: [
+        {
+          StackName: 'ecr-partition-replicate-test',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'RequestQueueUrl', OutputValue: 'https://sqs.us-east-1.amazonaws.com/1/q.fifo' },
+            { OutputKey: 'JobTableName', OutputValue: TABLE },
+          ],
+        },
+      ],
+    });
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'destination-stack' }).resolves({
+      Stacks: [{ StackName: 'destination-stack', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE' }],
+    });
+    const byStage = await cli(['mirror/team/app:v2', '--stage', 'test', '--json']);
+    expect(byStage.code).toBe(0);
+    expect(jsonRecords(byStage)).toEqual([expect.objectContaining({ jobKey: 'mirror/team/app:v2', status: 'FAILED' })]);
+    const byStack = await cli(['mirror/team/app:v2', '--stack', 'ecr-partition-replicate-test', '--json']);
+    expect(jsonRecords(byStack)).toHaveLength(1);
+    const wrong = await cli(['--stack', 'destination-stack']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('stack destination-stack has no JobTableName output: is it the source stack?');
+    // --table (or JOB_TABLE) wins: no CloudFormation call.
+    const calls = cloudFormation.commandCalls(DescribeStacksCommand).length;
+    expect((await cli(['mirror/team/app:v2', '--table', TABLE, '--stage', 'test'])).code).toBe(0);
+    expect(cloudFormation.commandCalls(DescribeStacksCommand)).toHaveLength(calls);
+  });
+
+  it('--watch reads again every interval, shows a change, and stops cleanly on Ctrl-C (the installed bin)', async () => {
+    const store = new JobStore(dynamo.documentClient, TABLE);
+    const now = Date.now();
+    await store.recordRequest(request('mirror/watch/app', 'v1', DIGEST(7), now), now);
+    const child = spawn(
+      process.execPath,
+      [BIN, 'status', 'mirror/watch/app:v1', '--table', TABLE, '--watch', '--interval', '0.3'],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const waitFor = async (pattern: RegExp): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while (!pattern.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(pattern);
+    };
+    try {
+      await waitFor(/mirror\/watch\/app:v1\s+PENDING/);
+      await store.acquireLease('mirror/watch/app:v1', 'build-w', 60_000, Date.now());
+      await waitFor(/mirror\/watch\/app:v1\s+IN_PROGRESS/);
+      expect(out.match(/every 0\.3 s \(Ctrl-C to stop\)/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 
   it('documents every option in --help', async () => {
     const run = await cli(['--help']);

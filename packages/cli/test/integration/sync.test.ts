@@ -199,10 +199,12 @@ describe('ecr-replicate sync', () => {
       { tty: true },
     );
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/repositories \d+\/1 {2}tags \d+ {2}copies \d\/1/);
+    expect(run.stderr).toMatch(/comparing: repositories \d+\/1 {2}tags \d+/);
+    // Images and bytes, the rate (and, once a second has passed with images left, the time left).
+    expect(run.stderr).toMatch(/images \d\/1 {2}[\d.]+ (B|KiB) of [\d.]+ (B|KiB) started {2}[\d.]+ (B|KiB|MiB)\/s/);
     expect(run.stdout).toMatch(/^copy\s+s1tty\/app\s+v1\s/m);
     expect(run.stdout).toMatch(
-      /^synced 1 of 1 \(1 copy, 0 update, 0 delete\), 0 tags equal; 1 repository, 1 tag compared, 0\.\d MiB copied in \d+\.\d s$/m,
+      /^synced 1 of 1 \(1 copy, 0 update, 0 delete\), 0 tags equal; 1 repository, 1 tag compared, [\d.]+ KiB copied in \d+\.\d s$/m,
     );
     const again = await cli(
       ['sync', source.host, destination.host, '--config', await configFile({ repositories: { include: ['s1tty/*'] } })],
@@ -543,12 +545,12 @@ describe('ecr-replicate sync', () => {
       ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--dest-secret', 'x'],
       /--dest-secret and --dest-creds .* are exclusive/,
     ],
-    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--bogus'], /Unknown option '--bogus'/],
+    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--bogus'], /unknown option --bogus\n/],
   ])('exits 2 on bad usage %j', async (args, message) => {
     const run = await cli(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
-    expect(run.stderr).toContain('Run "ecr-replicate sync --help" for usage.');
+    expect(run.stderr).toContain('Run "ecr-replicate help sync" for usage.');
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 

@@ -80,3 +80,58 @@ describe('credential sources', () => {
     expect(() => chooseCredentials('127.0.0.1:5000', { secret })).toThrow(/is not an ECR registry host/);
   });
 });
+
+describe('AWS credentials of an ECR host', () => {
+  const HOST = '111111111111.dkr.ecr.us-east-1.amazonaws.com';
+  const token = (password: string): string => Buffer.from(`AWS:${password}`).toString('base64');
+
+  it('a fresh token from the AWS chain wins over a stale one stored in the auth file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'creds-'));
+    const path = join(dir, 'config.json');
+    await writeFile(path, JSON.stringify({ auths: { [HOST]: { auth: token('stale-stored-token') } } }));
+    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token('fresh') }] });
+    try {
+      const chosen = chooseCredentials(HOST, { authFiles: [path] });
+      expect(await chosen.source()).toEqual({ username: 'AWS', password: 'fresh' });
+      // Without AWS credentials, the stored one is still used.
+      ecr.reset();
+      ecr
+        .on(GetAuthorizationTokenCommand)
+        .rejects(Object.assign(new Error('no creds'), { name: 'CredentialsProviderError' }));
+      expect(await chooseCredentials(HOST, { authFiles: [path] }).source()).toEqual({
+        username: 'AWS',
+        password: 'stale-stored-token',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("asks ECR with the side's AWS profile, and a failing profile is the answer", async () => {
+    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: token('p') }] });
+    await chooseCredentials(HOST, { authFiles: [], awsProfile: 'gov-admin' }).source();
+    const client = ecr.commandCalls(GetAuthorizationTokenCommand)[0]!.thisValue as ECRClient;
+    expect((client.config as { profile?: string }).profile).toBe('gov-admin');
+    ecr.reset();
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .rejects(Object.assign(new Error('profile gov-admin not found'), { name: 'CredentialsProviderError' }));
+    await expect(chooseCredentials(HOST, { authFiles: [], awsProfile: 'gov-admin' }).source()).rejects.toThrow(
+      /CredentialsProviderError: profile gov-admin not found \(no AWS credentials found: give --src-profile/,
+    );
+  });
+
+  it("shows the SDK's message and what to do when the destination secret cannot be read", async () => {
+    secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('Region is missing'), { name: 'Error' }));
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    try {
+      await expect(loadDestinationSecret('ecr-replicate/destination')).rejects.toThrow(
+        'could not read the destination secret ecr-replicate/destination: Error: Region is missing (give the region: --src-region/--dest-region, AWS_REGION, or a secret ARN)',
+      );
+    } finally {
+      Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
+    }
+  });
+});

@@ -1,26 +1,28 @@
+import picomatch from 'picomatch/posix';
 import type { Filter, NameSelection, ReplicationConfig } from '../models/config';
 import { isReferrerTag } from '../registry/referrer-tag';
 
 /**
- * Turns a wildcard into an anchored regular expression: `*` matches within one
- * path component, `**` across components, `?` one character other than `/`.
+ * Wildcard filters are globs with the semantics of shells and .gitignore files, from picomatch:
+ *
+ *   `*`       any characters within one path component (`team/*` matches `team/app`, not `team/a/b`)
+ *   `**`      any characters across components (`team/**` matches `team/a/b`)
+ *   `?`       one character other than `/`
+ *   `[0-9]`   one character of a class (`v[0-9]*` matches `v1`, `v10.2`, not `vx`); `[!0-9]` negates
+ *   `{a,b}`   either alternative (`{api,web}/*`, `v{1,2}.*`)
+ *
+ * Matchers are compiled once per pattern.
  */
-export function wildcardToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i += 1) {
-    const char = pattern[i] as string;
-    if (char === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i += 1;
-    } else if (char === '*') {
-      source += '[^/]*';
-    } else if (char === '?') {
-      source += '[^/]';
-    } else {
-      source += char.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    }
+const globs = new Map<string, (name: string) => boolean>();
+
+export function globMatcher(pattern: string): (name: string) => boolean {
+  let matcher = globs.get(pattern);
+  if (matcher === undefined) {
+    matcher = picomatch(pattern, { dot: true, noextglob: true });
+    if (globs.size > 1000) globs.clear();
+    globs.set(pattern, matcher);
   }
-  return new RegExp(`^${source}$`);
+  return matcher;
 }
 
 export function filterMatches(filter: Filter, name: string): boolean {
@@ -28,7 +30,7 @@ export function filterMatches(filter: Filter, name: string): boolean {
     case 'prefix':
       return name.startsWith(filter.pattern);
     case 'wildcard':
-      return wildcardToRegExp(filter.pattern).test(name);
+      return globMatcher(filter.pattern)(name);
     case 'regex':
       return new RegExp(filter.pattern).test(name);
   }

@@ -1,11 +1,19 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ErrorCode, ReplicationError } from '../errors';
 import { safeText } from '../masking';
 import { JobRecordSchema, type JobError, type JobRecord, type JobStatus } from '../models/job';
 import { jobKeyOf, type ReplicationRequest } from '../models/request';
 import { parseWith } from '../validation';
 import { attributeNamesOf, attributeValuesOf, buildUpdate, type UpdateSpec } from './expressions';
+import { JOB_TABLE_REPOSITORY_INDEX } from './job-table';
 
 /**
  * The job table: one record per job key (`<destination repository>:<tag>`, or
@@ -420,6 +428,45 @@ export class JobStore {
       records.push(...page.records);
       cursor = page.cursor;
     } while (cursor !== undefined);
+    return records.sort((a, b) => (a.jobKey < b.jobKey ? -1 : a.jobKey > b.jobKey ? 1 : 0));
+  }
+
+  /**
+   * Every record of one destination repository (a Query on the `byRepository` index, all pages), optionally of one
+   * status, sorted by job key. A table deployed before the index existed has none: then a filtered Scan.
+   */
+  async listRepository(repository: string, options: ListJobsOptions = {}): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const output = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: JOB_TABLE_REPOSITORY_INDEX,
+            KeyConditionExpression: '#destinationRepository = :repository',
+            ExpressionAttributeNames: {
+              ...attributeNamesOf('#destinationRepository'),
+              ...(options.status !== undefined ? attributeNamesOf('#status') : {}),
+            },
+            ExpressionAttributeValues: {
+              ...attributeValuesOf({ repository }),
+              ...(options.status !== undefined ? attributeValuesOf({ status: options.status }) : {}),
+            },
+            ...(options.status !== undefined ? { FilterExpression: '#status = :status' } : {}),
+            ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        records.push(...(output.Items ?? []).map((item) => this.parseRecord(item)));
+        startKey = output.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    } catch (error) {
+      const missingIndex =
+        (error as { name?: string }).name === 'ValidationException' &&
+        /index/i.test((error as { message?: string }).message ?? '');
+      if (!missingIndex) throw this.awsError('query', repository, error);
+      return (await this.list(options)).filter((r) => r.destinationRepository === repository);
+    }
     return records.sort((a, b) => (a.jobKey < b.jobKey ? -1 : a.jobKey > b.jobKey ? 1 : 0));
   }
 

@@ -1,3 +1,4 @@
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ErrorCode, ReplicationError, ValidationError, jobKeyOf, type ReplicationRequest } from '../../src';
 import { DEFAULT_FINISHED_RECORD_TTL_SECONDS, JobStore, createJobTable } from '../../src/state';
@@ -427,6 +428,46 @@ describe('reading', () => {
     expect((await store.list({ pageSize: 2 })).map((r) => r.tag)).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect((await store.list({ status: 'IN_PROGRESS' })).map((r) => r.tag)).toEqual(['c']);
     expect(await store.list({ status: 'FAILED' })).toEqual([]);
+  });
+
+  it("lists one repository's jobs by a Query on its index, not a Scan, and falls back on a table without it", async () => {
+    const store = await freshStore();
+    for (const tag of ['b', 'a']) await store.recordRequest(request({ tag }), T0);
+    await store.recordRequest(request({ destination: { repository: 'mirror/other' }, tag: 'x' }), T0);
+    await store.acquireLease('mirror/team/app:b', 'w1', LEASE_MS, T0);
+    const sent: string[] = [];
+    const original = dynamo.documentClient.send.bind(dynamo.documentClient) as (command: unknown) => Promise<unknown>;
+    const spy = jest.spyOn(dynamo.documentClient, 'send').mockImplementation(((command: unknown) => {
+      sent.push((command as object).constructor.name);
+      return original(command);
+    }) as never);
+    try {
+      expect((await store.listRepository('mirror/team/app')).map((r) => r.jobKey)).toEqual([
+        'mirror/team/app:a',
+        'mirror/team/app:b',
+      ]);
+      expect((await store.listRepository('mirror/team/app', { status: 'IN_PROGRESS' })).map((r) => r.tag)).toEqual([
+        'b',
+      ]);
+      expect(await store.listRepository('mirror/none')).toEqual([]);
+      expect(sent).toEqual(['QueryCommand', 'QueryCommand', 'QueryCommand']);
+    } finally {
+      spy.mockRestore();
+    }
+    // A table made before the index existed: the same answer from a Scan.
+    tableCount += 1;
+    const old = `jobs-${tableCount}`;
+    await dynamo.client.send(
+      new CreateTableCommand({
+        TableName: old,
+        AttributeDefinitions: [{ AttributeName: 'jobKey', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'jobKey', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const oldStore = new JobStore(dynamo.documentClient, old);
+    await oldStore.recordRequest(request({ tag: 'z' }), T0);
+    expect((await oldStore.listRepository('mirror/team/app')).map((r) => r.tag)).toEqual(['z']);
   });
 
   it('rejects a cursor it did not make', async () => {

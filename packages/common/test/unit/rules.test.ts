@@ -43,6 +43,22 @@ describe('replication configuration', () => {
     expect(() => parseReplicationConfig(input)).toThrow(message);
   });
 
+  it.each([
+    [{ repository: { include: ['team/*'] } }, 'repository: is not a known key (did you mean "repositories"?)'],
+    [{ delete: true }, 'delete: is not a known key (did you mean "deletes"?)'],
+    [{ repositories: { inclde: ['a'] } }, 'repositories.inclde: is not a known key (did you mean "include"?)'],
+    [{ mapping: { prefixes: [{ from: 'a/', too: 'b/' }] } }, 'mapping.prefixes.0.too: is not a known key'],
+    [{ tags: { include: [{ type: 'prefix', pattern: 'v', extra: 1 }] } }, 'tags.include.0.extra: is not a known key'],
+    [{ colour: 'blue' }, /colour: is not a known key$/],
+  ])('rejects the unknown key in %j with its path and the closest known key', (input, message) => {
+    expect(() => parseReplicationConfig(input)).toThrow(ValidationError);
+    expect(() => parseReplicationConfig(input)).toThrow(message);
+  });
+
+  it('accepts "$schema" for editors', () => {
+    expect(parseReplicationConfig({ $schema: './replication-config.schema.json', deletes: true }).deletes).toBe(true);
+  });
+
   it('rejects malformed JSON', () => {
     expect(() => parseReplicationConfigJson('{deletes:true}')).toThrow(
       'invalid replication configuration: (root): is not valid JSON',
@@ -71,6 +87,11 @@ describe('repository filters', () => {
       'team/secret-x',
       false,
     ],
+    ['glob class [0-9]', { repositories: { include: ['team/app[0-9]'] } }, 'team/app7', true],
+    ['glob class [0-9] misses a letter', { repositories: { include: ['team/app[0-9]'] } }, 'team/appx', false],
+    ['glob braces {a,b}', { repositories: { include: ['{api,web}/*'] } }, 'web/server', true],
+    ['glob braces {a,b} miss', { repositories: { include: ['{api,web}/*'] } }, 'db/server', false],
+    ['glob braces are not the text', { repositories: { include: ['{api,web}/*'] } }, 'api,web/server', false],
     ['exclude alone', { repositories: { exclude: ['prefix:tmp/'] } }, 'tmp/x', false],
     ['exclude alone leaves the rest', { repositories: { exclude: ['prefix:tmp/'] } }, 'prod/x', true],
   ];
@@ -85,6 +106,13 @@ describe('tag filters', () => {
     ['include v*', { tags: { include: ['v*'] } }, 'v1.2.3', true],
     ['include v* misses latest', { tags: { include: ['v*'] } }, 'latest', false],
     ['exclude *-dev', { tags: { exclude: ['*-dev'] } }, 'v1-dev', false],
+    ['glob v[0-9]* matches v10.2', { tags: { include: ['v[0-9]*'] } }, 'v10.2', true],
+    ['glob v[0-9]* misses vx', { tags: { include: ['v[0-9]*'] } }, 'vx', false],
+    ['glob v[0-9]* misses v (one digit at least)', { tags: { include: ['v[0-9]*'] } }, 'v', false],
+    ['glob [0-9] is one character of the class', { tags: { include: ['v[0-9]*'] } }, 'v-1', false],
+    ['glob {a,b}', { tags: { include: ['{stable,latest}'] } }, 'latest', true],
+    ['glob v{1,2}.*', { tags: { include: ['v{1,2}.*'] } }, 'v2.0', true],
+    ['glob v{1,2}.* misses v3', { tags: { include: ['v{1,2}.*'] } }, 'v3.0', false],
     ['regex semver', { tags: { include: ['regex:^v\\d+\\.\\d+\\.\\d+$'] } }, 'v10.2.0', true],
     ['regex semver miss', { tags: { include: ['regex:^v\\d+\\.\\d+\\.\\d+$'] } }, 'v10.2', false],
     ['referrer tags follow their subject', { tags: { include: ['v*'] } }, `${DIGEST_TAG}.sig`, true],

@@ -17,7 +17,7 @@ import {
 } from '../manifest/media-types';
 import type { CopyEvent, CopyEventListener } from './events';
 import { createLimiter, type Limiter } from './limiter';
-import { shareInFlight } from './in-flight';
+import { shareInFlight, trackUpload, uploadInFlight } from './in-flight';
 import { DigestVerifier } from './verifier';
 
 export interface CopyEndpoint {
@@ -489,20 +489,27 @@ class ImageCopy {
       return;
     }
     const ask = this.destination === 'untagged' && !recheck;
+    // A copy into another repository of this registry may be uploading the blob right now: wait, then mount it.
+    const elsewhere = uploadInFlight(dst, blob.digest);
+    if (elsewhere !== undefined) await elsewhere.catch(() => undefined);
     // Another copy in this process may be writing the same blob to the same repository: wait for it.
     const action = await shareInFlight(dst, `blob ${dstRepo}@${blob.digest}`, () =>
-      withRequestRetries(
-        `copy blob ${blob.digest}`,
-        this.retry,
-        (attempt) => this.streamBlob(blob, ask && attempt === 1),
-        (notice) =>
-          this.emit({
-            type: 'retry',
-            what: `copy blob ${blob.digest}`,
-            attempt: notice.attempt,
-            delayMs: notice.delayMs,
-            message: safeText(notice.error.message),
-          }),
+      trackUpload(
+        dst,
+        blob.digest,
+        withRequestRetries(
+          `copy blob ${blob.digest}`,
+          this.retry,
+          (attempt) => this.streamBlob(blob, ask && attempt === 1),
+          (notice) =>
+            this.emit({
+              type: 'retry',
+              what: `copy blob ${blob.digest}`,
+              attempt: notice.attempt,
+              delayMs: notice.delayMs,
+              message: safeText(notice.error.message),
+            }),
+        ),
       ),
     );
     if (action === 'present') {

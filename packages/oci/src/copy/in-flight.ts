@@ -19,3 +19,31 @@ export function shareInFlight<T>(registry: object, key: string, write: () => Pro
   writes.set(key, started);
   return started;
 }
+
+/**
+ * Uploads of a blob to any repository of one destination registry, in flight: a copy into another repository waits
+ * for the first upload and then mounts the blob from there (one transfer per registry, not per repository, when a
+ * sync copies many repositories built on the same base layers).
+ */
+const uploads = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+export function uploadInFlight(registry: object, digest: string): Promise<unknown> | undefined {
+  return uploads.get(registry)?.get(digest);
+}
+
+export function trackUpload<T>(registry: object, digest: string, upload: Promise<T>): Promise<T> {
+  let pending = uploads.get(registry);
+  if (pending === undefined) {
+    pending = new Map();
+    uploads.set(registry, pending);
+  }
+  const map = pending;
+  if (!map.has(digest)) {
+    map.set(digest, upload);
+    const forget = (): void => {
+      if (map.get(digest) === upload) map.delete(digest);
+    };
+    upload.then(forget, forget);
+  }
+  return upload;
+}

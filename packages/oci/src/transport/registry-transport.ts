@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ErrorCode, ReplicationError, safeText } from '@ecr-replicate/common/core';
-import { Agent, request, type Dispatcher } from './undici';
+import { request, type Dispatcher } from './undici';
+import { createDispatcher, type ConnectionSettings } from './connection';
 import {
   DEFAULT_REQUEST_RETRY_POLICY,
   TransientError,
@@ -42,6 +43,8 @@ export interface TransportOptions {
   connections?: number | undefined;
   timeouts?: Partial<TransportTimeouts> | undefined;
   onRetry?: ((notice: RequestRetryNotice & { what: string }) => void) | undefined;
+  /** Proxy, trusted authorities, certificate verification and request trace (`connection.ts`). */
+  connection?: ConnectionSettings | undefined;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -61,7 +64,7 @@ export class RegistryTransport {
   readonly host: string;
   readonly baseUrl: string;
   readonly plainHttp: boolean;
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly auth: Authenticator;
   private readonly retry: RequestRetryPolicy;
   private readonly onRetry: TransportOptions['onRetry'];
@@ -73,13 +76,16 @@ export class RegistryTransport {
     this.retry = options.retry ?? DEFAULT_REQUEST_RETRY_POLICY;
     this.onRetry = options.onRetry;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-    this.agent = new Agent({
-      connections: options.connections ?? 32,
-      keepAliveTimeout: 30_000,
-      headersTimeout: timeouts.headers,
-      bodyTimeout: timeouts.bodyIdle,
-      connect: { timeout: timeouts.connect },
-    });
+    this.agent = createDispatcher(
+      {
+        connections: options.connections ?? 32,
+        keepAliveTimeout: 30_000,
+        headersTimeout: timeouts.headers,
+        bodyTimeout: timeouts.bodyIdle,
+        connectTimeout: timeouts.connect,
+      },
+      options.connection,
+    );
     this.auth = new Authenticator(
       options.host,
       options.credentials ?? (async () => undefined),

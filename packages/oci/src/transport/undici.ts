@@ -8,7 +8,7 @@
  * its first request. This module requires the two files it needs instead
  * (undici's version is pinned by the lockfile; a test checks the index stays out).
  */
-import type { Agent as AgentClass, Dispatcher } from 'undici';
+import type { Agent as AgentClass, Dispatcher, EnvHttpProxyAgent } from 'undici';
 
 type RequestFunction = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
@@ -32,4 +32,13 @@ export function request(
     origin: target.origin,
     path: `${target.pathname}${target.search}`,
   });
+}
+
+/**
+ * undici's `EnvHttpProxyAgent` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY semantics), loaded only when a proxy is set:
+ * it brings the proxy agent and its tunnel code, which a direct connection does not need.
+ */
+export function loadEnvHttpProxyAgent(): typeof EnvHttpProxyAgent {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('undici/lib/dispatcher/env-http-proxy-agent') as typeof EnvHttpProxyAgent;
 }

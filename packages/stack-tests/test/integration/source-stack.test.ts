@@ -651,7 +651,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(senders.sort()).toEqual([FUNCTIONS.ingest, FUNCTIONS.retry, FUNCTIONS.repair].sort());
   });
 
-  test('the job table: on-demand, point-in-time recovery, encrypted, TTL on expiresAt, key jobKey, kept when the stack goes', () => {
+  test('the job table: on-demand, point-in-time recovery, encrypted, TTL on expiresAt, key jobKey, repository index, kept when the stack goes', () => {
     const table = props(template(), 'JobTable', 'AWS::DynamoDB::Table');
     expect(template().Resources.JobTable).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
@@ -659,6 +659,17 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(table.SSESpecification).toEqual({ SSEEnabled: true });
     expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
     expect(table.KeySchema).toEqual([{ AttributeName: 'jobKey', KeyType: 'HASH' }]);
+    // ecr-replicate status REPOSITORY queries this index instead of scanning the table.
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byRepository',
+        KeySchema: [
+          { AttributeName: 'destinationRepository', KeyType: 'HASH' },
+          { AttributeName: 'jobKey', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
   });
 
   test('the destination secret: a customer managed key that decrypts only for the readers, an empty placeholder, a resource policy, both kept', () => {

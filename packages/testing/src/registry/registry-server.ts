@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 
 /** The registry binary (Debian package `docker-registry`). */
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
@@ -47,6 +47,8 @@ export interface RegistryOptions {
    * have); without any, distribution refuses such manifests.
    */
   manifestUrlsAllow?: string[];
+  /** Serve HTTPS with this certificate and key (PEM file paths); `url` is then `https://…`. */
+  tls?: { certificate: string; key: string };
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
@@ -91,6 +93,7 @@ function registryConfig(
   port: number,
   htpasswdPath: string | undefined,
   manifestUrlsAllow: string[] = [],
+  tls?: RegistryOptions['tls'],
 ): string {
   const q = (s: string): string => JSON.stringify(s);
   const lines = [
@@ -114,6 +117,7 @@ function registryConfig(
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
   ];
+  if (tls) lines.push('  tls:', `    certificate: ${q(tls.certificate)}`, `    key: ${q(tls.key)}`);
   if (htpasswdPath) lines.push('auth:', '  htpasswd:', '    realm: harness-registry', `    path: ${q(htpasswdPath)}`);
   if (manifestUrlsAllow.length > 0) {
     lines.push(
@@ -146,6 +150,13 @@ const GUARD_SCRIPT = [
   'exit "$status"',
 ].join('\n');
 
+let probe: Agent | undefined;
+/** The start-up probe of a TLS registry does not check its certificate (the tests that use one do). */
+function insecureProbe(): Agent {
+  probe ??= new Agent({ connect: { rejectUnauthorized: false } });
+  return probe;
+}
+
 /** Polls `GET /v2/` until it answers 200 or 401. */
 async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -157,7 +168,11 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, 
       );
     }
     try {
-      const res = await request(`${url}/v2/`, { headersTimeout: 1000, bodyTimeout: 1000 });
+      const res = await request(`${url}/v2/`, {
+        headersTimeout: 1000,
+        bodyTimeout: 1000,
+        ...(url.startsWith('https:') ? { dispatcher: insecureProbe() } : {}),
+      });
       await res.body.dump();
       if (res.statusCode === 200 || res.statusCode === 401) return;
       lastError = `GET /v2/ answered ${res.statusCode}`;
@@ -200,6 +215,7 @@ async function startOnce(
   configPath: string,
   port: number,
   timeoutMs: number,
+  scheme = 'http',
 ): Promise<{ child: ChildProcess; output: () => string }> {
   let buffered = '';
   const append = (chunk: Buffer): void => {
@@ -224,7 +240,7 @@ async function startOnce(
     (stream as unknown as { unref?: () => void } | null)?.unref?.();
   const output = (): string => buffered;
   try {
-    await waitUntilUp(`http://127.0.0.1:${port}`, child, timeoutMs, output);
+    await waitUntilUp(`${scheme}://127.0.0.1:${port}`, child, timeoutMs, output);
   } catch (err) {
     await killGroup(child);
     throw err;
@@ -246,13 +262,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    writeFileSync(configPath, registryConfig(dir, port, htpasswdPath, options.manifestUrlsAllow));
+    writeFileSync(configPath, registryConfig(dir, port, htpasswdPath, options.manifestUrlsAllow, options.tls));
+    const scheme = options.tls ? 'https' : 'http';
     try {
-      const { child, output } = await startOnce(dir, configPath, port, options.startTimeoutMs ?? 10_000);
+      const { child, output } = await startOnce(dir, configPath, port, options.startTimeoutMs ?? 10_000, scheme);
       let stopped: Promise<void> | undefined;
       const registry: LocalRegistry = {
         host: `127.0.0.1:${port}`,
-        url: `http://127.0.0.1:${port}`,
+        url: `${scheme}://127.0.0.1:${port}`,
         rootDir: dir,
         output,
         stop: () => {
