@@ -199,11 +199,24 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     expect(retries.VisibilityTimeout).toBe('180');
   });
 
-  test('the job table: its key, on-demand billing; TTL on expiresAt and point-in-time recovery as deployed', async () => {
+  test('the job table: its key and repository index, on-demand billing; TTL on expiresAt and point-in-time recovery as deployed', async () => {
     const dynamodb = new DynamoDBClient(clientConfig(region));
     const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: name('jobs') }));
     expect(Table?.KeySchema).toEqual([{ AttributeName: 'jobKey', KeyType: 'HASH' }]);
-    expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: 'jobKey', AttributeType: 'S' }]);
+    expect(Table?.AttributeDefinitions).toEqual([
+      { AttributeName: 'jobKey', AttributeType: 'S' },
+      { AttributeName: 'destinationRepository', AttributeType: 'S' },
+    ]);
+    // ecr-replicate status REPOSITORY queries this index.
+    expect(Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.KeySchema])).toEqual([
+      [
+        'byRepository',
+        [
+          { AttributeName: 'destinationRepository', KeyType: 'HASH' },
+          { AttributeName: 'jobKey', KeyType: 'RANGE' },
+        ],
+      ],
+    ]);
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     expect(Table?.TableArn).toBe(arn('dynamodb', `table/${name('jobs')}`));
     // moto's CloudFormation leaves TTL and point-in-time recovery off: what the deployed template asks for.
