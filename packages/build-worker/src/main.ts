@@ -32,7 +32,17 @@ export async function main(env: Environment = process.env): Promise<number> {
     logger.appendKeys({ leaseOwner: settings.leaseOwner });
     const secret = await loadDestinationSecret(settings.destSecretId);
     const store = new JobStore(createJobTableClient(), settings.jobTable);
-    const summary = await runWorkerJobs({ settings, secret, store, logger, metrics, clients, guard });
+    const buildId = env.CODEBUILD_BUILD_ID;
+    const summary = await runWorkerJobs({
+      settings,
+      secret,
+      store,
+      logger,
+      metrics,
+      clients,
+      guard,
+      ...(buildId === undefined || buildId === '' ? {} : { buildId }),
+    });
     logger.info('worker done', { ...summary });
     return summary.retry.length === 0 ? 0 : 1;
   } catch (error) {

@@ -14,8 +14,13 @@ export interface ReconcileContext {
   source: RegistryClient;
   destination: RegistryClient;
   config: ReplicationConfig;
-  /** Removes a tag at the destination (ECR API or registry API). */
-  removeTag: (repository: string, tag: string) => Promise<'removed' | 'absent'>;
+  /** Removes a tag at the destination (ECR API or registry API); the signal bounds the removal in time. */
+  removeTag: (repository: string, tag: string, signal?: AbortSignal) => Promise<'removed' | 'absent'>;
+  /**
+   * Called immediately before each destination tag move or delete: proves the lease (throwing when it is not held)
+   * and returns a signal that bounds the write. Absent: writes are not fenced (the CLI's copy).
+   */
+  fence?: () => Promise<AbortSignal | undefined>;
   onEvent?: CopyEventListener;
   /** Times the source tag may move under a copy before the job is handed back for a retry. */
   maxRounds?: number;
@@ -39,7 +44,8 @@ async function reconcileTag(job: JobRecord, tag: string, context: ReconcileConte
     if (head === undefined) {
       if (!config.deletes)
         return { action: 'left-alone', bytesCopied: 0, reason: 'the source tag is gone and delete replication is off' };
-      const removed = await context.removeTag(job.destinationRepository, tag);
+      const signal = await context.fence?.();
+      const removed = await context.removeTag(job.destinationRepository, tag, signal);
       return { action: removed === 'removed' ? 'removed' : 'already-absent', bytesCopied: 0 };
     }
     try {
@@ -47,6 +53,7 @@ async function reconcileTag(job: JobRecord, tag: string, context: ReconcileConte
         source: { client: source, repository: job.sourceRepository, reference: head.digest },
         destination: { client: destination, repository: job.destinationRepository, tag },
         ...(context.onEvent ? { onEvent: context.onEvent } : {}),
+        ...(context.fence ? { beforeTagWrite: context.fence } : {}),
         beforeTag: async () => {
           const now = await source.headManifest(job.sourceRepository, tag);
           if (now?.digest !== head.digest) {
@@ -82,7 +89,12 @@ async function reconcileDigest(job: JobRecord, context: ReconcileContext): Promi
         bytesCopied: 0,
         reason: 'the image is gone from the source and delete replication is off',
       };
-    const removed = await destination.deleteManifest(job.destinationRepository, digest);
+    const signal = await context.fence?.();
+    const removed = await destination.deleteManifest(
+      job.destinationRepository,
+      digest,
+      signal === undefined ? {} : { signal },
+    );
     return { action: removed ? 'removed' : 'already-absent', bytesCopied: 0 };
   }
   if (job.action === 'DELETE') {
@@ -92,6 +104,7 @@ async function reconcileDigest(job: JobRecord, context: ReconcileContext): Promi
     source: { client: source, repository: job.sourceRepository, reference: digest },
     destination: { client: destination, repository: job.destinationRepository },
     ...(context.onEvent ? { onEvent: context.onEvent } : {}),
+    ...(context.fence ? { beforeTagWrite: context.fence } : {}),
   });
   return { action: 'copied', digest: copy.digest, bytesCopied: copy.bytes.copied, copy };
 }

@@ -4,6 +4,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ErrorCode, ReplicationError, toReplicationError, type JobRecord } from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
 import { createLimiter } from '@ecr-replicate/oci';
+import { JobLease } from './lease';
 import type { Reconciliation } from './reconcile';
 
 export interface RunJobsOptions {
@@ -11,7 +12,10 @@ export interface RunJobsOptions {
   keys: readonly string[];
   owner: string;
   leaseMs: number;
-  reconcile: (job: JobRecord) => Promise<Reconciliation>;
+  /** The build running these jobs (CODEBUILD_BUILD_ID), recorded with each lease. */
+  buildId?: string;
+  /** Reconciles one job; `lease.fence()` must be called immediately before each destination tag move or delete. */
+  reconcile: (job: JobRecord, lease: JobLease) => Promise<Reconciliation>;
   logger: Logger;
   metrics: Metrics;
   /** Jobs reconciled at once (default 3). */
@@ -27,16 +31,18 @@ export interface RunSummary {
   failed: string[];
   /** Left leased for the build-state handler to retry: transient failures. */
   retry: string[];
-  /** Another worker holds the lease now; nothing recorded. */
+  /** Another worker holds the lease now, or it could not be renewed; nothing recorded. */
   lost: string[];
 }
 
 /**
  * Runs a build's jobs: each one is reconciled under its lease (renewed while
- * the work goes on) and again while newer requests marked it dirty; the
- * outcome is recorded and the lease released. A transient failure leaves
- * the lease in place: the build ends non-zero and the build-state handler
- * retries those jobs with a delay. One job failing never stops the others.
+ * the work goes on, proven before every destination tag write) and again
+ * while newer requests marked it dirty; the outcome is recorded and the
+ * lease released. A transient failure leaves the lease in place: the build
+ * ends non-zero and the build-state handler retries those jobs with a delay.
+ * A lost lease stops the job before its next write. One job failing never
+ * stops the others.
  */
 export async function runJobs(options: RunJobsOptions): Promise<RunSummary> {
   const summary: RunSummary = { completed: [], failed: [], retry: [], lost: [] };
@@ -48,35 +54,34 @@ export async function runJobs(options: RunJobsOptions): Promise<RunSummary> {
 async function runJob(key: string, options: RunJobsOptions, summary: RunSummary): Promise<void> {
   const { store, owner, leaseMs, logger, metrics } = options;
   const now = options.now ?? Date.now;
+  let lease: JobLease;
   try {
-    await store.renewLease(key, owner, leaseMs, now());
+    lease = await JobLease.take({
+      store,
+      jobKey: key,
+      owner,
+      leaseMs,
+      now,
+      logger,
+      ...(options.buildId === undefined ? {} : { buildId: options.buildId }),
+    });
   } catch (error) {
     const failure = toReplicationError(error);
     logger.warn('job not held by this build; skipped', { jobKey: key, error: failure.toJSON() });
     (failure.code === ErrorCode.LeaseLost ? summary.lost : summary.retry).push(key);
     return;
   }
-  let leaseLost = false;
-  const heartbeat = setInterval(
-    () => {
-      store.renewLease(key, owner, leaseMs, now()).catch((error: unknown) => {
-        leaseLost = toReplicationError(error).code === ErrorCode.LeaseLost;
-        logger.warn('could not renew the lease', { jobKey: key, error: toReplicationError(error).toJSON() });
-      });
-    },
-    Math.max(1_000, Math.floor(leaseMs / 3)),
-  );
-  heartbeat.unref();
   try {
     for (let pass = 1; ; pass += 1) {
+      lease.assertHeld();
       const job = await store.get(key);
       if (job === undefined) throw new ReplicationError(ErrorCode.NotFound, `job ${key} has no record`);
       const started = now();
       let finished: 'again' | 'done';
       try {
-        const result = await options.reconcile(job);
+        const result = await options.reconcile(job, lease);
         const durationSeconds = (now() - started) / 1000;
-        if (leaseLost) throw new ReplicationError(ErrorCode.LeaseLost, `the lease on ${key} was lost during the work`);
+        lease.assertHeld();
         finished = await store.finish(
           key,
           owner,
@@ -95,13 +100,16 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
           digest: result.digest,
           bytesCopied: result.bytesCopied,
           seconds: durationSeconds,
+          ...(finished === 'again' ? { again: true } : {}),
           ...(result.action === 'left-alone' ? { reason: result.reason } : {}),
         });
-        metrics.addMetric('ReplicationsSucceeded', MetricUnit.Count, 1);
         metrics.addMetric('BytesCopied', MetricUnit.Bytes, result.bytesCopied);
-        const eventTime = Date.parse(job.lastEventTime);
-        if (!Number.isNaN(eventTime))
-          metrics.addMetric('SecondsFromEventToDone', MetricUnit.Seconds, Math.max(0, (now() - eventTime) / 1000));
+        if (finished === 'done') {
+          metrics.addMetric('ReplicationsSucceeded', MetricUnit.Count, 1);
+          const eventTime = Date.parse(job.lastEventTime);
+          if (!Number.isNaN(eventTime) && (job.origin ?? 'ecr') === 'ecr')
+            metrics.addMetric('SecondsFromEventToDone', MetricUnit.Seconds, Math.max(0, (now() - eventTime) / 1000));
+        }
       } catch (error) {
         const failure = toReplicationError(error);
         if (failure.code === ErrorCode.LeaseLost) throw failure;
@@ -111,6 +119,7 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
           summary.retry.push(key);
           return;
         }
+        lease.assertHeld();
         finished = await store.finish(
           key,
           owner,
@@ -121,12 +130,18 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
           },
           now(),
         );
-        logger.error('job failed; not retried', { jobKey: key, pass, error: failure.toJSON() });
-        metrics.addMetric('ReplicationsFailed', MetricUnit.Count, 1);
         if (finished === 'done') {
+          // Only a job that finally failed counts: one that is run again may still succeed.
+          logger.error('job failed; not retried', { jobKey: key, pass, error: failure.toJSON() });
+          metrics.addMetric('ReplicationsFailed', MetricUnit.Count, 1);
           summary.failed.push(key);
           return;
         }
+        logger.warn('job failed, but newer requests arrived: reconciling again', {
+          jobKey: key,
+          pass,
+          error: failure.toJSON(),
+        });
       }
       if (finished === 'done') {
         summary.completed.push(key);
@@ -137,13 +152,13 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
   } catch (error) {
     const failure = toReplicationError(error);
     if (failure.code === ErrorCode.LeaseLost) {
-      logger.warn('lease lost; another worker has the job', { jobKey: key });
+      logger.warn('lease lost; stopped before writing', { jobKey: key, reason: failure.message });
       summary.lost.push(key);
     } else {
       logger.error('job failed; left for a retry', { jobKey: key, error: failure.toJSON() });
       summary.retry.push(key);
     }
   } finally {
-    clearInterval(heartbeat);
+    lease.stop();
   }
 }

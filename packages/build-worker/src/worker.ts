@@ -31,6 +31,8 @@ export interface WorkerDependencies {
   clients: RegistryClient[];
   /** The account and region served, repository creation, FIPS (default: none checked, none created, no FIPS). */
   guard?: WorkerGuardSettings;
+  /** The build running the worker (CODEBUILD_BUILD_ID), recorded with each lease. */
+  buildId?: string;
 }
 
 /**
@@ -103,16 +105,18 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     keys: settings.jobKeys,
     owner: settings.leaseOwner,
     leaseMs: settings.leaseSeconds * 1000,
+    ...(deps.buildId === undefined ? {} : { buildId: deps.buildId }),
     logger,
     metrics: deps.metrics,
-    reconcile: async (job) => {
+    reconcile: async (job, lease) => {
       await admit(job);
       return reconcile(job, {
         source: sourceFor(job),
         destination,
         config: settings.replicationConfig,
-        removeTag: (repository, tag) =>
-          removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag),
+        fence: () => lease.fence(),
+        removeTag: (repository, tag, signal) =>
+          removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag, signal),
         onEvent: (event) => {
           if (event.type === 'retry' || event.type === 'warning')
             logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });

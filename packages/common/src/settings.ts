@@ -57,6 +57,8 @@ export const EnvName = {
   sourceRegistry: 'SOURCE_REGISTRY',
   /** Destination region when the destination secret has none. */
   destRegion: 'DEST_REGION',
+  /** Seconds a PENDING job may stay unchanged before the sweeper re-queues it. */
+  sweepPendingSeconds: 'SWEEP_PENDING_SECONDS',
   /** Tags the scheduled repair (drift repair) compares at once. */
   repairConcurrency: 'REPAIR_CONCURRENCY',
 } as const;
@@ -67,6 +69,8 @@ export type EnvName = (typeof EnvName)[SettingName];
 export const DEFAULT_LEASE_SECONDS = 900;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_REPAIR_CONCURRENCY = 8;
+/** Longer than the longest deferral (300 s) and retry delay (900 s) a PENDING job may legitimately wait. */
+export const DEFAULT_SWEEP_PENDING_SECONDS = 1_200;
 
 /** An environment: `process.env` or any map of names to optional strings. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -183,7 +187,7 @@ const SETTING_SCHEMAS = {
   replicationConfig: ReplicationConfigTextSchema,
   jobTable: TableNameSchema,
   workerProjectName: ProjectNameSchema,
-  leaseSeconds: wholeNumber(60, 43_200, DEFAULT_LEASE_SECONDS),
+  leaseSeconds: wholeNumber(2, 43_200, DEFAULT_LEASE_SECONDS),
   maxAttempts: wholeNumber(1, 100, DEFAULT_MAX_ATTEMPTS),
   jobKeys: JobKeysTextSchema,
   leaseOwner: LeaseOwnerSchema,
@@ -209,6 +213,7 @@ const SETTING_SCHEMAS = {
   createRepositories: flag(false),
   sourceAccountId: optionalMatching(/^\d{12}$/, 'must be a 12-digit AWS account id'),
   sourceRegion: optionalMatching(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1'),
+  sweepPendingSeconds: wholeNumber(1, 86_400, DEFAULT_SWEEP_PENDING_SECONDS),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -247,8 +252,13 @@ export const IngestSettings = defineSettings('ingest', ['requestQueueUrl', 'repl
 export type IngestSettings = SettingsOf<'requestQueueUrl' | 'replicationConfig'>;
 
 /** Dispatcher, FIFO queue handler: records requests, takes leases, starts worker builds. */
-export const DispatchSettings = defineSettings('dispatcher (queue)', ['jobTable', 'workerProjectName', 'leaseSeconds']);
-export type DispatchSettings = SettingsOf<'jobTable' | 'workerProjectName' | 'leaseSeconds'>;
+export const DispatchSettings = defineSettings('dispatcher (queue)', [
+  'jobTable',
+  'workerProjectName',
+  'leaseSeconds',
+  'retryQueueUrl',
+]);
+export type DispatchSettings = SettingsOf<'jobTable' | 'workerProjectName' | 'leaseSeconds' | 'retryQueueUrl'>;
 
 /** Dispatcher, build-state handler: retries or fails the jobs of worker builds that died. */
 export const BuildStateSettings = defineSettings('dispatcher (build state)', [
@@ -262,6 +272,14 @@ export type BuildStateSettings = SettingsOf<'jobTable' | 'retryQueueUrl' | 'maxA
 /** Dispatcher, retry handler: forwards delayed retries into the FIFO queue. */
 export const RetryForwardSettings = defineSettings('dispatcher (retry)', ['requestQueueUrl']);
 export type RetryForwardSettings = SettingsOf<'requestQueueUrl'>;
+
+/** Dispatcher, sweeper (scheduled): re-queues stranded jobs. */
+export const SweepSettings = defineSettings('dispatcher (sweep)', [
+  'jobTable',
+  'requestQueueUrl',
+  'sweepPendingSeconds',
+]);
+export type SweepSettings = SettingsOf<'jobTable' | 'requestQueueUrl' | 'sweepPendingSeconds'>;
 
 /** The worker (CodeBuild): its jobs, its lease, the destination credentials and the configuration. */
 export const WorkerSettings = defineSettings('worker', [
@@ -352,5 +370,6 @@ export const parseIngestSettings = (env?: Environment): IngestSettings => Ingest
 export const parseDispatchSettings = (env?: Environment): DispatchSettings => DispatchSettings.parse(env);
 export const parseBuildStateSettings = (env?: Environment): BuildStateSettings => BuildStateSettings.parse(env);
 export const parseRetryForwardSettings = (env?: Environment): RetryForwardSettings => RetryForwardSettings.parse(env);
+export const parseSweepSettings = (env?: Environment): SweepSettings => SweepSettings.parse(env);
 export const parseWorkerSettings = (env?: Environment): WorkerSettings => WorkerSettings.parse(env);
 export const parseRepairSettings = (env?: Environment): RepairSettings => RepairSettings.parse(env);

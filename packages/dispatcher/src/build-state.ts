@@ -16,6 +16,23 @@ import { scheduleJobRetry } from './job-retry';
 /** Build states that end a build without the worker having finished its jobs. */
 export const DEAD_BUILD_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'FAULT', 'STOPPED', 'TIMED_OUT']);
 
+/** Phases a build goes through before its container runs: a build that ended in them never ran the worker. */
+const PHASES_BEFORE_RUNNING: ReadonlySet<string> = new Set(['SUBMITTED', 'QUEUED', 'COMPLETED']);
+
+/**
+ * Whether a dead build never ran the worker: every phase the event lists is one before the container started (a build
+ * that timed out in CodeBuild's queue, or was stopped there). Its jobs are retried without counting an attempt.
+ */
+export function diedBeforeRunning(detail: Record<string, unknown>): boolean {
+  const info = detail['additional-information'];
+  const phases = typeof info === 'object' && info !== null ? (info as { phases?: unknown }).phases : undefined;
+  if (!Array.isArray(phases) || phases.length === 0) return false;
+  return phases.every((phase: unknown) => {
+    const type = typeof phase === 'object' && phase !== null ? (phase as Record<string, unknown>)['phase-type'] : '';
+    return typeof type === 'string' && PHASES_BEFORE_RUNNING.has(type);
+  });
+}
+
 /** JOB_KEYS and LEASE_OWNER, read from the build's environment with the worker's own schemas. */
 const BuildJobs = defineSettings('worker build', ['jobKeys', 'leaseOwner']);
 
@@ -77,15 +94,20 @@ export async function handleBuildStateChange(input: unknown, deps: BuildStateDep
     return { kind: 'ignored', reason: 'no-jobs' };
   }
 
+  const countAttempt = !diedBeforeRunning(detail);
   logger.info('worker build died; retrying its unfinished jobs', {
     buildId,
     status,
     leaseOwner: jobs.leaseOwner,
     jobKeys: jobs.jobKeys,
+    ...(countAttempt ? {} : { neverRan: true }),
   });
-  const error = { code: `WORKER_BUILD_${status}`, message: `worker build ${buildId} ended with status ${status}` };
+  const error = {
+    code: `WORKER_BUILD_${status}`,
+    message: `worker build ${buildId} ended with status ${status}${countAttempt ? '' : ' before it ran'}`,
+  };
   const settled = await Promise.allSettled(
-    jobs.jobKeys.map((jobKey) => retryOrFail(jobKey, jobs.leaseOwner, error, deps)),
+    jobs.jobKeys.map((jobKey) => retryOrFail(jobKey, jobs.leaseOwner, error, countAttempt, deps)),
   );
 
   const outcomes: Record<string, JobRetryOutcome> = {};
@@ -129,6 +151,7 @@ async function retryOrFail(
   jobKey: string,
   leaseOwner: string,
   error: { code: string; message: string },
+  countAttempt: boolean,
   deps: BuildStateDependencies,
 ): Promise<JobRetryOutcome> {
   const { store, logger, metrics } = deps;
@@ -140,25 +163,28 @@ async function retryOrFail(
     return 'not-owner';
   }
   let sentFor: number | undefined;
-  if (before.attempts + 1 < deps.maxAttempts) {
-    sentFor = before.attempts + 1;
+  const attempt = before.attempts + (countAttempt ? 1 : 0);
+  if (!countAttempt || attempt < deps.maxAttempts) {
+    sentFor = Math.max(1, attempt);
     await scheduleJobRetry(deps.sqs, deps.retryQueueUrl, before, sentFor);
   }
 
-  const released = await store.releaseForRetry(jobKey, leaseOwner, error, deps.maxAttempts, clock());
+  const released = await store.releaseForRetry(jobKey, leaseOwner, error, deps.maxAttempts, clock(), {
+    countAttempt,
+  });
   switch (released.outcome) {
     case 'not-owner':
       logger.debug('job no longer leased by the dead build', { jobKey, leaseOwner });
       return 'not-owner';
     case 'retry': {
-      const attempt = released.record.attempts;
+      const attempts = released.record.attempts;
       const delaySeconds =
         sentFor === undefined
-          ? await scheduleJobRetry(deps.sqs, deps.retryQueueUrl, released.record, attempt)
+          ? await scheduleJobRetry(deps.sqs, deps.retryQueueUrl, released.record, Math.max(1, attempts))
           : undefined;
       logger.info('scheduled a retry', {
         jobKey,
-        attempt,
+        attempt: attempts,
         maxAttempts: deps.maxAttempts,
         ...(delaySeconds === undefined ? {} : { delaySeconds }),
       });

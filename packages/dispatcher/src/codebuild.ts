@@ -1,6 +1,14 @@
 import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EnvName, ErrorCode, ReplicationError } from '@ecr-replicate/common';
 
+/** StartBuild refusals that no retry fixes. */
+const PERMANENT_START_ERRORS: ReadonlySet<string> = new Set([
+  'ResourceNotFoundException',
+  'InvalidInputException',
+  'AccessDeniedException',
+  'OAuthProviderException',
+]);
+
 export interface WorkerBuild {
   /** The CodeBuild project that runs the worker. */
   projectName: string;
@@ -32,11 +40,14 @@ export async function startWorkerBuild(codebuild: CodeBuildClient, build: Worker
     return output.build?.id ?? '(unknown build id)';
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const name = error instanceof Error ? error.name : '';
     throw new ReplicationError(
       ErrorCode.AwsService,
       `CodeBuild StartBuild of project "${build.projectName}" failed: ${reason}`,
       {
         cause: error,
+        // A missing project or a refused input stays wrong however often it is tried.
+        ...(PERMANENT_START_ERRORS.has(name) ? { retryable: false } : {}),
         details: { projectName: build.projectName, jobs: build.jobKeys.length },
       },
     );

@@ -3,8 +3,10 @@ import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambd
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   jobKeyOf,
+  originOf,
   parseReplicationRequestJson,
   toReplicationError,
   type JobRecord,
@@ -12,12 +14,16 @@ import {
 } from '@ecr-replicate/common';
 import { normalizeEventTime, type JobStore } from '@ecr-replicate/common/state';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { deferRequest, deferralFor, deferralsOf, type Deferral } from './back-pressure';
 import { startWorkerBuild } from './codebuild';
 import { fifoBatchItemFailures } from './fifo-order';
 
 export interface DispatchDependencies {
   store: JobStore;
   codebuild: CodeBuildClient;
+  /** Where refused or throttled work goes to come back later (the standard retry queue). */
+  sqs: SQSClient;
+  retryQueueUrl: string;
   workerProjectName: string;
   /** Lease length given to the worker build; it renews the lease while it runs. */
   leaseMs: number;
@@ -27,6 +33,8 @@ export interface DispatchDependencies {
   clock?: () => number;
   /** A fresh lease owner id per dispatch; `dispatch-<uuid>` by default. */
   newLeaseOwner?: () => string;
+  /** Jitter of deferral delays (tests). */
+  random?: () => number;
 }
 
 /**
@@ -36,22 +44,26 @@ export interface DispatchDependencies {
 type JobDisposition = 'acquired' | 'held' | 'covered';
 
 /**
- * Whether a request that changed nothing (a redelivery, or an older event) is
- * already taken care of: a run started after the job's newest request was
- * recorded, and it is still running or it has finished. Such a run read the
+ * Whether a request that changed nothing (a redelivery, or an older ECR
+ * event) is already taken care of: a run started after the job's newest
+ * request was recorded, and it has finished, or it is running in a build
+ * that holds a live lease. A lease whose build never started (StartBuild
+ * failed or has not answered yet) covers nothing. Such a run reads the
  * source after the event, so another run would only repeat it.
  *
  * That holds for `request` only when it is the recorded request itself (a
  * redelivery) or its event time is an earlier second than the recorded
  * one's: events of the same second (EventBridge's resolution) are ordered by
  * their random ids, so a "stale" one may be a push that happened after the
- * run read the source. Such a request is not covered.
+ * run read the source. Requests of other origins than ECR (sync, repair,
+ * retry, sweep) are never covered: they exist to ask for a run.
  */
 export function isCoveredByRun(
   record: JobRecord,
   now: number,
-  request?: Pick<ReplicationRequest, 'eventId' | 'eventTime'>,
+  request?: Pick<ReplicationRequest, 'eventId' | 'eventTime' | 'origin'>,
 ): boolean {
+  if (request !== undefined && originOf(request) !== 'ecr') return false;
   if (
     request !== undefined &&
     request.eventId !== record.lastEventId &&
@@ -61,7 +73,12 @@ export function isCoveredByRun(
   }
   if (record.startedAt === undefined || record.startedAt < record.requestedAt) return false;
   if (record.status === 'COMPLETE' || record.status === 'FAILED') return true;
-  return record.status === 'IN_PROGRESS' && record.leaseExpiresAt !== undefined && record.leaseExpiresAt > now;
+  return (
+    record.status === 'IN_PROGRESS' &&
+    record.leaseBuildId !== undefined &&
+    record.leaseExpiresAt !== undefined &&
+    record.leaseExpiresAt > now
+  );
 }
 
 /**
@@ -69,13 +86,16 @@ export function isCoveredByRun(
  *
  * 1. Record by record, in order (Powertools' SqsFifoPartialProcessorAsync,
  *    `skipGroupOnError`): parse the body, record the request, and take the
- *    job's lease for this dispatch's owner unless it is ours already, another
- *    run holds it (the job is marked dirty) or a run already covers it. A
- *    record that throws fails, and so do the later records of its group;
- *    other groups go on.
- * 2. Once for the batch: one worker build for every job whose lease was taken.
- *    When StartBuild fails, those leases are released and every message of
- *    those jobs fails, to be redelivered.
+ *    job's lease for this dispatch's owner unless it is ours already, a
+ *    started build holds it (the job is marked dirty) or a run already
+ *    covers it. A record whose DynamoDB calls were throttled (or failed
+ *    transiently) is deferred through the retry queue; one that fails
+ *    otherwise fails, and so do the later records of its group.
+ * 2. Once for the batch: one worker build for every job whose lease was
+ *    taken; its build id is recorded with each lease. When CodeBuild refuses
+ *    (capacity, throttling) those leases are released and one request per
+ *    job is deferred with a growing delay; the messages are deleted, their
+ *    receives not used up. Any other StartBuild failure fails the messages.
  * 3. The failures are reported by the FIFO rule (see fifoBatchItemFailures).
  */
 export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies): Promise<SQSBatchResponse> {
@@ -84,6 +104,31 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const leaseOwner = (deps.newLeaseOwner ?? (() => `dispatch-${randomUUID()}`))();
   const jobOfMessage = new Map<string, string>();
   const jobs = new Map<string, JobDisposition>();
+  let deferredRecords = 0;
+
+  /** Sends a message's body to the retry queue; false when that failed too (the message must fail). */
+  const defer = async (record: SQSRecord, kind: Deferral, reason: string): Promise<boolean> => {
+    const deferrals = deferralsOf(record.messageAttributes);
+    try {
+      const delaySeconds = await deferRequest(deps.sqs, deps.retryQueueUrl, record.body, deferrals, deps.random);
+      logger.info('deferred a request', {
+        messageId: record.messageId,
+        jobKey: jobOfMessage.get(record.messageId),
+        kind,
+        reason,
+        deferrals: deferrals + 1,
+        delaySeconds,
+      });
+      metrics.addMetric(kind === 'capacity' ? 'RequestsDeferredForCapacity' : 'RequestsDeferred', MetricUnit.Count, 1);
+      return true;
+    } catch (error) {
+      logger.error('could not defer a request; it fails and comes back', {
+        messageId: record.messageId,
+        reason: toReplicationError(error).message,
+      });
+      return false;
+    }
+  };
 
   const handleRecord = async (record: SQSRecord): Promise<void> => {
     try {
@@ -109,6 +154,11 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
       }
     } catch (error) {
       const failure = toReplicationError(error);
+      const kind = deferralFor(error, deferralsOf(record.messageAttributes));
+      if (kind !== undefined && (await defer(record, kind, failure.message))) {
+        deferredRecords += 1;
+        return;
+      }
       logger.error('could not handle a request message', {
         messageId: record.messageId,
         messageGroupId: record.attributes.MessageGroupId,
@@ -129,6 +179,7 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const failed = new Set(processed.batchItemFailures.map((failure) => failure.itemIdentifier));
 
   const acquired = [...jobs].filter(([, disposition]) => disposition === 'acquired').map(([jobKey]) => jobKey);
+  let started = 0;
   if (acquired.length > 0) {
     try {
       const buildId = await startWorkerBuild(deps.codebuild, {
@@ -136,21 +187,31 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
         jobKeys: acquired,
         leaseOwner,
       });
+      started = acquired.length;
       logger.info('started a worker build', { buildId, leaseOwner, jobKeys: acquired });
       metrics.addMetric('BuildsStarted', MetricUnit.Count, 1);
       metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
+      await recordLeaseBuilds(acquired, leaseOwner, buildId, deps, clock);
     } catch (error) {
       const failure = toReplicationError(error);
-      logger.error('could not start a worker build; releasing its leases', {
+      const messages = event.Records.filter((r) => acquired.includes(jobOfMessage.get(r.messageId) ?? ''));
+      const kind = deferralFor(error, Math.max(0, ...messages.map((r) => deferralsOf(r.messageAttributes))));
+      logger.warn('could not start a worker build; releasing its leases', {
         leaseOwner,
         jobKeys: acquired,
         code: failure.code,
         reason: failure.message,
+        ...(kind === undefined ? {} : { deferral: kind }),
       });
-      metrics.addMetric('BuildStartFailures', MetricUnit.Count, 1);
+      metrics.addMetric(kind === 'capacity' ? 'BuildStartsRefused' : 'BuildStartFailures', MetricUnit.Count, 1);
       await releaseLeases(acquired, leaseOwner, deps, clock);
-      const released = new Set(acquired);
-      for (const [messageId, jobKey] of jobOfMessage) if (released.has(jobKey)) failed.add(messageId);
+      for (const jobKey of acquired) {
+        const ofJob = messages.filter((r) => jobOfMessage.get(r.messageId) === jobKey && !failed.has(r.messageId));
+        // One deferred request per job is enough: the record keeps the newest event.
+        const deferredOne =
+          kind !== undefined && ofJob[0] !== undefined && (await defer(ofJob[0], kind, failure.message));
+        if (!deferredOne) for (const r of ofJob) failed.add(r.messageId);
+      }
     }
   }
 
@@ -158,14 +219,44 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   logger.info('dispatched a batch', {
     messages: event.Records.length,
     failed: batchItemFailures.length,
-    jobsStarted: acquired.length,
+    deferred: deferredRecords,
+    jobsStarted: started,
     jobsHeld: [...jobs.values()].filter((d) => d === 'held').length,
     jobsCovered: [...jobs.values()].filter((d) => d === 'covered').length,
   });
   return { batchItemFailures };
 }
 
-/** Gives back leases of a build that did not start; a failure is logged (the lease then runs out on its own). */
+/**
+ * Records the started build with each lease, so that the lease covers requests; a failure is logged (the worker
+ * records its build id itself at its first heart-beat).
+ */
+async function recordLeaseBuilds(
+  jobKeys: readonly string[],
+  leaseOwner: string,
+  buildId: string,
+  deps: DispatchDependencies,
+  clock: () => number,
+): Promise<void> {
+  await Promise.all(
+    jobKeys.map(async (jobKey) => {
+      try {
+        await deps.store.setLeaseBuild(jobKey, leaseOwner, buildId, clock());
+      } catch (error) {
+        deps.logger.warn('could not record the build of a lease; the worker will', {
+          jobKey,
+          buildId,
+          reason: toReplicationError(error).message,
+        });
+      }
+    }),
+  );
+}
+
+/**
+ * Gives back leases of a build that did not start. A failure is logged: a lease without a build covers nothing and
+ * the next request for the job takes it over.
+ */
 async function releaseLeases(
   jobKeys: readonly string[],
   leaseOwner: string,
@@ -178,7 +269,7 @@ async function releaseLeases(
         await deps.store.releaseLease(jobKey, leaseOwner, clock());
       } catch (error) {
         const failure = toReplicationError(error);
-        deps.logger.error('could not release a lease; it will expire', {
+        deps.logger.warn('could not release a lease; the next request for the job takes it over', {
           jobKey,
           leaseOwner,
           code: failure.code,

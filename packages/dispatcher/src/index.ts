@@ -4,3 +4,5 @@ export * from './dispatch';
 export * from './build-state';
 export * from './job-retry';
 export * from './job-retry-forward';
+export * from './back-pressure';
+export * from './sweep';

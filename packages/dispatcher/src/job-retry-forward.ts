@@ -4,6 +4,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { jobKeyOf, parseReplicationRequestJson, toReplicationError } from '@ecr-replicate/common';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DEFERRALS_ATTRIBUTE, deferralsOf } from './back-pressure';
 import { ATTEMPT_ATTRIBUTE, forwardJobRetry } from './job-retry';
 
 export interface JobRetryForwardDependencies {
@@ -27,8 +28,10 @@ export async function forwardJobRetries(event: SQSEvent, deps: JobRetryForwardDe
       const request = parseReplicationRequestJson(record.body);
       const jobKey = jobKeyOf(request);
       const attempt = record.messageAttributes[ATTEMPT_ATTRIBUTE]?.stringValue;
-      await forwardJobRetry(deps.sqs, deps.requestQueueUrl, request, jobKey, attempt ?? record.messageId);
-      logger.info('forwarded a retry to the request queue', { jobKey, attempt });
+      const deferrals =
+        record.messageAttributes[DEFERRALS_ATTRIBUTE] === undefined ? undefined : deferralsOf(record.messageAttributes);
+      await forwardJobRetry(deps.sqs, deps.requestQueueUrl, request, jobKey, attempt ?? record.messageId, deferrals);
+      logger.info('forwarded a retry to the request queue', { jobKey, attempt, deferrals });
       metrics.addMetric('JobRetriesForwarded', MetricUnit.Count, 1);
     } catch (error) {
       const failure = toReplicationError(error);

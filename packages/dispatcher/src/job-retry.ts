@@ -6,7 +6,9 @@ import {
   messageGroupIdOf,
   type JobRecord,
   type ReplicationRequest,
+  type RequestOrigin,
 } from '@ecr-replicate/common';
+import { DEFERRALS_ATTRIBUTE } from './back-pressure';
 
 /**
  * Retries with a delay. SQS FIFO queues have no per-message delay, so a job
@@ -31,15 +33,17 @@ export function jobRetryDelaySeconds(attempt: number): number {
 }
 
 /**
- * The request a job record holds: its newest request, rebuilt. Re-queued, it
- * is not newer than the record, so the dispatcher records nothing new and
- * takes the lease again.
+ * A request for one more run of a job, rebuilt from its record, with the
+ * origin of who asks (`retry`, `sweep`): it never outranks an ECR event, so
+ * the dispatcher records nothing but that a run is wanted, and takes the
+ * lease again (or marks a running job dirty).
  */
-export function requestFromRecord(record: JobRecord): ReplicationRequest {
+export function requestFromRecord(record: JobRecord, origin: RequestOrigin = 'retry'): ReplicationRequest {
   return {
     version: 1,
     eventId: record.lastEventId,
     eventTime: record.lastEventTime,
+    origin,
     action: record.action,
     source: { accountId: record.sourceAccountId, region: record.sourceRegion, repository: record.sourceRepository },
     destination: { repository: record.destinationRepository },
@@ -79,19 +83,26 @@ export function jobRetryDeduplicationId(
   return `retry-${createHash('sha256').update(`${jobKey}\n${request.eventId}\n${attemptOrMessageId}`).digest('hex')}`;
 }
 
-/** Forwards a retry into the FIFO request queue, in the job's group. */
+/**
+ * Forwards a retry into the FIFO request queue, in the job's group; `deferrals` (of a deferred request) travels as a
+ * message attribute.
+ */
 export async function forwardJobRetry(
   sqs: SQSClient,
   requestQueueUrl: string,
   request: ReplicationRequest,
   jobKey: string,
   attemptOrMessageId: string,
+  deferrals?: number,
 ): Promise<void> {
   await sendOrThrow(sqs, requestQueueUrl, jobKey, {
     QueueUrl: requestQueueUrl,
     MessageBody: JSON.stringify(request),
     MessageGroupId: messageGroupIdOf(request),
     MessageDeduplicationId: jobRetryDeduplicationId(request, jobKey, attemptOrMessageId),
+    ...(deferrals === undefined
+      ? {}
+      : { MessageAttributes: { [DEFERRALS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(deferrals) } } }),
   });
 }
 

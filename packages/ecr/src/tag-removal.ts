@@ -14,7 +14,9 @@ export async function removeTag(
   destination: { endpoint: RegistryEndpoint; client: RegistryClient; keys: AwsKeys | undefined },
   repository: string,
   tag: string,
+  signal?: AbortSignal,
 ): Promise<'removed' | 'absent'> {
+  const bound = signal === undefined ? {} : { signal };
   if (destination.endpoint.isEcr) {
     const { BatchDeleteImageCommand, ECRClient } = ecrSdk();
     const ecr = new ECRClient({
@@ -29,6 +31,7 @@ export async function removeTag(
           repositoryName: repository,
           imageIds: [{ imageTag: tag }],
         }),
+        { abortSignal: signal },
       );
       const failure = response.failures?.[0];
       if (failure === undefined) return 'removed';
@@ -49,9 +52,9 @@ export async function removeTag(
       ecr.destroy();
     }
   }
-  const outcome = await destination.client.deleteTag(repository, tag);
+  const outcome = await destination.client.deleteTag(repository, tag, bound);
   if (outcome !== 'unsupported') return outcome === 'deleted' ? 'removed' : 'absent';
   const head = await destination.client.headManifest(repository, tag);
   if (head === undefined) return 'absent';
-  return (await destination.client.deleteManifest(repository, head.digest)) ? 'removed' : 'absent';
+  return (await destination.client.deleteManifest(repository, head.digest, bound)) ? 'removed' : 'absent';
 }

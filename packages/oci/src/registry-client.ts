@@ -82,6 +82,12 @@ function mediaTypeOf(response: Parameters<typeof header>[0]): string {
 const pull = (repository: string): string => `repository:${repository}:pull`;
 const push = (repository: string): string => `repository:${repository}:pull,push`;
 
+/** Options of a write that moves or removes something at the registry. */
+export interface WriteOptions {
+  /** Cancels the write (and its retries) when aborted: the worker bounds tag moves and deletes in time. */
+  signal?: AbortSignal;
+}
+
 /**
  * The API calls of one registry's OCI distribution API — manifests, blobs, tags and catalog, referrers — over its
  * {@link RegistryTransport} (authorization, origins, redirects, caps). Manifests are kept as the exact bytes the
@@ -228,6 +234,7 @@ export class RegistryClient {
     repository: string,
     reference: string,
     manifest: { bytes: Buffer; mediaType: string; digest: string },
+    options: WriteOptions = {},
   ): Promise<void> {
     const what = `PUT manifest ${repository}:${reference} to ${this.host}`;
     if (manifest.bytes.length > MANIFEST_MAX_BYTES) throw this.tooLarge(what, manifest.bytes.length);
@@ -240,6 +247,7 @@ export class RegistryClient {
         what,
         headers: { 'content-type': manifest.mediaType },
         body: manifest.bytes,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
       if (response.statusCode !== 201 && response.statusCode !== 200)
         throw await this.transport.failure(response, what);
@@ -256,11 +264,12 @@ export class RegistryClient {
   }
 
   /** Deletes a manifest by digest (removing every tag that points at it). */
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+  async deleteManifest(repository: string, digest: string, options: WriteOptions = {}): Promise<boolean> {
     const what = `DELETE manifest ${repository}@${digest} on ${this.host}`;
     const url = this.url(paths.manifest(repository, digest));
+    const bound = options.signal === undefined ? {} : { signal: options.signal };
     return this.transport.retrying(what, async () => {
-      const response = await this.transport.send({ method: 'DELETE', url, scope: push(repository), what });
+      const response = await this.transport.send({ method: 'DELETE', url, scope: push(repository), what, ...bound });
       if (response.statusCode === 404) {
         drain(response);
         return false;
@@ -276,11 +285,16 @@ export class RegistryClient {
    * Removes a tag without touching the image (OCI 1.1 DELETE by tag). Returns 'unsupported' when the registry
    * only deletes by digest (distribution 2.8 answers 400 or 405), 'absent' when there is no such tag.
    */
-  async deleteTag(repository: string, tag: string): Promise<'deleted' | 'absent' | 'unsupported'> {
+  async deleteTag(
+    repository: string,
+    tag: string,
+    options: WriteOptions = {},
+  ): Promise<'deleted' | 'absent' | 'unsupported'> {
     const what = `DELETE tag ${repository}:${tag} on ${this.host}`;
     const url = this.url(paths.manifest(repository, tag));
+    const bound = options.signal === undefined ? {} : { signal: options.signal };
     return this.transport.retrying(what, async () => {
-      const response = await this.transport.send({ method: 'DELETE', url, scope: push(repository), what });
+      const response = await this.transport.send({ method: 'DELETE', url, scope: push(repository), what, ...bound });
       if (response.statusCode === 202 || response.statusCode === 200) {
         drain(response);
         return 'deleted';

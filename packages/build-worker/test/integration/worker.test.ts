@@ -150,6 +150,14 @@ afterAll(async () => {
   await Promise.all([source?.stop(), destination?.stop(), dynamo?.stop()]);
 });
 
+async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('worker', () => {
   it('replicates a pushed tag with an equal digest and records the outcome', async () => {
     const image = ociIndex({
@@ -233,9 +241,33 @@ describe('worker', () => {
     );
     const child = image.manifests[0]!.digest;
     const keys = await dispatch('build-8', request('team/child', undefined, child, 'DELETE'));
-    await captureOutput(() => runWorker('build-8', keys, { deletes: true }));
+    const { result: summary } = await captureOutput(() => runWorker('build-8', keys, { deletes: true }));
+    // Reconciled (not failed, not left for a retry), and the child is still there.
+    expect(summary).toEqual({ completed: keys, failed: [], retry: [], lost: [] });
+    expect(await store.get(keys[0]!)).toMatchObject({ status: 'COMPLETE', bytesCopied: 0 });
     expect(await manifestDigestOf(destination, 'mirror/team/child', child)).toBe(child);
   });
+
+  it('stops before the tag write when another run took the lease over during the copy (fencing)', async () => {
+    const image = dockerImage({ seed: 'w-fenced', layerSizes: [256 * 1024, 256 * 1024, 256 * 1024] });
+    await pushImage(source, 'team/fenced', image, 'v1');
+    const keys = await dispatch('build-f1', request('team/fenced', 'v1', image.root.digest));
+    const proxy = await startFaultProxy(destination, { latencyMs: 150 });
+    try {
+      const run = captureOutput(() => runWorker('build-f1', keys, {}, proxy.host));
+      // While the blobs upload, the lease expires and another dispatch takes it (epoch 2).
+      await waitUntil(() => proxy.requests.some((r) => r.method === 'PATCH'));
+      expect(await store.acquireLease(keys[0]!, 'build-f2', 60_000, Date.now() + 61_000)).toBe('acquired');
+      const { result: summary } = await run;
+      expect(summary).toEqual({ completed: [], failed: [], retry: [], lost: keys });
+      // No tag write reached the destination, and the record is the new owner's.
+      expect(proxy.requests.filter((r) => r.method === 'PUT' && r.url.endsWith('/manifests/v1'))).toEqual([]);
+      await expect(manifestDigestOf(destination, 'mirror/team/fenced', 'v1')).rejects.toThrow(/not found/);
+      expect(await store.get(keys[0]!)).toMatchObject({ leaseOwner: 'build-f2', leaseEpoch: 2 });
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
 
   it('treats an immutable tag at another digest as a failed job that is not retried', async () => {
     const first = dockerImage({ seed: 'w-immutable-1' });
@@ -359,6 +391,7 @@ describe('job runner', () => {
         keys,
         owner: 'runner-1',
         leaseMs: 60_000,
+        buildId: 'project:runner-1',
         logger,
         metrics,
         reconcile: async () => {
@@ -395,6 +428,50 @@ describe('job runner', () => {
     expect(called).toBe(false);
     expect(summary?.lost).toEqual(keys);
     expect((await store.get(keys[0]!))?.leaseOwner).toBe('runner-3');
+  });
+
+  it('a worker whose heart-beats fail stops before its next write, and says so', async () => {
+    const keys = await dispatch('runner-hb', request('team/heartbeat', 'v1', `sha256:${'4'.repeat(64)}`));
+    const renew = store.renewLease.bind(store);
+    // The first renewal (taking the hold) works; every heart-beat after it fails (DynamoDB throttled).
+    const spy = jest.spyOn(store, 'renewLease').mockImplementation(async (...args) => {
+      if (args[4]?.epoch !== undefined) throw new Error('ThrottlingException: Rate exceeded');
+      return renew(...args);
+    });
+    let fenceError: unknown;
+    try {
+      const { result: summary } = await captureOutput(() =>
+        runJobs({
+          store,
+          keys,
+          owner: 'runner-hb',
+          leaseMs: 1_200,
+          buildId: 'project:hb',
+          logger,
+          metrics,
+          reconcile: async (_job, lease) => {
+            // A copy that outlasts the lease, then the tag write's fence.
+            await new Promise((resolve) => setTimeout(resolve, 1_600));
+            try {
+              await lease.fence();
+            } catch (error) {
+              fenceError = error;
+              throw error;
+            }
+            return { action: 'copied', digest: `sha256:${'4'.repeat(64)}`, bytesCopied: 1 } as never;
+          },
+        }),
+      );
+      expect(summary?.lost).toEqual(keys);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fenceError).toMatchObject({
+      code: ErrorCode.LeaseLost,
+      message: expect.stringContaining('could not be renewed'),
+    });
+    // Nothing recorded by the stale worker: the job is still leased (the sweeper re-queues it once expired).
+    expect(await store.get(keys[0]!)).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'runner-hb' });
   });
 
   it('rejects a configuration the worker cannot use, naming the variable', () => {

@@ -11,6 +11,7 @@ import {
   RepositoryNameSchema,
   TagSchema,
 } from './primitives';
+import { RequestOrigin } from './request';
 
 /**
  * Where a job stands, in the words of ECR's DescribeImageReplicationStatus:
@@ -41,10 +42,21 @@ export const JobRecordSchema = z.object({
   desiredDigest: DigestSchema,
   lastEventId: z.string().min(1),
   lastEventTime: IsoDateTimeSchema,
+  /**
+   * Origin of the request these fields came from (absent: an ECR event). Only an ECR event's time orders requests:
+   * any ECR event replaces a record that holds another origin's request.
+   */
+  origin: RequestOrigin.optional(),
   status: JobStatus,
   /** Build (worker) that holds the lease, and until when. */
   leaseOwner: z.string().optional(),
   leaseExpiresAt: EpochMillisSchema.optional(),
+  /** Bumped by every acquisition: a worker proves it still holds the lease it was given by owner and epoch. */
+  leaseEpoch: z.number().int().nonnegative().optional(),
+  /** The build that holds the lease (recorded once StartBuild answered, or by the worker itself). */
+  leaseBuildId: z.string().optional(),
+  /** When the holder last proved its lease right before a destination tag move or delete (fencing). */
+  fencedAt: EpochMillisSchema.optional(),
   /** A newer request arrived while the lease was held: reconcile once more. */
   dirty: z.boolean(),
   attempts: z.number().int().nonnegative(),

@@ -13,6 +13,21 @@ import {
 } from './primitives';
 
 /**
+ * Who asked for a run. Only `ecr` requests carry an ECR event time, and only
+ * they are ordered against each other by it; the others (a `sync --enqueue`
+ * or the scheduled repair, a retry of a job, the sweeper re-queueing a
+ * stranded job) are stamped by another clock, so they never outrank an ECR
+ * event: they only ask for one more run, which reads the source anyway.
+ */
+export const RequestOrigin = z.enum(['ecr', 'sync', 'repair', 'retry', 'sweep']);
+export type RequestOrigin = z.infer<typeof RequestOrigin>;
+
+/** The origin of a request; requests without one (older senders) are ECR events. */
+export function originOf(request: { origin?: RequestOrigin | undefined }): RequestOrigin {
+  return request.origin ?? 'ecr';
+}
+
+/**
  * What ingest sends to the FIFO queue for one ECR event: a hint that the
  * (repository, tag) may have changed. The digest is the event's; the worker
  * reads the source's current state rather than trusting it.
@@ -21,8 +36,10 @@ export const ReplicationRequestSchema = z.object({
   version: z.literal(1),
   /** The EventBridge event id (also the queue's deduplication id). */
   eventId: z.string().min(1),
-  /** When ECR emitted the event (ISO 8601). */
+  /** When ECR emitted the event (ISO 8601); for other origins, the sender's clock (never compared with ECR's). */
   eventTime: IsoDateTimeSchema,
+  /** Who asked; absent means an ECR event (see RequestOrigin). */
+  origin: RequestOrigin.optional(),
   action: EcrActionType,
   source: z.object({
     accountId: AccountIdSchema,

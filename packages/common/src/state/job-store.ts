@@ -10,7 +10,7 @@ import {
 import { ErrorCode, ReplicationError } from '../errors';
 import { safeText } from '../masking';
 import { JobRecordSchema, type JobError, type JobRecord, type JobStatus } from '../models/job';
-import { jobKeyOf, type ReplicationRequest } from '../models/request';
+import { jobKeyOf, originOf, type ReplicationRequest, type RequestOrigin } from '../models/request';
 import { parseWith } from '../validation';
 import { attributeNamesOf, attributeValuesOf, buildUpdate, type UpdateSpec } from './expressions';
 import { JOB_TABLE_REPOSITORY_INDEX } from './job-table';
@@ -21,25 +21,34 @@ import { JOB_TABLE_REPOSITORY_INDEX } from './job-table';
  *
  * Who writes what, and the record's life:
  *
- *   dispatcher  recordRequest   keeps the newest request (PENDING when idle)
- *   dispatcher  acquireLease    PENDING/COMPLETE/FAILED → IN_PROGRESS (leased), or marks a held job dirty
- *   worker      renewLease      heart-beat while it copies
- *   worker      finish          dirty? → 'again' (lease kept); else COMPLETE/FAILED, lease released, TTL set
+ *   dispatcher  recordRequest   keeps the newest ECR event (PENDING when idle); other origins only ask for a run
+ *   dispatcher  acquireLease    PENDING/COMPLETE/FAILED → IN_PROGRESS (leased, epoch + 1), or marks a job dirty
+ *                               whose lease a started build holds
+ *   dispatcher  setLeaseBuild   StartBuild answered: the lease records its build (only then does it cover requests)
+ *   worker      renewLease      heart-beat while it copies (the first one records the build too)
+ *   worker      fenceLease      right before each destination tag move or delete: proves owner and epoch
+ *   worker      finish          dirty? → 'again' (lease kept, startedAt moved); else COMPLETE/FAILED, lease released
  *   build-state releaseForRetry the build died: IN_PROGRESS → PENDING (retry) or FAILED (max attempts)
  *   dispatcher  releaseLease    StartBuild failed: IN_PROGRESS → PENDING, no attempt counted
  *
  * Every write is conditional. Invariant: a lease (`leaseOwner`) exists exactly
  * when the status is IN_PROGRESS. Times are epoch milliseconds, except
  * `expiresAt` (DynamoDB TTL, epoch seconds), which finished records carry and
- * which any new request or lease removes.
+ * which any new request or lease removes. Only ECR events' times are compared
+ * with each other; host clocks only stamp `requestedAt`/`startedAt` (the
+ * dispatcher's) and lease expiries.
  *
  * The worker never trusts a request's digest (it reads the source), so the
  * record's request fields say what happened last, and `requestedAt` vs
  * `startedAt` says whether a run has begun since.
  */
 
-/** Whether `recordRequest` stored the request, or kept a newer (or the same) one. */
-export type RecordRequestOutcome = 'recorded' | 'stale';
+/**
+ * `recorded`: the request is the job's newest ECR event (or its first request). `requested`: a request of another
+ * origin (sync, repair, retry, sweep) asked for a run without touching the event fields. `stale`: an older or identical
+ * ECR event; nothing changed.
+ */
+export type RecordRequestOutcome = 'recorded' | 'requested' | 'stale';
 
 export interface RecordRequestResult {
   outcome: RecordRequestOutcome;
@@ -126,8 +135,10 @@ export function normalizeEventTime(isoTime: string): string {
 export function isNewerRequest(
   eventTime: string,
   eventId: string,
-  record: Pick<JobRecord, 'lastEventTime' | 'lastEventId'>,
+  record: Pick<JobRecord, 'lastEventTime' | 'lastEventId' | 'origin'>,
 ): boolean {
+  // A record holding another origin's request has no ECR time to compare with: any ECR event is newer.
+  if (record.origin !== undefined && record.origin !== 'ecr') return true;
   const time = normalizeEventTime(eventTime);
   const recorded = normalizeEventTime(record.lastEventTime);
   return time > recorded || (time === recorded && eventId > record.lastEventId);
@@ -159,6 +170,7 @@ export class JobStore {
   async recordRequest(request: ReplicationRequest, now: number): Promise<RecordRequestResult> {
     const jobKey = jobKeyOf(request);
     const eventTime = normalizeEventTime(request.eventTime);
+    const origin = originOf(request);
     const fields = {
       sourceAccountId: request.source.accountId,
       sourceRegion: request.source.region,
@@ -168,22 +180,29 @@ export class JobStore {
       desiredDigest: request.digest,
       lastEventId: request.eventId,
       lastEventTime: eventTime,
+      origin: origin === 'ecr' ? undefined : origin,
     };
-    const newer = '(#lastEventTime < :eventTime OR (#lastEventTime = :eventTime AND #lastEventId < :eventId))';
-    const values = { eventTime, eventId: request.eventId, inProgress: 'IN_PROGRESS' satisfies JobStatus };
+    const created = (): JobRecord => ({
+      jobKey,
+      ...fields,
+      ...(origin === 'ecr' ? {} : { origin }),
+      ...(request.tag === undefined ? {} : { tag: request.tag }),
+      status: 'PENDING',
+      dirty: false,
+      attempts: 0,
+      requestedAt: now,
+      updatedAt: now,
+    });
+    if (origin !== 'ecr') return this.requestRun(jobKey, origin, created, now);
+
+    // A record of another origin holds no ECR time: any ECR event replaces it.
+    const newer =
+      '((attribute_exists(#origin) AND #origin <> :ecr) OR #lastEventTime < :eventTime OR (#lastEventTime = :eventTime AND #lastEventId < :eventId))';
+    const values = { eventTime, eventId: request.eventId, inProgress: 'IN_PROGRESS' satisfies JobStatus, ecr: 'ecr' };
 
     for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
-      const created: JobRecord = {
-        jobKey,
-        ...fields,
-        ...(request.tag === undefined ? {} : { tag: request.tag }),
-        status: 'PENDING',
-        dirty: false,
-        attempts: 0,
-        requestedAt: now,
-        updatedAt: now,
-      };
-      if (await this.tryCreate(created)) return { outcome: 'recorded', record: created };
+      const record = created();
+      if (await this.tryCreate(record)) return { outcome: 'recorded', record };
 
       const idle = await this.tryUpdate(jobKey, 'record a request', {
         set: { ...fields, status: 'PENDING', attempts: 0, requestedAt: now, updatedAt: now, expiresAt: undefined },
@@ -209,12 +228,47 @@ export class JobStore {
   }
 
   /**
+   * A request of another origin than ECR: it asks for one more run (which reads the source) and never replaces the
+   * recorded event. `requestedAt` moves (so no run that started before it covers it); an idle job goes back to
+   * PENDING. Sync and repair requests give a job a new attempt budget; retries and sweeps do not.
+   */
+  private async requestRun(
+    jobKey: string,
+    origin: RequestOrigin,
+    created: () => JobRecord,
+    now: number,
+  ): Promise<RecordRequestResult> {
+    const budget = origin === 'sync' || origin === 'repair' ? { attempts: 0 } : {};
+    for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
+      const record = created();
+      if (await this.tryCreate(record)) return { outcome: 'requested', record };
+      const idle = await this.tryUpdate(jobKey, 'record a request', {
+        set: { status: 'PENDING', ...budget, requestedAt: now, updatedAt: now, expiresAt: undefined },
+        condition: 'attribute_exists(#jobKey) AND #status <> :inProgress',
+        values: { inProgress: 'IN_PROGRESS' satisfies JobStatus },
+      });
+      if (idle) return { outcome: 'requested', record: idle };
+      const leased = await this.tryUpdate(jobKey, 'record a request', {
+        set: { requestedAt: now, updatedAt: now },
+        condition: 'attribute_exists(#jobKey) AND #status = :inProgress',
+        values: { inProgress: 'IN_PROGRESS' satisfies JobStatus },
+      });
+      if (leased) return { outcome: 'requested', record: leased };
+      // The record vanished or changed status between the writes: try again.
+    }
+    throw this.contention(jobKey, 'record a request');
+  }
+
+  /**
    * Takes the lease of a job for `owner` until `now + leaseMs` when nobody
-   * holds it, the holder's lease expired, or `owner` holds it already. Taking
-   * it sets IN_PROGRESS, `startedAt`, clears `dirty` (the run reads the newest
-   * state) and removes the TTL. Of concurrent callers exactly one acquires.
-   * When another owner holds an unexpired lease, the job is marked dirty
-   * (that worker reconciles once more before it lets go) and `held` returned.
+   * holds it, the holder's lease expired, no build holds it (a dispatch whose
+   * StartBuild failed or never came), or `owner` holds it already. Taking it
+   * sets IN_PROGRESS, `startedAt`, a new `leaseEpoch`, clears `dirty` (the run
+   * reads the newest state) and the build id, and removes the TTL. Of
+   * concurrent callers exactly one acquires. When a started build of another
+   * owner holds an unexpired lease, the job is marked dirty (that worker
+   * reconciles once more before it lets go) and `held` returned. A worker
+   * whose lease was taken over finds out at its next heart-beat or fence.
    * Throws NOT_FOUND when the job was never recorded.
    */
   async acquireLease(jobKey: string, owner: string, leaseMs: number, now: number): Promise<AcquireLeaseOutcome> {
@@ -229,16 +283,19 @@ export class JobStore {
           updatedAt: now,
           dirty: false,
           expiresAt: undefined,
+          leaseBuildId: undefined,
         },
+        setExpressions: ['#leaseEpoch = if_not_exists(#leaseEpoch, :zero) + :one'],
         condition:
-          'attribute_exists(#jobKey) AND (attribute_not_exists(#leaseOwner) OR #leaseExpiresAt <= :now OR #leaseOwner = :owner)',
-        values: { now, owner },
+          'attribute_exists(#jobKey) AND (attribute_not_exists(#leaseOwner) OR #leaseExpiresAt <= :now OR #leaseOwner = :owner OR attribute_not_exists(#leaseBuildId))',
+        values: { now, owner, zero: 0, one: 1 },
       });
       if (acquired) return 'acquired';
 
       const marked = await this.tryUpdate(jobKey, 'mark the job dirty', {
         set: { dirty: true, updatedAt: now },
-        condition: 'attribute_exists(#leaseOwner) AND #leaseOwner <> :owner AND #leaseExpiresAt > :now',
+        condition:
+          'attribute_exists(#leaseOwner) AND #leaseOwner <> :owner AND #leaseExpiresAt > :now AND attribute_exists(#leaseBuildId)',
         values: { now, owner },
       });
       if (marked) return 'held';
@@ -257,21 +314,67 @@ export class JobStore {
     throw this.contention(jobKey, 'acquire the lease');
   }
 
-  /** Extends `owner`'s lease to `now + leaseMs`. Throws LEASE_LOST when `owner` no longer holds it. */
-  async renewLease(jobKey: string, owner: string, leaseMs: number, now: number): Promise<void> {
-    assertPositive(leaseMs, 'leaseMs');
-    const renewed = await this.tryUpdate(jobKey, 'renew the lease', {
-      set: { leaseExpiresAt: now + leaseMs, updatedAt: now },
+  /**
+   * Records the build that holds `owner`'s lease (StartBuild answered). From then on the lease covers requests that
+   * arrived before it was taken. False, changing nothing, when `owner` no longer holds it.
+   */
+  async setLeaseBuild(jobKey: string, owner: string, buildId: string, now: number): Promise<boolean> {
+    const set = await this.tryUpdate(jobKey, 'record the lease build', {
+      set: { leaseBuildId: buildId, updatedAt: now },
       condition: '#leaseOwner = :owner',
       values: { owner },
     });
+    return set !== undefined;
+  }
+
+  /**
+   * Extends `owner`'s lease to `now + leaseMs` and returns the record. With `epoch`, only that lease (not a later one
+   * of the same owner); with `buildId`, the lease records the build that holds it. Throws LEASE_LOST when `owner` no
+   * longer holds it.
+   */
+  async renewLease(
+    jobKey: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+    options: { epoch?: number; buildId?: string } = {},
+  ): Promise<JobRecord> {
+    assertPositive(leaseMs, 'leaseMs');
+    const renewed = await this.tryUpdate(jobKey, 'renew the lease', {
+      set: {
+        leaseExpiresAt: now + leaseMs,
+        updatedAt: now,
+        ...(options.buildId === undefined ? {} : { leaseBuildId: options.buildId }),
+      },
+      condition: options.epoch === undefined ? '#leaseOwner = :owner' : '#leaseOwner = :owner AND #leaseEpoch = :epoch',
+      values: { owner, ...(options.epoch === undefined ? {} : { epoch: options.epoch }) },
+    });
     if (!renewed) throw this.leaseLost(jobKey, owner);
+    return renewed;
+  }
+
+  /**
+   * The fence before a destination write: a conditional write that succeeds only while `owner` holds lease `epoch`
+   * and it has not expired at `now`; it renews the lease to `now + leaseMs` and records `fencedAt`. Throws LEASE_LOST
+   * otherwise (the caller must not write).
+   */
+  async fenceLease(jobKey: string, owner: string, epoch: number, leaseMs: number, now: number): Promise<JobRecord> {
+    assertPositive(leaseMs, 'leaseMs');
+    const fenced = await this.tryUpdate(jobKey, 'fence the lease', {
+      set: { leaseExpiresAt: now + leaseMs, fencedAt: now, updatedAt: now },
+      condition: '#leaseOwner = :owner AND #leaseEpoch = :epoch AND #leaseExpiresAt > :now',
+      values: { owner, epoch, now },
+    });
+    if (!fenced) throw this.leaseLost(jobKey, owner);
+    return fenced;
   }
 
   /**
    * The worker's last word on a job it holds. When the job is dirty (a newer
    * request arrived during the run) the flag is cleared and `again` returned:
-   * the lease is kept and the worker reconciles once more. Otherwise the
+   * the lease is kept, `startedAt` moves to `now` (the next pass reads the
+   * source after every request recorded so far) and the worker reconciles
+   * once more. Otherwise the
    * outcome is recorded (COMPLETE: digest, bytes, duration, lastError
    * removed; FAILED: lastError, one more attempt), the lease released, the TTL
    * set and `done` returned. Throws LEASE_LOST when `owner` no longer holds
@@ -280,7 +383,7 @@ export class JobStore {
   async finish(jobKey: string, owner: string, outcome: JobOutcome, now: number): Promise<FinishOutcome> {
     for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
       const again = await this.tryUpdate(jobKey, 'finish the job', {
-        set: { dirty: false, updatedAt: now },
+        set: { dirty: false, startedAt: now, updatedAt: now },
         condition: '#leaseOwner = :owner AND #dirty = :dirty',
         values: { owner, dirty: true },
       });
@@ -307,7 +410,7 @@ export class JobStore {
           expiresAt: this.expiresAtFrom(now),
         },
         ...(outcome.status === 'FAILED' ? { setExpressions: ['#attempts = #attempts + :one'] } : {}),
-        remove: ['leaseOwner', 'leaseExpiresAt'],
+        remove: ['leaseOwner', 'leaseExpiresAt', 'leaseBuildId'],
         condition: '#leaseOwner = :owner AND #dirty = :dirty',
         values: { owner, dirty: false, ...(outcome.status === 'FAILED' ? { one: 1 } : {}) },
       };
@@ -326,7 +429,9 @@ export class JobStore {
    * Below `maxAttempts` the job goes back to PENDING (`retry`: re-queue it);
    * at `maxAttempts` it is given up (FAILED, TTL set: `failed`). When the
    * lease is not `owner`'s any more (the worker finished it, or another run
-   * took over) nothing changes: `not-owner`.
+   * took over) nothing changes: `not-owner`. With `countAttempt: false` (the
+   * build never ran: it timed out in CodeBuild's queue) no attempt is counted
+   * and the job always goes back to PENDING.
    */
   async releaseForRetry(
     jobKey: string,
@@ -334,13 +439,14 @@ export class JobStore {
     error: JobError,
     maxAttempts: number,
     now: number,
+    options: { countAttempt?: boolean } = {},
   ): Promise<ReleaseForRetryResult> {
     assertPositive(maxAttempts, 'maxAttempts');
     for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
       const current = await this.get(jobKey);
       if (current?.leaseOwner !== owner) return { outcome: 'not-owner' };
-      const attempts = current.attempts + 1;
-      const givenUp = attempts >= maxAttempts;
+      const attempts = current.attempts + (options.countAttempt === false ? 0 : 1);
+      const givenUp = options.countAttempt !== false && attempts >= maxAttempts;
       const released = await this.tryUpdate(jobKey, 'release the job for a retry', {
         set: {
           status: givenUp ? 'FAILED' : 'PENDING',
@@ -351,7 +457,7 @@ export class JobStore {
           completedAt: givenUp ? now : current.completedAt,
           expiresAt: givenUp ? this.expiresAtFrom(now) : undefined,
         },
-        remove: ['leaseOwner', 'leaseExpiresAt'],
+        remove: ['leaseOwner', 'leaseExpiresAt', 'leaseBuildId'],
         condition: '#leaseOwner = :owner AND #attempts = :attempts',
         values: { owner, attempts: current.attempts },
       });
@@ -369,7 +475,7 @@ export class JobStore {
   async releaseLease(jobKey: string, owner: string, now: number): Promise<boolean> {
     const released = await this.tryUpdate(jobKey, 'release the lease', {
       set: { status: 'PENDING', updatedAt: now },
-      remove: ['leaseOwner', 'leaseExpiresAt'],
+      remove: ['leaseOwner', 'leaseExpiresAt', 'leaseBuildId'],
       condition: '#leaseOwner = :owner',
       values: { owner },
     });

@@ -182,6 +182,64 @@ describe('recordRequest', () => {
   });
 });
 
+describe('recordRequest: one clock', () => {
+  it('a sync request stamped by a clock 2 minutes ahead never outranks the ECR events after it', async () => {
+    const store = await freshStore();
+    // The operator's clock is 2 minutes fast: the sync request says 01:56:34 for a plan made at 01:54:34.
+    const sync = request({ eventId: 'sync-1', eventTime: '2026-11-16T01:56:34Z', origin: 'sync', digest: DIGEST_B });
+    expect((await store.recordRequest(sync, T0)).outcome).toBe('requested');
+    // Then a real push, whose ECR event time is earlier than the sync's stamp: it is recorded, not stale.
+    const push = request({ eventId: 'event-2', eventTime: '2026-11-16T01:55:00Z' });
+    const recorded = await store.recordRequest(push, T0 + 10);
+    expect(recorded.outcome).toBe('recorded');
+    expect(recorded.record).toMatchObject({ lastEventId: 'event-2', desiredDigest: DIGEST_A, requestedAt: T0 + 10 });
+    expect(recorded.record.origin).toBeUndefined();
+    // A later sync request asks for a run but keeps the event: requestedAt moves, nothing else.
+    const again = await store.recordRequest({ ...sync, eventId: 'sync-2' }, T0 + 20);
+    expect(again.outcome).toBe('requested');
+    expect(again.record).toMatchObject({ lastEventId: 'event-2', desiredDigest: DIGEST_A, requestedAt: T0 + 20 });
+    // ECR events are still ordered among themselves.
+    expect(
+      (await store.recordRequest(request({ eventId: 'event-0', eventTime: '2026-11-16T01:54:00Z' }), T0 + 30)).outcome,
+    ).toBe('stale');
+  });
+
+  it('a retry keeps the attempts; a sync gives a new budget', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.releaseForRetry(KEY, 'w1', { code: 'X', message: 'x' }, 5, T0 + 1);
+    await store.recordRequest(request({ origin: 'retry' }), T0 + 2);
+    expect(await store.get(KEY)).toMatchObject({ status: 'PENDING', attempts: 1, requestedAt: T0 + 2 });
+    await store.recordRequest(request({ origin: 'sync', eventId: 'sync-1' }), T0 + 3);
+    expect(await store.get(KEY)).toMatchObject({ status: 'PENDING', attempts: 0 });
+  });
+});
+
+describe('fenceLease', () => {
+  it('proves owner and epoch, renews and records fencedAt; refuses a stale owner, epoch or an expired lease', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    const held = await store.renewLease(KEY, 'w1', LEASE_MS, T0 + 1, { buildId: 'project:b1' });
+    expect(held).toMatchObject({ leaseEpoch: 1, leaseBuildId: 'project:b1' });
+    expect(await store.fenceLease(KEY, 'w1', 1, LEASE_MS, T0 + 5)).toMatchObject({
+      fencedAt: T0 + 5,
+      leaseExpiresAt: T0 + 5 + LEASE_MS,
+    });
+    expect((await thrown(store.fenceLease(KEY, 'w1', 2, LEASE_MS, T0 + 6))).code).toBe(ErrorCode.LeaseLost);
+    expect((await thrown(store.fenceLease(KEY, 'w2', 1, LEASE_MS, T0 + 6))).code).toBe(ErrorCode.LeaseLost);
+    // Expired at the fence's time (heart-beats failed): refused, even to the owner.
+    expect((await thrown(store.fenceLease(KEY, 'w1', 1, LEASE_MS, T0 + 5 + LEASE_MS))).code).toBe(ErrorCode.LeaseLost);
+    // Taken over: the old epoch can neither renew nor fence.
+    await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + 5 + LEASE_MS);
+    expect((await thrown(store.renewLease(KEY, 'w1', LEASE_MS, T0 + 6 + LEASE_MS, { epoch: 1 }))).code).toBe(
+      ErrorCode.LeaseLost,
+    );
+    expect((await store.get(KEY))?.leaseEpoch).toBe(2);
+  });
+});
+
 describe('acquireLease', () => {
   it('takes a free lease: IN_PROGRESS, owner, expiry, startedAt', async () => {
     const store = await freshStore();
@@ -196,21 +254,39 @@ describe('acquireLease', () => {
     });
   });
 
-  it('gives the lease to exactly one of many concurrent callers; the others mark the job dirty', async () => {
+  it('of many concurrent callers, each acquisition gets its own epoch; a lease whose build started stays held', async () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     const owners = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     const results = await Promise.all(owners.map((owner) => store.acquireLease(KEY, owner, LEASE_MS, T0 + 1)));
-    expect(results.filter((r) => r === 'acquired')).toHaveLength(1);
-    expect(results.filter((r) => r === 'held')).toHaveLength(owners.length - 1);
-    const winner = owners[results.indexOf('acquired')];
-    expect(await store.get(KEY)).toMatchObject({ leaseOwner: winner, dirty: true, status: 'IN_PROGRESS' });
+    // No build holds the lease yet: a later caller may take it over (only the last epoch can fence a write).
+    const acquired = results.filter((r) => r === 'acquired').length;
+    expect(acquired).toBeGreaterThanOrEqual(1);
+    const record = await store.get(KEY);
+    expect(record?.leaseEpoch).toBe(acquired);
+    expect(owners.filter((_o, i) => results[i] === 'acquired')).toContain(record?.leaseOwner);
+
+    // Once its build is recorded, the lease is the build's: every other caller marks the job dirty.
+    expect(await store.setLeaseBuild(KEY, record?.leaseOwner ?? '', 'project:b1', T0 + 2)).toBe(true);
+    const later = await Promise.all(owners.map((owner) => store.acquireLease(KEY, `${owner}2`, LEASE_MS, T0 + 3)));
+    expect(later).toEqual(owners.map(() => 'held'));
+    expect(await store.get(KEY)).toMatchObject({ leaseOwner: record?.leaseOwner, dirty: true, leaseEpoch: acquired });
+  });
+
+  it('takes over a lease no build holds (StartBuild failed, its release too), with a new epoch', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + 1)).toBe('acquired');
+    expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w2', leaseEpoch: 2, startedAt: T0 + 1 });
+    expect(await store.setLeaseBuild(KEY, 'w1', 'project:late', T0 + 2)).toBe(false);
   });
 
   it('marks a held job dirty and leaves the lease alone', async () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.setLeaseBuild(KEY, 'w1', 'project:b1', T0);
     expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS - 1)).toBe('held');
     expect(await store.get(KEY)).toMatchObject({
       leaseOwner: 'w1',
@@ -251,7 +327,7 @@ describe('renewLease', () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
-    await store.renewLease(KEY, 'w1', LEASE_MS, T0 + 50_000);
+    await store.renewLease(KEY, 'w1', LEASE_MS, T0 + 50_000, { buildId: 'project:b1' });
     expect(await store.acquireLease(KEY, 'w2', LEASE_MS, T0 + LEASE_MS + 1)).toBe('held');
     expect((await store.get(KEY))?.leaseExpiresAt).toBe(T0 + 50_000 + LEASE_MS);
   });
@@ -273,6 +349,7 @@ describe('finish', () => {
     const store = await freshStore();
     await store.recordRequest(request(), T0);
     await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    await store.setLeaseBuild(KEY, 'w1', 'project:b1', T0);
     expect(await store.acquireLease(KEY, 'd2', LEASE_MS, T0 + 1)).toBe('held');
 
     const outcome = {
@@ -282,7 +359,13 @@ describe('finish', () => {
       durationSeconds: 2.5,
     } as const;
     expect(await store.finish(KEY, 'w1', outcome, T0 + 2)).toBe('again');
-    expect(await store.get(KEY)).toMatchObject({ leaseOwner: 'w1', dirty: false, status: 'IN_PROGRESS' });
+    // The next pass starts now: startedAt moves, so requests recorded before it are covered by it.
+    expect(await store.get(KEY)).toMatchObject({
+      leaseOwner: 'w1',
+      dirty: false,
+      status: 'IN_PROGRESS',
+      startedAt: T0 + 2,
+    });
 
     expect(await store.finish(KEY, 'w1', outcome, T0 + 3)).toBe('done');
     const record = await store.get(KEY);
@@ -397,6 +480,18 @@ describe('releaseForRetry', () => {
   it('does nothing for a job that does not exist', async () => {
     const store = await freshStore();
     expect(await store.releaseForRetry('no:job', 'w1', buildFailed, 3, T0)).toEqual({ outcome: 'not-owner' });
+  });
+});
+
+describe('releaseForRetry without an attempt', () => {
+  it('a build that never ran (timed out in the queue) puts the job back without counting an attempt', async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'w1', LEASE_MS, T0);
+    const released = await store.releaseForRetry(KEY, 'w1', { code: 'Q', message: 'queued' }, 1, T0 + 1, {
+      countAttempt: false,
+    });
+    expect(released).toMatchObject({ outcome: 'retry', record: { status: 'PENDING', attempts: 0 } });
   });
 });
 

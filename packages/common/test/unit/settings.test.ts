@@ -3,6 +3,7 @@ import {
   DispatchSettings,
   IngestSettings,
   RetryForwardSettings,
+  SweepSettings,
   WorkerSettings,
   parseBuildStateSettings,
   parseDispatchSettings,
@@ -53,10 +54,17 @@ describe('ingest settings', () => {
 
 describe('dispatcher settings', () => {
   it('defaults the lease to 900 s and the attempts to 5', () => {
-    expect(parseDispatchSettings({ JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'ecr-replicate-worker' })).toEqual({
+    expect(
+      parseDispatchSettings({
+        JOB_TABLE: 'jobs',
+        WORKER_PROJECT_NAME: 'ecr-replicate-worker',
+        RETRY_QUEUE_URL: RETRY_URL,
+      }),
+    ).toEqual({
       jobTable: 'jobs',
       workerProjectName: 'ecr-replicate-worker',
       leaseSeconds: 900,
+      retryQueueUrl: RETRY_URL,
     });
     expect(
       parseBuildStateSettings({ JOB_TABLE: 'jobs', RETRY_QUEUE_URL: RETRY_URL, WORKER_PROJECT_NAME: 'w1' }),
@@ -70,19 +78,24 @@ describe('dispatcher settings', () => {
   });
 
   it.each([
-    ['LEASE_SECONDS', 'abc', 'LEASE_SECONDS: must be a whole number from 60 to 43200'],
-    ['LEASE_SECONDS', '30', 'LEASE_SECONDS: must be a whole number from 60 to 43200'],
+    ['LEASE_SECONDS', 'abc', 'LEASE_SECONDS: must be a whole number from 2 to 43200'],
+    ['LEASE_SECONDS', '1', 'LEASE_SECONDS: must be a whole number from 2 to 43200'],
     ['LEASE_SECONDS', '1.5', 'LEASE_SECONDS: must be a whole number'],
     ['JOB_TABLE', 'a b', 'JOB_TABLE: must be a DynamoDB table name'],
     ['WORKER_PROJECT_NAME', '-x', 'WORKER_PROJECT_NAME: must be a CodeBuild project name'],
   ])('rejects %s=%j', (name, value, message) => {
-    const env = { JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'worker', [name]: value };
+    const env = { JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'worker', RETRY_QUEUE_URL: RETRY_URL, [name]: value };
     expect(validationError(() => parseDispatchSettings(env)).message).toContain(message);
   });
 
   it('accepts explicit numbers', () => {
     expect(
-      parseDispatchSettings({ JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'w1', LEASE_SECONDS: ' 1200 ' }).leaseSeconds,
+      parseDispatchSettings({
+        JOB_TABLE: 'jobs',
+        WORKER_PROJECT_NAME: 'w1',
+        LEASE_SECONDS: ' 1200 ',
+        RETRY_QUEUE_URL: RETRY_URL,
+      }).leaseSeconds,
     ).toBe(1200);
     expect(
       parseBuildStateSettings({
@@ -140,7 +153,13 @@ describe('worker settings', () => {
 describe('variable lists', () => {
   it('names each component’s variables once', () => {
     expect(IngestSettings.variables).toEqual(['REQUEST_QUEUE_URL', 'REPLICATION_CONFIG']);
-    expect(DispatchSettings.variables).toEqual(['JOB_TABLE', 'WORKER_PROJECT_NAME', 'LEASE_SECONDS']);
+    expect(DispatchSettings.variables).toEqual([
+      'JOB_TABLE',
+      'WORKER_PROJECT_NAME',
+      'LEASE_SECONDS',
+      'RETRY_QUEUE_URL',
+    ]);
+    expect(SweepSettings.variables).toEqual(['JOB_TABLE', 'REQUEST_QUEUE_URL', 'SWEEP_PENDING_SECONDS']);
     expect(BuildStateSettings.variables).toEqual([
       'JOB_TABLE',
       'RETRY_QUEUE_URL',

@@ -298,6 +298,8 @@ describe('a dead build, end to end', () => {
         dispatchBatch(sqsEvent(...records), {
           store,
           codebuild: new CodeBuildClient({ region: 'us-west-2' }),
+          sqs: new SQSClient({ region: 'us-west-2' }),
+          retryQueueUrl: RETRY_QUEUE_URL,
           workerProjectName: WORKER_PROJECT,
           leaseMs: LEASE_MS,
           logger,

@@ -1,4 +1,6 @@
 import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
 import { JobStore } from '@ecr-replicate/common/state';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -6,6 +8,7 @@ import { dispatchBatch, isCoveredByRun } from '../../src/dispatch';
 import { fifoBatchItemFailures } from '../../src/fifo-order';
 import {
   DIGEST_B,
+  RETRY_QUEUE_URL,
   T0,
   WORKER_PROJECT,
   freshTable,
@@ -20,6 +23,7 @@ import { startLocalDynamoDb, type LocalDynamoDb, captureOutput, jsonLines, metri
 
 const LEASE_MS = 900_000;
 const codebuildMock = mockClient(CodeBuildClient);
+const sqsMock = mockClient(SQSClient);
 let dynamo: LocalDynamoDb;
 
 beforeAll(async () => {
@@ -32,6 +36,8 @@ afterAll(async () => {
 
 let buildCounter = 0;
 beforeEach(() => {
+  sqsMock.reset();
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'deferred' });
   codebuildMock.reset();
   codebuildMock.on(StartBuildCommand).callsFake(async () => {
     buildCounter += 1;
@@ -58,6 +64,8 @@ async function dispatcher(): Promise<Dispatcher> {
       const response = await dispatchBatch(event, {
         store,
         codebuild: new CodeBuildClient({ region: 'us-west-2' }),
+        sqs: new SQSClient({ region: 'us-west-2' }),
+        retryQueueUrl: RETRY_QUEUE_URL,
         workerProjectName: WORKER_PROJECT,
         leaseMs: LEASE_MS,
         logger,
@@ -234,12 +242,14 @@ describe('dispatchBatch', () => {
     });
   });
 
-  it('releases the leases and fails the messages of those jobs when StartBuild fails; held jobs still succeed', async () => {
+  it('defers the work when CodeBuild refuses for capacity: leases released, one delayed request per job, no message failed', async () => {
     const d = await dispatcher();
     await d.run(sqsEvent(sqsRecord(request('held'))), 'dispatch-other');
     codebuildMock
       .on(StartBuildCommand)
-      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'AccountLimitExceededException' }));
+      .rejects(
+        Object.assign(new Error('Cannot have more than 3 active builds'), { name: 'AccountLimitExceededException' }),
+      );
 
     const v1a = sqsRecord(request('v1'));
     const held = sqsRecord(request('held'));
@@ -247,26 +257,117 @@ describe('dispatchBatch', () => {
     const v2 = sqsRecord(request('v2'));
     const { failed, output } = await d.run(sqsEvent(v1a, held, v1b, v2), 'dispatch-failing');
 
-    expect(failed.sort()).toEqual([v1a.messageId, v1b.messageId, v2.messageId].sort());
+    // No receive used up: every message is deleted, the work comes back through the retry queue.
+    expect(failed).toEqual([]);
     for (const tag of ['v1', 'v2']) {
       const record = await d.store.get(keyOf(tag));
       expect(record).toMatchObject({ status: 'PENDING', attempts: 0 });
       expect(record?.leaseOwner).toBeUndefined();
     }
     expect(await d.store.get(keyOf('held'))).toMatchObject({ leaseOwner: 'dispatch-other', dirty: true });
+    const deferred = sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(deferred.map((m) => [m.QueueUrl, m.MessageBody])).toEqual([
+      [RETRY_QUEUE_URL, v1a.body],
+      [RETRY_QUEUE_URL, v2.body],
+    ]);
+    for (const message of deferred) {
+      expect(message.DelaySeconds).toBeGreaterThanOrEqual(5);
+      expect(message.DelaySeconds).toBeLessThanOrEqual(10);
+      expect(message.MessageAttributes).toEqual({ deferrals: { DataType: 'Number', StringValue: '1' } });
+    }
     expect(jsonLines(output)).toContainEqual(
       expect.objectContaining({
-        level: 'ERROR',
+        level: 'WARN',
         message: 'could not start a worker build; releasing its leases',
+        deferral: 'capacity',
         reason: expect.stringContaining('AccountLimitExceededException'),
       }),
     );
+    expect(metricLines(output, 'BuildStartsRefused')[0]).toMatchObject({ BuildStartsRefused: 1 });
 
-    // The redelivery, with CodeBuild back, starts the build.
+    // Refused again: the delay grows with the deferrals the message carries.
+    sqsMock.resetHistory();
+    const again = sqsRecord(request('v1'), { attributes: { deferrals: '6' } });
+    expect((await d.run(sqsEvent(again), 'dispatch-again')).failed).toEqual([]);
+    const second = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(second.DelaySeconds).toBeGreaterThanOrEqual(150);
+    expect(second.DelaySeconds).toBeLessThanOrEqual(300);
+    expect(second.MessageAttributes?.deferrals?.StringValue).toBe('7');
+
+    // The deferred request, with CodeBuild back, starts the build.
     codebuildMock.on(StartBuildCommand).resolves({ build: { id: 'b-ok' } });
-    const retried = await d.run(sqsEvent(v1a, v1b, v2), 'dispatch-retry');
+    const retried = await d.run(sqsEvent(v1a, v2), 'dispatch-retry');
     expect(retried.failed).toEqual([]);
     expect(jobKeysOf(startBuildInputs().at(-1)!)).toEqual([keyOf('v1'), keyOf('v2')]);
+  });
+
+  it('fails the messages when the deferral cannot be sent either (they come back at the visibility timeout)', async () => {
+    const d = await dispatcher();
+    codebuildMock
+      .on(StartBuildCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    sqsMock.on(SendMessageCommand).rejects(Object.assign(new Error('down'), { name: 'InternalError' }));
+    const v1 = sqsRecord(request('v1'));
+    const { failed } = await d.run(sqsEvent(v1), 'dispatch-x');
+    expect(failed).toEqual([v1.messageId]);
+    expect((await d.store.get(keyOf('v1')))?.leaseOwner).toBeUndefined();
+  });
+
+  it('defers a request whose DynamoDB calls are throttled, instead of failing it', async () => {
+    const d = await dispatcher();
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    const spy = jest.spyOn(d.store, 'recordRequest').mockRejectedValueOnce(throttled);
+    const v1 = sqsRecord(request('v1'));
+    const v2 = sqsRecord(request('v2'));
+    const { failed, output } = await d.run(sqsEvent(v1, v2));
+    spy.mockRestore();
+    expect(failed).toEqual([]);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v1.body]);
+    expect(jobKeysOf(startBuildInputs()[0]!)).toEqual([keyOf('v2')]);
+    expect(metricLines(output, 'RequestsDeferredForCapacity')[0]).toMatchObject({ RequestsDeferredForCapacity: 1 });
+  });
+
+  it('fails a request once its transient deferrals are used up (its receives and the DLQ take over)', async () => {
+    const d = await dispatcher();
+    const spy = jest
+      .spyOn(d.store, 'recordRequest')
+      .mockRejectedValue(new ReplicationError(ErrorCode.AwsService, 'DynamoDB: InternalServerError'));
+    const young = sqsRecord(request('v1'), { attributes: { deferrals: '1' } });
+    const old = sqsRecord(request('v2'), { attributes: { deferrals: '10' } });
+    const { failed } = await d.run(sqsEvent(young, old));
+    spy.mockRestore();
+    expect(failed).toEqual([old.messageId]);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([young.body]);
+  });
+
+  it('takes over a lease no build holds: StartBuild and the lease release both failed, the redelivery starts a build', async () => {
+    const d = await dispatcher();
+    codebuildMock.on(StartBuildCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const release = jest
+      .spyOn(d.store, 'releaseLease')
+      .mockRejectedValue(new ReplicationError(ErrorCode.AwsService, 'DynamoDB: ThrottlingException'));
+    const v1 = sqsRecord(request('v1'));
+    await d.run(sqsEvent(v1), 'dispatch-lost');
+    release.mockRestore();
+    const stranded = await d.store.get(keyOf('v1'));
+    expect(stranded).toMatchObject({ status: 'IN_PROGRESS', leaseOwner: 'dispatch-lost' });
+    expect(stranded?.leaseBuildId).toBeUndefined();
+    // The same request comes back (the deferral): a lease without a build covers nothing.
+    expect(isCoveredByRun(stranded!, d.clock.now(), JSON.parse(v1.body))).toBe(false);
+
+    codebuildMock.on(StartBuildCommand).resolves({ build: { id: `${WORKER_PROJECT}:b-taken` } });
+    expect((await d.run(sqsEvent(v1), 'dispatch-taker')).failed).toEqual([]);
+    expect(jobKeysOf(startBuildInputs().at(-1)!)).toEqual([keyOf('v1')]);
+    const taken = await d.store.get(keyOf('v1'));
+    expect(taken).toMatchObject({
+      leaseOwner: 'dispatch-taker',
+      leaseBuildId: `${WORKER_PROJECT}:b-taken`,
+      leaseEpoch: (stranded?.leaseEpoch ?? 0) + 1,
+    });
+    // Now a started build holds it: the next redelivery is covered and marks nothing.
+    expect(isCoveredByRun(taken!, d.clock.now(), JSON.parse(v1.body))).toBe(true);
   });
 
   it('fails a malformed message alone, logging why; the other messages go on', async () => {
@@ -308,7 +409,9 @@ describe('dispatchBatch', () => {
 
   it('keeps the FIFO rule when StartBuild fails after a group already had a failure', async () => {
     const d = await dispatcher();
-    codebuildMock.on(StartBuildCommand).rejects(new Error('boom'));
+    codebuildMock
+      .on(StartBuildCommand)
+      .rejects(Object.assign(new Error('no such project'), { name: 'ResourceNotFoundException' }));
     const a1 = sqsRecord(request('a'));
     const aBad = sqsRecord('{}', { groupId: a1.attributes.MessageGroupId });
     const a2 = sqsRecord(request('a'));
@@ -376,14 +479,31 @@ describe('isCoveredByRun', () => {
     ['completed a run started after it', true, { status: 'COMPLETE' as const, startedAt: T0 }],
     ['given up after a run started after it', true, { status: 'FAILED' as const, startedAt: T0 + 5 }],
     [
-      'running, lease alive',
+      'running in a started build, lease alive',
       true,
+      {
+        status: 'IN_PROGRESS' as const,
+        startedAt: T0 + 1,
+        leaseOwner: 'w',
+        leaseExpiresAt: T0 + 100,
+        leaseBuildId: 'project:b1',
+      },
+    ],
+    [
+      'leased, lease alive, but no build started (StartBuild failed or has not answered)',
+      false,
       { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 100 },
     ],
     [
       'running, lease expired',
       false,
-      { status: 'IN_PROGRESS' as const, startedAt: T0 + 1, leaseOwner: 'w', leaseExpiresAt: T0 + 50 },
+      {
+        status: 'IN_PROGRESS' as const,
+        startedAt: T0 + 1,
+        leaseOwner: 'w',
+        leaseExpiresAt: T0 + 50,
+        leaseBuildId: 'project:b1',
+      },
     ],
     ['released for a retry', false, { status: 'PENDING' as const, startedAt: T0 + 1 }],
   ])('%s → covered: %s', (_name, expected, fields) => {
@@ -394,6 +514,16 @@ describe('isCoveredByRun', () => {
     ['the recorded request (a redelivery)', true, { eventId: 'e', eventTime: '2026-11-16T01:00:00Z' }],
     ['an event of an earlier second', true, { eventId: 'f', eventTime: '2026-11-16T00:59:59Z' }],
     ['another event of the same second', false, { eventId: 'd', eventTime: '2026-11-16T01:00:00Z' }],
+    [
+      'a sync request stamped by a clock ahead',
+      false,
+      { eventId: 'sync-1', eventTime: '2026-11-16T00:00:00Z', origin: 'sync' as const },
+    ],
+    [
+      'a retry of the recorded request',
+      false,
+      { eventId: 'e', eventTime: '2026-11-16T01:00:00Z', origin: 'retry' as const },
+    ],
   ])('after a finished run, %s → covered: %s', (_name, expected, request) => {
     expect(isCoveredByRun({ ...base, status: 'COMPLETE', startedAt: T0 }, T0 + 50, request)).toBe(expected);
   });

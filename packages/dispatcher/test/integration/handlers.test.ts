@@ -114,7 +114,12 @@ describe('dispatcher handlers', () => {
   it('never logs a secret during a run, even at DEBUG with event logging asked for, and masks one in an error', async () => {
     codebuildMock
       .on(StartBuildCommand)
-      .rejects(new Error(`signature mismatch for Authorization: Bearer ${FAKE_BEARER} (password=${FAKE_PASSWORD})`));
+      .rejects(
+        Object.assign(
+          new Error(`signature mismatch for Authorization: Bearer ${FAKE_BEARER} (password=${FAKE_PASSWORD})`),
+          { name: 'AccessDeniedException' },
+        ),
+      );
     const queued = await captureOutput(() =>
       queue.handler(sqsEvent(messageWithSecrets('h2'), sqsRecord(request('h3'))), lambdaContext('dispatcher-queue')),
     );

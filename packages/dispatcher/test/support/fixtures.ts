@@ -37,7 +37,7 @@ let messageCounter = 0;
 /** An SQS FIFO record as Lambda delivers it; the group is the request's unless given. */
 export function sqsRecord(
   body: ReplicationRequest | string,
-  options: { groupId?: string; messageId?: string } = {},
+  options: { groupId?: string; messageId?: string; attributes?: Record<string, string> } = {},
 ): SQSRecord {
   messageCounter += 1;
   const groupId = options.groupId ?? (typeof body === 'string' ? 'malformed' : messageGroupIdOf(body));
@@ -55,7 +55,12 @@ export function sqsRecord(
       MessageGroupId: groupId,
       MessageDeduplicationId: typeof body === 'string' ? `d-${messageCounter}` : body.eventId,
     },
-    messageAttributes: {},
+    messageAttributes: Object.fromEntries(
+      Object.entries(options.attributes ?? {}).map(([name, value]) => [
+        name,
+        { dataType: 'Number', stringValue: value, stringListValues: [], binaryListValues: [] },
+      ]),
+    ),
     md5OfBody: createHash('md5').update(text).digest('hex'),
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-west-2:123456789012:ecr-replicate-requests.fifo',

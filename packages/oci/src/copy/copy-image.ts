@@ -49,6 +49,21 @@ export interface CopyImageOptions {
    * worker re-checks the source tag here).
    */
   beforeTag?: (digest: string) => Promise<void>;
+  /**
+   * Called immediately before each destination tag write (the image's tag, and
+   * the referrer tags copied after it); throwing aborts with that tag
+   * untouched, and the signal it returns bounds the write in time (the
+   * worker proves its lease here: fencing).
+   */
+  beforeTagWrite?: (write: TagWrite) => Promise<AbortSignal | undefined>;
+}
+
+/** A destination tag about to be written. */
+export interface TagWrite {
+  tag: string;
+  digest: string;
+  /** A referrer's tag (a signature, an attestation, the referrers index tag), not the image's own. */
+  referrer: boolean;
 }
 
 export interface CopyResult {
@@ -384,12 +399,12 @@ class ImageCopy {
     ]);
   }
 
-  private async putManifest(data: ManifestData, reference: string): Promise<void> {
+  private async putManifest(data: ManifestData, reference: string, signal?: AbortSignal): Promise<void> {
     const { client, repository } = this.dst;
     if (reference === data.digest) {
       await shareInFlight(client, `manifest ${repository}@${data.digest}`, () => this.putRacing(data, reference));
     } else {
-      await this.putRacing(data, reference);
+      await this.putRacing(data, reference, signal);
     }
     this.stats.manifests.copied += 1;
     this.emit({ type: 'manifest', digest: data.digest, mediaType: data.mediaType, reference, action: 'copied' });
@@ -399,11 +414,11 @@ class ImageCopy {
    * Stores a manifest; a refusal a concurrent writer of the same content can cause (DIGEST_INVALID, BLOB_UNKNOWN)
    * is answered by checking what the manifest needs again — copying what is missing — and storing it again.
    */
-  private async putRacing(data: ManifestData, reference: string): Promise<void> {
+  private async putRacing(data: ManifestData, reference: string, signal?: AbortSignal): Promise<void> {
     const { client, repository } = this.dst;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await client.putManifest(repository, reference, data);
+        await client.putManifest(repository, reference, data, signal === undefined ? {} : { signal });
         return;
       } catch (error) {
         const race = error instanceof RegistryHttpError && RACE_CODES.some((code) => error.has(code));
@@ -450,9 +465,10 @@ class ImageCopy {
    * Points the tag at the manifest. On an immutable repository a tag that
    * already holds the same digest is success; another digest is a conflict.
    */
-  private async putTag(data: ManifestData, tag: string): Promise<void> {
+  private async putTag(data: ManifestData, tag: string, referrer = false): Promise<void> {
+    const signal = await this.options.beforeTagWrite?.({ tag, digest: data.digest, referrer });
     try {
-      await this.putManifest(data, tag);
+      await this.putManifest(data, tag, signal);
     } catch (error) {
       if (!(error instanceof ReplicationError) || error.code !== ErrorCode.ImmutableTagConflict) throw error;
       const current = await this.dst.client.headManifest(this.dst.repository, tag);
@@ -694,18 +710,40 @@ class ImageCopy {
     );
   }
 
-  /** Copies a manifest tree by digest, and points `tag` at it when given; skips what the destination has. */
+  /**
+   * Copies a manifest tree by digest, and points `tag` at it when given; skips what the destination has. A referrer
+   * tag was looked up when the copy began: it is read again at the source right before it is written, and follows
+   * the source when it moved meanwhile (a newer signature), so that a slow copy never writes an older one back.
+   */
   private async copyByDigest(digest: string, tag?: string): Promise<void> {
     const { client: dst, repository: dstRepo } = this.dst;
-    const present = this.destination !== 'absent' ? await dst.headManifest(dstRepo, tag ?? digest) : undefined;
-    if (present?.digest === digest) {
-      this.stats.manifests.skipped += 1;
-      return;
+    let wanted = digest;
+    for (let round = 1; ; round += 1) {
+      const present = this.destination !== 'absent' ? await dst.headManifest(dstRepo, tag ?? wanted) : undefined;
+      if (present?.digest === wanted) {
+        this.stats.manifests.skipped += 1;
+        return;
+      }
+      const data = await this.src.client.getManifest(this.src.repository, wanted);
+      const plan = await this.plan(data, parseManifest(data.bytes, data.mediaType));
+      await this.storeDependencies(plan);
+      await this.putManifest(data, wanted);
+      if (tag === undefined) return;
+      const atSource = await this.src.client.headManifest(this.src.repository, tag);
+      // Removed at the source meanwhile: the delete's own job removes it.
+      if (atSource === undefined) return;
+      if (atSource.digest === wanted) {
+        await this.putTag(data, tag, true);
+        return;
+      }
+      if (round >= 3) {
+        throw new ReplicationError(
+          ErrorCode.SourceChanged,
+          `${this.src.repository}:${tag} kept moving while its subject was copied`,
+        );
+      }
+      this.emit({ type: 'warning', message: `${tag} moved at the source during the copy: copying ${atSource.digest}` });
+      wanted = atSource.digest;
     }
-    const data = await this.src.client.getManifest(this.src.repository, digest);
-    const plan = await this.plan(data, parseManifest(data.bytes, data.mediaType));
-    await this.storeDependencies(plan);
-    if (tag === undefined) await this.putManifest(data, digest);
-    else await this.putTag(data, tag);
   }
 }

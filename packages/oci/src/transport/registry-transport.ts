@@ -145,6 +145,8 @@ export class RegistryTransport {
     what: string;
     headers?: Headers;
     body?: Buffer | Readable | null;
+    /** Bounds a write: once aborted, the request is cancelled and fails, never retried. */
+    signal?: AbortSignal;
   }): Promise<SentResponse> {
     const own = this.owns(options.url);
     const replayable = !(options.body !== undefined && options.body !== null && !Buffer.isBuffer(options.body));
@@ -159,8 +161,19 @@ export class RegistryTransport {
           method: options.method,
           headers,
           body: options.body ?? null,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
       } catch (error) {
+        if (options.signal?.aborted) {
+          throw new ReplicationError(
+            ErrorCode.Network,
+            `${options.what}: cancelled, not confirmed within its time bound`,
+            {
+              cause: error,
+              details: { registry: this.host, bounded: true },
+            },
+          );
+        }
         throw classifyNetworkError(error, options.what);
       }
       if (response.statusCode !== 401 || !own) {
