@@ -28,7 +28,7 @@ export interface WorkerProject {
   timeoutInMinutes: number;
 }
 
-export type BuildStatus = 'QUEUED' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'FAULT' | 'STOPPED';
+export type BuildStatus = 'QUEUED' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'FAULT' | 'STOPPED' | 'TIMED_OUT';
 
 /** One build: its variables, its process, how it ended. */
 export interface LocalBuild {
@@ -83,6 +83,15 @@ export interface LocalCodeBuildOptions {
   processEnvironment: Record<string, string>;
   /** Builds running at once; more wait QUEUED (CodeBuild's concurrent build limit). */
   maxConcurrentBuilds: number;
+  /**
+   * Builds that may wait QUEUED; StartBuild past it is refused with AccountLimitExceededException (CodeBuild queues at
+   * most 5 × the concurrent-build limit). Default: 5 × maxConcurrentBuilds.
+   */
+  maxQueuedBuilds?: number;
+  /** A build still QUEUED after this long ends TIMED_OUT without running (the project's QueuedTimeoutInMinutes). */
+  queuedTimeoutMs?: number;
+  /** Fault injection: an error StartBuild throws instead of starting (chaos, tests). */
+  refuse?: (input: StartBuildCommandInput) => Error | undefined;
   /** Receives every state change event (EventBridge → the build-state rule). */
   onStateChange: (event: BuildStateChangeEvent, build: LocalBuild) => void;
   /** Each line the worker prints. */
@@ -108,6 +117,8 @@ interface BuildState extends LocalBuild {
   child?: ChildProcess;
   stopRequested: boolean;
   idempotencyToken?: string;
+  ran: boolean;
+  queueTimer?: NodeJS.Timeout;
   appendOutput(text: string): void;
   resolveFinished(build: LocalBuild): void;
 }
@@ -119,6 +130,8 @@ export class LocalCodeBuild {
   private readonly waiting: BuildState[] = [];
   private running = 0;
   private buildNumber = 0;
+  /** StartBuild calls refused for the queue limit. */
+  refused = 0;
   private closed = false;
 
   constructor(private readonly options: LocalCodeBuildOptions) {}
@@ -131,6 +144,8 @@ export class LocalCodeBuild {
   /** StartBuild. Throws what CodeBuild would refuse with. */
   startBuild(input: StartBuildCommandInput): StartBuildCommandOutput {
     if (this.closed) throw new LocalServiceError('AccountLimitExceededException', 'the local runner is stopping');
+    const refusal = this.options.refuse?.(input);
+    if (refusal !== undefined) throw refusal;
     const project = this.options.project;
     if (input.projectName !== project.name) {
       throw new LocalServiceError(
@@ -143,6 +158,14 @@ export class LocalCodeBuild {
         (b) => b.idempotencyToken === input.idempotencyToken && Date.now() - b.queuedAt < 5 * 60_000,
       );
       if (same !== undefined) return { build: this.describe(same), $metadata: {} };
+    }
+    const queueLimit = this.options.maxQueuedBuilds ?? 5 * this.options.maxConcurrentBuilds;
+    if (this.running >= this.options.maxConcurrentBuilds && this.waiting.length >= queueLimit) {
+      this.refused += 1;
+      throw new LocalServiceError(
+        'AccountLimitExceededException',
+        `Cannot have more than ${queueLimit} builds in queue for the account`,
+      );
     }
     const variables = new Map<string, EnvironmentVariable>();
     for (const v of project.environmentVariables)
@@ -184,6 +207,7 @@ export class LocalCodeBuild {
       output: () => output,
       finished,
       stopRequested: false,
+      ran: false,
       ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
       appendOutput: (text: string) => {
         output = (output + text).slice(-OUTPUT_LIMIT);
@@ -193,6 +217,15 @@ export class LocalCodeBuild {
     this.states.push(build);
     this.builds.push(build);
     this.waiting.push(build);
+    if (this.options.queuedTimeoutMs !== undefined) {
+      build.queueTimer = setTimeout(() => {
+        const at = this.waiting.indexOf(build);
+        if (at < 0) return;
+        this.waiting.splice(at, 1);
+        this.end(build, 'TIMED_OUT');
+      }, this.options.queuedTimeoutMs);
+      build.queueTimer.unref();
+    }
     this.next();
     return { build: this.describe(build), $metadata: {} };
   }
@@ -226,6 +259,7 @@ export class LocalCodeBuild {
   async close(): Promise<void> {
     this.closed = true;
     for (const build of this.waiting.splice(0)) {
+      if (build.queueTimer) clearTimeout(build.queueTimer);
       build.status = 'STOPPED';
       build.resolveFinished(build);
     }
@@ -284,7 +318,9 @@ export class LocalCodeBuild {
     for (const v of build.variables) env[v.name] = v.value;
     Object.assign(env, this.options.processEnvironment);
 
+    if (build.queueTimer) clearTimeout(build.queueTimer);
     build.status = 'IN_PROGRESS';
+    build.ran = true;
     build.startedAt = Date.now();
     const args = [...this.options.preload.flatMap((p) => ['-r', p]), this.options.workerEntry];
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -327,6 +363,21 @@ export class LocalCodeBuild {
     build.resolveFinished(build);
   }
 
+  /** The phases a build-state event lists: a build that never left the queue has only SUBMITTED and QUEUED. */
+  private phasesOf(build: BuildState): Array<Record<string, unknown>> {
+    const complete = build.status !== 'QUEUED' && build.status !== 'IN_PROGRESS';
+    const phases: Array<Record<string, unknown>> = [{ 'phase-type': 'SUBMITTED', 'phase-status': 'SUCCEEDED' }];
+    if (!build.ran) {
+      phases.push({ 'phase-type': 'QUEUED', ...(complete ? { 'phase-status': build.status } : {}) });
+    } else {
+      phases.push({ 'phase-type': 'QUEUED', 'phase-status': 'SUCCEEDED' });
+      phases.push({ 'phase-type': 'PROVISIONING', 'phase-status': 'SUCCEEDED' });
+      phases.push({ 'phase-type': 'BUILD', ...(complete ? { 'phase-status': build.status } : {}) });
+    }
+    if (complete) phases.push({ 'phase-type': 'COMPLETED' });
+    return phases;
+  }
+
   /** The event EventBridge delivers for the build's current state. */
   private stateEvent(build: LocalBuild): BuildStateChangeEvent {
     const project = this.options.project;
@@ -359,7 +410,8 @@ export class LocalCodeBuild {
           },
           'timeout-in-minutes': project.timeoutInMinutes,
           'build-number': build.number,
-          'queued-timeout-in-minutes': 60,
+          'queued-timeout-in-minutes': 10,
+          phases: this.phasesOf(build as BuildState),
           logs: { 'group-name': `/aws/codebuild/${project.name}`, 'stream-name': build.id.split(':')[1] },
         },
         'current-phase': complete ? 'COMPLETED' : 'SUBMITTED',

@@ -8,3 +8,4 @@ export * from './runner';
 export * from './table-history';
 export * from './wait';
 export * from './report';
+export * from './registry-gate';

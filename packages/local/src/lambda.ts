@@ -26,8 +26,14 @@ export function lambdaContext(functionName: string, region: string, account: str
 export interface LocalFunctionOptions {
   region: string;
   account: string;
-  /** The function's timeout (for getRemainingTimeInMillis). */
+  /**
+   * The function's timeout, scaled by `timeScale` (but never under `minTimeoutMs`): an invocation that runs longer
+   * fails with "Task timed out", as Lambda's does. The handler's promise is abandoned, not stopped: unlike Lambda,
+   * which freezes the container, its remaining calls still happen (a harsher fault than the real one).
+   */
   timeoutSeconds?: number;
+  /** The floor of the scaled timeout (default 5 s: a busy two-core machine runs handlers slower than Lambda). */
+  minTimeoutMs?: number;
   /** Asynchronous invocations: retries after a failure (Lambda's MaximumRetryAttempts, 0 to 2). */
   maximumRetryAttempts?: number;
   /** Multiplies Lambda's waits between asynchronous retries (about 1 and 2 minutes). */
@@ -63,6 +69,8 @@ export class LocalFunction<E, R> {
   /** Invocations made, and failures (each try counts). */
   invocations = 0;
   errors = 0;
+  /** Invocations that ran past the timeout. */
+  timeouts = 0;
 
   constructor(
     readonly name: string,
@@ -135,20 +143,31 @@ export class LocalFunction<E, R> {
     this.timers.add(timer);
   }
 
+  /** The effective timeout of one invocation, in milliseconds. */
+  get timeoutMs(): number {
+    const scaled = (this.options.timeoutSeconds ?? 30) * 1000 * (this.options.timeScale ?? 1);
+    return Math.max(this.options.minTimeoutMs ?? 5_000, scaled);
+  }
+
   private async run(event: E): Promise<R> {
     this.invocations += 1;
-    const context = lambdaContext(
-      this.name,
-      this.options.region,
-      this.options.account,
-      (this.options.timeoutSeconds ?? 30) * 1000,
-    );
+    const timeoutMs = this.timeoutMs;
+    const context = lambdaContext(this.name, this.options.region, this.options.account, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await this.handler(event, context);
+      const timedOut = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          this.timeouts += 1;
+          reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`));
+        }, timeoutMs);
+      });
+      return await Promise.race([this.handler(event, context), timedOut]);
     } catch (error) {
       this.errors += 1;
       this.options.onError?.(error);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -386,6 +386,8 @@ export interface EventSourceMappingOptions {
   onError?: (error: unknown, records: SQSRecord[]) => void;
   /** Called after each invocation with what was deleted and what was left for a retry. */
   onBatch?: (outcome: { records: SQSRecord[]; failed: string[]; error?: unknown }) => void;
+  /** Fault injection: true when a DeleteMessage should fail (the message comes back at its visibility timeout). */
+  failDelete?: () => boolean;
 }
 
 /**
@@ -468,7 +470,10 @@ export class EventSourceMapping {
     // An answer naming no message of the batch fails the whole batch, as Lambda does.
     const failed = failures.some((f) => !ids.has(f.itemIdentifier)) ? [...ids] : failures.map((f) => f.itemIdentifier);
     const keep = new Set(failed);
-    for (const record of records) if (!keep.has(record.messageId)) this.queue.delete(record.receiptHandle);
+    for (const record of records) {
+      if (keep.has(record.messageId) || this.options.failDelete?.() === true) continue;
+      this.queue.delete(record.receiptHandle);
+    }
     this.options.onBatch?.({ records, failed });
   }
 }

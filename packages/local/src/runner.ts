@@ -32,7 +32,8 @@ import { ecrImageActionEvent, pushEvents, type PushedImage } from './ecr-events'
 import { LocalFunction, type AsyncFailureRecord, type LambdaHandler } from './lambda';
 import { routeComponentLogs, type LogRouter } from './log-router';
 import { EventSourceMapping, LocalQueue, LocalServiceError } from './queues';
-import { startRecordingProxy, type RecordingDynamoDb } from './table-history';
+import { startRegistryGate, type RegistryGate } from './registry-gate';
+import { startRecordingProxy, type DynamoCall, type DynamoFault, type RecordingDynamoDb } from './table-history';
 import { sleep, waitFor } from './wait';
 
 /**
@@ -41,6 +42,15 @@ import { sleep, waitFor } from './wait';
  *   emit(ECR event) → ingest handler → FIFO request queue → dispatcher (queue handler)
  *     → job table (dynalite) + StartBuild → worker child process → destination registry
  *     build end → build-state handler → retry queue (DelaySeconds) → retry handler → FIFO queue
+ *     refused StartBuild / throttles → retry queue (deferral) → retry handler → FIFO queue
+ *     every few (scaled) minutes: the sweeper → FIFO queue (stranded jobs)
+ *
+ * Time is scaled by `timeScale`: SQS delays and visibility timeouts, Lambda's
+ * retry waits and timeouts (with a floor), leases (LEASE_SECONDS), CodeBuild's
+ * queue timeout and the sweeper's schedule. CodeBuild is modelled with a
+ * concurrent-build limit and a queue limit past which StartBuild is refused.
+ * Faults can be injected into every DynamoDB call (a proxy), SQS send and
+ * delete, StartBuild, and registry request (gates in front of both registries).
  *
  * The handlers are the real Lambda modules (loaded with the environment
  * Lambda would give them), the worker is the real compiled worker in a child
@@ -73,6 +83,18 @@ export interface LocalRunnerOptions {
   requestMaxReceiveCount?: number;
   /** Worker builds running at once; more wait QUEUED (default 3). */
   maxConcurrentBuilds?: number;
+  /** Worker builds that may wait QUEUED before StartBuild is refused (default 5 × maxConcurrentBuilds). */
+  maxQueuedBuilds?: number;
+  /** CodeBuild's QueuedTimeoutInMinutes, scaled (default 10, as deployed: under the lease). */
+  buildQueuedTimeoutMinutes?: number;
+  /** The sweeper's schedule in seconds, scaled (default 300, as deployed; 0: never, call sweep() by hand). */
+  sweepEverySeconds?: number;
+  /** SWEEP_PENDING_SECONDS before scaling (default 1200, as deployed). */
+  sweepPendingSeconds?: number;
+  /** The floor of scaled Lambda timeouts (default 5000 ms). */
+  lambdaMinTimeoutMs?: number;
+  /** The dispatcher's timeout in seconds before scaling (default 60, as deployed). */
+  dispatcherTimeoutSeconds?: number;
   /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
@@ -89,7 +111,20 @@ export type RunnerEvent =
   | { type: 'dispatch'; records: number; failed: number }
   | { type: 'build'; build: LocalBuild }
   | { type: 'retry-forwarded'; records: number; failed: number }
-  | { type: 'dead-letter'; queue: string; body: string };
+  | { type: 'dead-letter'; queue: string; body: string }
+  | { type: 'sweep'; result: unknown };
+
+/** Faults to inject; each decides per call. Set and clear them at any time. */
+export interface RunnerFaults {
+  /** Every DynamoDB call of the handlers and the workers (through the recording proxy). */
+  dynamo?: (call: DynamoCall) => DynamoFault | undefined;
+  /** Every SQS SendMessage: an error name to fail it with (e.g. 'InternalError', 'RequestThrottled'). */
+  sqsSend?: (queueName: string) => string | undefined;
+  /** Every DeleteMessage of the event source mappings: true fails it (the message is delivered again). */
+  sqsDelete?: () => boolean;
+  /** Every StartBuild: an error to refuse it with. */
+  startBuild?: () => Error | undefined;
+}
 
 export type IngestOutcome = IngestResult | { kind: 'failed'; error: string };
 
@@ -108,6 +143,7 @@ interface Handlers {
   queue: LambdaHandler<SQSEvent, SQSBatchResponse>;
   buildState: LambdaHandler<unknown, BuildStateResult>;
   retry: LambdaHandler<SQSEvent, SQSBatchResponse>;
+  sweep: LambdaHandler<unknown, unknown>;
 }
 
 let handlersLoaded = false;
@@ -127,6 +163,7 @@ function loadHandlers(): Handlers {
     buildState: (require('@ecr-replicate/dispatcher/dist/handlers/build-state') as { handler: Handlers['buildState'] })
       .handler,
     retry: (require('@ecr-replicate/dispatcher/dist/handlers/job-retries') as { handler: Handlers['retry'] }).handler,
+    sweep: (require('@ecr-replicate/dispatcher/dist/handlers/sweep') as { handler: Handlers['sweep'] }).handler,
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
@@ -155,6 +192,14 @@ export interface LocalRunner {
   readonly destination: LocalRegistry;
   /** The workers reach the destination through this proxy (latency 0 unless set): the cross-partition link. */
   readonly destinationLink: FaultProxy;
+  /** In front of destinationLink: records, holds and fails the workers' destination requests. */
+  readonly destinationGate: RegistryGate;
+  /** In front of the source registry, for the workers: fails their requests (chaos). */
+  readonly sourceGate: RegistryGate;
+  /** Faults to inject (see RunnerFaults). */
+  readonly faults: RunnerFaults;
+  /** LEASE_SECONDS as the handlers and workers got it (scaled). */
+  readonly leaseSeconds: number;
   readonly dynamo: LocalDynamoDb;
   /** Every change of the job table, in order. */
   readonly table: RecordingDynamoDb;
@@ -176,7 +221,11 @@ export interface LocalRunner {
   readonly logFile: string;
   readonly tempDir: string;
   /** Lambda invocations so far, per function. */
-  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry', number>;
+  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep', number>;
+  /** Dispatcher invocations that ran past their (scaled) timeout. */
+  dispatcherTimeouts(): number;
+  /** Runs the sweeper now (as its schedule does). */
+  sweep(): Promise<unknown>;
 
   /** Delivers an ECR event to ingest (as EventBridge does: an asynchronous invocation, retried on error). */
   emit(event: EcrImageActionEvent): Promise<IngestOutcome>;
@@ -228,6 +277,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     leaseSeconds: options.leaseSeconds ?? 900,
     maxConcurrentBuilds: options.maxConcurrentBuilds ?? 3,
   };
+  const scaledLeaseSeconds = Math.max(2, Math.round(settings.leaseSeconds * settings.timeScale));
+  const faults: RunnerFaults = {};
   const logLevel = options.logLevel ?? 'INFO';
   const notify = (event: RunnerEvent): void => {
     try {
@@ -291,6 +342,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     cleanups.push(() => destinationLink.stop());
     const table = await startRecordingProxy(dynamo);
     cleanups.push(() => table.close());
+    table.fault = (call) => faults.dynamo?.(call);
+    const destinationGate = await startRegistryGate(destinationLink);
+    cleanups.push(() => destinationGate.stop());
+    const sourceGate = await startRegistryGate(source);
+    cleanups.push(() => sourceGate.stop());
     const tableName = 'ecr-replicate-local-jobs';
     await createJobTable(dynamo.client, tableName);
     const store = new JobStore(dynamo.documentClient, tableName);
@@ -360,8 +416,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       REPLICATION_CONFIG: replicationConfigJson,
       JOB_TABLE: tableName,
       WORKER_PROJECT_NAME: projectName,
-      LEASE_SECONDS: String(settings.leaseSeconds),
+      LEASE_SECONDS: String(scaledLeaseSeconds),
       MAX_ATTEMPTS: String(settings.maxAttempts),
+      SWEEP_PENDING_SECONDS: String(
+        Math.max(1, Math.round((options.sweepPendingSeconds ?? 1_200) * settings.timeScale)),
+      ),
       POWERTOOLS_LOG_LEVEL: logLevel,
     });
     delete process.env.AWS_SESSION_TOKEN;
@@ -384,6 +443,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
           );
         if (input.MessageBody === undefined)
           throw new LocalServiceError('MissingParameter', 'The request must contain the parameter MessageBody.');
+        const injected = faults.sqsSend?.(queue.name);
+        if (injected !== undefined) throw new LocalServiceError(injected, `SendMessage failed (injected ${injected})`);
         const sent = queue.send({
           body: input.MessageBody,
           ...(input.MessageGroupId === undefined ? {} : { groupId: input.MessageGroupId }),
@@ -402,7 +463,12 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
 
     let stopping = false;
     const handlers = loadHandlers();
-    const fnOptions = { region: LOCAL_REGION, account: LOCAL_ACCOUNT, timeScale };
+    const fnOptions = {
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      timeScale,
+      minTimeoutMs: options.lambdaMinTimeoutMs ?? 5_000,
+    };
     const toEventsDlq = (record: AsyncFailureRecord): void => {
       eventsDeadLetterQueue.send({ body: JSON.stringify(record) });
     };
@@ -413,7 +479,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     });
     const dispatcher = new LocalFunction('ecr-replicate-local-dispatcher', handlers.queue, {
       ...fnOptions,
-      timeoutSeconds: 60,
+      timeoutSeconds: options.dispatcherTimeoutSeconds ?? 60,
     });
     const buildState = new LocalFunction('ecr-replicate-local-buildState', handlers.buildState, {
       ...fnOptions,
@@ -421,7 +487,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       onFailure: toEventsDlq,
     });
     const retry = new LocalFunction('ecr-replicate-local-retry', handlers.retry, fnOptions);
-    const functions = [ingest, dispatcher, buildState, retry];
+    const sweeper = new LocalFunction('ecr-replicate-local-sweep', handlers.sweep, {
+      ...fnOptions,
+      timeoutSeconds: 120,
+    });
+    const functions = [ingest, dispatcher, buildState, retry, sweeper];
     cleanups.push(() => functions.forEach((f) => f.cancelRetries()));
 
     const destinationSecret = {
@@ -442,12 +512,12 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         { name: 'DEST_SECRET_ID', value: 'ecr-replicate-local/destination' },
         { name: 'DEST_REGION', value: DESTINATION_REGION },
         { name: 'REPLICATION_CONFIG', value: replicationConfigJson },
-        { name: 'LEASE_SECONDS', value: String(settings.leaseSeconds) },
+        { name: 'LEASE_SECONDS', value: String(scaledLeaseSeconds) },
         { name: 'NODE_OPTIONS', value: '--enable-source-maps' },
         { name: 'POWERTOOLS_LOG_LEVEL', value: logLevel },
         // Local runs: the registries stand in for the ECR hosts.
-        { name: 'DEST_REGISTRY', value: destinationLink.url },
-        { name: 'SOURCE_REGISTRY', value: source.url },
+        { name: 'DEST_REGISTRY', value: destinationGate.url },
+        { name: 'SOURCE_REGISTRY', value: sourceGate.url },
       ],
     };
     const codebuild = new LocalCodeBuild({
@@ -465,6 +535,9 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         LOCAL_DEST_REGION: DESTINATION_REGION,
       },
       maxConcurrentBuilds: settings.maxConcurrentBuilds,
+      ...(options.maxQueuedBuilds === undefined ? {} : { maxQueuedBuilds: options.maxQueuedBuilds }),
+      queuedTimeoutMs: (options.buildQueuedTimeoutMinutes ?? 10) * 60_000 * timeScale,
+      refuse: () => faults.startBuild?.(),
       onStateChange: (event: BuildStateChangeEvent, build: LocalBuild) => {
         notify({ type: 'build', build });
         if (stopping) return;
@@ -487,12 +560,14 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       batchSize: settings.batchSize,
       maxConcurrency: options.dispatcherMaxConcurrency ?? 10,
       batchingWindowMs: options.batchingWindowMs ?? 50,
+      failDelete: () => faults.sqsDelete?.() === true,
       onBatch: ({ records, failed }) => notify({ type: 'dispatch', records: records.length, failed: failed.length }),
     });
     const retryMapping = new EventSourceMapping(retryQueue, (event) => retry.invoke(event), {
       batchSize: 10,
       maxConcurrency: 5,
       batchingWindowMs: 0,
+      failDelete: () => faults.sqsDelete?.() === true,
       onBatch: ({ records, failed }) =>
         notify({ type: 'retry-forwarded', records: records.length, failed: failed.length }),
     });
@@ -503,6 +578,33 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     });
     requestMapping.start();
     retryMapping.start();
+
+    // ---- the sweeper's schedule ----------------------------------------------------
+    let sweeping: Promise<unknown> | undefined;
+    const sweep = (): Promise<unknown> => {
+      sweeping ??= sweeper
+        .invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })
+        .then(
+          (result) => {
+            notify({ type: 'sweep', result });
+            return result;
+          },
+          (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+        )
+        .finally(() => (sweeping = undefined));
+      return sweeping;
+    };
+    const sweepEveryMs = (options.sweepEverySeconds ?? 300) * 1000 * timeScale;
+    if (sweepEveryMs > 0) {
+      const timer = setInterval(() => {
+        if (!stopping) void sweep();
+      }, sweepEveryMs);
+      timer.unref();
+      cleanups.push(async () => {
+        clearInterval(timer);
+        await sweeping;
+      });
+    }
 
     // ---- the runner's interface ---------------------------------------------------
     const identity = { account: LOCAL_ACCOUNT, region: LOCAL_REGION };
@@ -526,7 +628,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         reasons.push(
           `builds: ${builds.map((b) => `${b.id.split(':')[1]?.slice(0, 8)} ${b.status} ${JSON.stringify(b.jobKeys)}`).join('; ')}`,
         );
-      for (const fn of functions) if (fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
+      for (const fn of functions)
+        if (fn !== sweeper && fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
       return reasons;
     };
 
@@ -540,7 +643,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const jobBusy = (key: string): boolean =>
       [...requestQueue.peek(), ...retryQueue.peek()].some((m) => m.groupId === key || jobOfMessage(m.body) === key) ||
       codebuild.builds.some((b) => (b.status === 'QUEUED' || b.status === 'IN_PROGRESS') && b.jobKeys.includes(key)) ||
-      functions.some((f) => f !== ingest && f.pending > 0);
+      functions.some((f) => f !== ingest && f !== sweeper && f.pending > 0);
 
     let stopped: Promise<void> | undefined;
     const runner: LocalRunner = {
@@ -549,6 +652,10 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       source,
       destination,
       destinationLink,
+      destinationGate,
+      sourceGate,
+      faults,
+      leaseSeconds: scaledLeaseSeconds,
       dynamo,
       table,
       tableName,
@@ -569,7 +676,10 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         dispatcher: dispatcher.invocations,
         buildState: buildState.invocations,
         retry: retry.invocations,
+        sweep: sweeper.invocations,
       }),
+      dispatcherTimeouts: () => dispatcher.timeouts,
+      sweep,
       emit,
       async emitPush(repository, image, tag) {
         const results: Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }> = [];

@@ -32,7 +32,22 @@ export interface TableChange {
   image?: Record<string, unknown>;
 }
 
+/** One DynamoDB call as the proxy sees it, for fault injection. */
+export interface DynamoCall {
+  /** GetItem, UpdateItem, PutItem, Scan... */
+  operation: string;
+  /** The request body (DynamoDB JSON). */
+  request: Record<string, unknown>;
+}
+
+/** What to do to a call: answer with a throttle (400) or an internal error (500) instead of forwarding it. */
+export type DynamoFault = 'throttle' | 'error';
+
 export interface RecordingDynamoDb {
+  /** Fault injection: decides, per call, whether it fails (undefined: forward). */
+  fault: ((call: DynamoCall) => DynamoFault | undefined) | undefined;
+  /** Calls failed by `fault`. */
+  readonly faults: number;
   /** Give this to the SDK (AWS_ENDPOINT_URL_DYNAMODB). */
   endpoint: string;
   readonly changes: readonly TableChange[];
@@ -125,12 +140,56 @@ export async function startRecordingProxy(dynamo: LocalDynamoDb): Promise<Record
     for (const listener of [...listeners]) listener(change);
   };
 
+  let faults = 0;
+  const recording: RecordingDynamoDb = {
+    endpoint: '',
+    fault: undefined,
+    get faults() {
+      return faults;
+    },
+    changes,
+    unrecordedWrites,
+    changesOf: (key) => changes.filter((c) => c.key === key),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      listeners.clear();
+      await server.close();
+      agent.destroy();
+    },
+  };
   const server = await listenOnLoopback(async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
     const operation =
       String(req.headers['x-amz-target'] ?? '')
         .split('.')
         .pop() ?? '';
+    const fault = recording.fault?.({
+      operation,
+      request: (() => {
+        try {
+          return JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      })(),
+    });
+    if (fault !== undefined) {
+      faults += 1;
+      const [status, type, message] =
+        fault === 'throttle'
+          ? [400, 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', 'Rate exceeded (injected)']
+          : [500, 'com.amazon.coral.service#InternalFailure', 'internal failure (injected)'];
+      const text = JSON.stringify({ __type: type, message });
+      res.writeHead(status, {
+        'content-type': 'application/x-amz-json-1.0',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
     const answer = async (): Promise<void> => {
       const response = await forward(req, body);
       if (response.status === 200 && SINGLE_ITEM_WRITES.has(operation)) {
@@ -154,19 +213,6 @@ export async function startRecordingProxy(dynamo: LocalDynamoDb): Promise<Record
     return turn;
   });
 
-  return {
-    endpoint: server.url,
-    changes,
-    unrecordedWrites,
-    changesOf: (key) => changes.filter((c) => c.key === key),
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    async close() {
-      listeners.clear();
-      await server.close();
-      agent.destroy();
-    },
-  };
+  recording.endpoint = server.url;
+  return recording;
 }

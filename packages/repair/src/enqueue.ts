@@ -26,13 +26,16 @@ export function syncEventId(entry: PlanEntry, digest: string, plannedAt: string)
  * The replication request that has the workers reconcile an entry: PUSH with
  * the source digest for a copy or update, DELETE with the destination digest
  * for a delete; none for an `ok` entry. Like an event, it is only a hint: the
- * worker reads the source again.
+ * worker reads the source again. Its time is this host's clock, so it carries
+ * its origin (`sync`, or `repair` for the scheduled run): it asks for a run and
+ * never outranks an ECR event.
  */
 export function requestOf(
   entry: PlanEntry,
   source: SourceRegistryIdentity,
   plannedAt: string,
   eventTime: string,
+  origin: 'sync' | 'repair' = 'sync',
 ): ReplicationRequest | undefined {
   if (entry.action === 'ok') return undefined;
   const digest = entry.action === 'delete' ? entry.destinationDigest : entry.sourceDigest;
@@ -41,6 +44,7 @@ export function requestOf(
     version: 1,
     eventId: syncEventId(entry, digest, plannedAt),
     eventTime,
+    origin,
     action: entry.action === 'delete' ? 'DELETE' : 'PUSH',
     source: { accountId: source.accountId, region: source.region, repository: entry.sourceRepository },
     destination: { repository: entry.destinationRepository },
@@ -55,6 +59,8 @@ export interface EnqueueOptions {
   source: SourceRegistryIdentity;
   /** Messages sent at once (default 10). */
   concurrency?: number;
+  /** Who asks: an operator's sync (default) or the scheduled repair. */
+  origin?: 'sync' | 'repair';
   now?: () => Date;
   onResult?: (result: EntryResult) => void;
 }
@@ -70,7 +76,7 @@ export async function enqueuePlan(plan: SyncPlan, options: EnqueueOptions): Prom
   const results: EntryResult[] = [];
   await Promise.all(
     plan.entries.map((entry) => {
-      const request = requestOf(entry, options.source, plan.plannedAt, eventTime);
+      const request = requestOf(entry, options.source, plan.plannedAt, eventTime, options.origin);
       if (request === undefined) return undefined;
       return limit(async () => {
         let result: EntryResult;

@@ -92,6 +92,7 @@ export async function runScheduledRepair(deps: ScheduledSyncDependencies): Promi
   }
 
   const results = await enqueuePlan(plan, {
+    origin: 'repair',
     sqs: deps.sqs,
     queueUrl: settings.requestQueueUrl,
     source: deps.source,

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { listenOnLoopback, upstreamAgent, upstreamHeaders } from '@ecr-replicate/testing';
+
+/**
+ * A gate in front of a registry, between the workers and it: it records
+ * every tag write (a manifest PUT or DELETE by tag) with when it arrived,
+ * when it reached the registry and what it carried, can hold tag writes
+ * (a slow link: the request waits at the gate; if the client gives up
+ * meanwhile, the request never reaches the registry, as a request whose
+ * connection closed before it was sent), and can fail a fraction of all
+ * requests with a 503 (chaos).
+ */
+
+/** One tag write seen by the gate. */
+export interface TagWrite {
+  method: 'PUT' | 'DELETE';
+  repository: string;
+  tag: string;
+  /** The manifest's digest (PUT). */
+  digest?: string;
+  receivedAt: number;
+  /** When it was sent on to the registry; absent when it never was. */
+  forwardedAt?: number;
+  /** The registry's answer. */
+  status?: number;
+  outcome: 'forwarded' | 'dropped' | 'fault' | 'pending';
+}
+
+export interface HeldWrites {
+  /** Resolves when the first matching write is being held. */
+  readonly firstHeld: Promise<TagWrite>;
+  /** Lets the held writes (and later ones) go on. */
+  release(): void;
+}
+
+export interface RegistryGate {
+  url: string;
+  host: string;
+  readonly tagWrites: readonly TagWrite[];
+  /** Holds the tag writes `match` selects until released. */
+  hold(match: (write: TagWrite) => boolean): HeldWrites;
+  /** Fails this fraction of every request with a 503, drawing from `random` (seeded for replays). */
+  setFaultRate(rate: number, random?: () => number): void;
+  /** Requests failed by the fault rate. */
+  readonly faults: number;
+  stop(): Promise<void>;
+}
+
+const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([^/?]+)(?:\?.*)?$/;
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function startRegistryGate(target: { url: string }): Promise<RegistryGate> {
+  const targetUrl = new URL(target.url);
+  const agent = upstreamAgent();
+  const tagWrites: TagWrite[] = [];
+  const holds: Array<{
+    match: (write: TagWrite) => boolean;
+    released: Promise<void>;
+    onHeld: (w: TagWrite) => void;
+    release: () => void;
+  }> = [];
+  let faultRate = 0;
+  let random: () => number = Math.random;
+  let faults = 0;
+
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<number> =>
+    new Promise((resolve) => {
+      const upstream = httpRequest(
+        {
+          hostname: targetUrl.hostname,
+          port: targetUrl.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...upstreamHeaders(req.headers, targetUrl), 'content-length': String(body.length) },
+          agent,
+        },
+        (answer) => {
+          const headers = { ...answer.headers };
+          const location = headers.location;
+          if (typeof location === 'string' && location.startsWith(targetUrl.origin))
+            headers.location = gateOrigin + location.slice(targetUrl.origin.length);
+          res.writeHead(answer.statusCode ?? 502, headers);
+          answer.pipe(res);
+          resolve(answer.statusCode ?? 502);
+        },
+      );
+      upstream.once('error', () => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+        resolve(502);
+      });
+      upstream.end(body);
+    });
+
+  const server = await listenOnLoopback(async (req, res) => {
+    if (faultRate > 0 && random() < faultRate) {
+      faults += 1;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'chaos: injected 503' }] }));
+      return;
+    }
+    const body = await readBody(req);
+    const match = MANIFEST_PATH.exec(req.url ?? '');
+    const reference = match?.[2] ?? '';
+    const isTagWrite =
+      match !== null && (req.method === 'PUT' || req.method === 'DELETE') && !reference.startsWith('sha256:');
+    if (!isTagWrite) {
+      await forward(req, res, body);
+      return;
+    }
+    const write: TagWrite = {
+      method: req.method as 'PUT' | 'DELETE',
+      repository: match[1] as string,
+      tag: reference,
+      ...(req.method === 'PUT' ? { digest: `sha256:${createHash('sha256').update(body).digest('hex')}` } : {}),
+      receivedAt: Date.now(),
+      outcome: 'pending',
+    };
+    tagWrites.push(write);
+    let clientGone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone = true;
+    });
+    for (const hold of holds.filter((h) => h.match(write))) {
+      hold.onHeld(write);
+      await hold.released;
+    }
+    if (clientGone || req.socket.destroyed) {
+      write.outcome = 'dropped';
+      res.destroy();
+      return;
+    }
+    write.forwardedAt = Date.now();
+    write.status = await forward(req, res, body);
+    write.outcome = 'forwarded';
+  });
+  const gateOrigin = server.url;
+
+  return {
+    url: server.url,
+    host: server.host,
+    tagWrites,
+    hold(match) {
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let onHeld: (w: TagWrite) => void = () => undefined;
+      const firstHeld = new Promise<TagWrite>((resolve) => (onHeld = resolve));
+      const entry = { match, released, onHeld: (w: TagWrite) => onHeld(w), release: () => release() };
+      holds.push(entry);
+      return {
+        firstHeld,
+        release: () => {
+          holds.splice(holds.indexOf(entry), 1);
+          release();
+        },
+      };
+    },
+    setFaultRate(rate, rng = Math.random) {
+      faultRate = rate;
+      random = rng;
+    },
+    get faults() {
+      return faults;
+    },
+    async stop() {
+      for (const hold of holds.splice(0)) hold.release();
+      await server.close();
+      agent.destroy();
+    },
+  };
+}
