@@ -9,3 +9,4 @@ export * from './table-history';
 export * from './wait';
 export * from './report';
 export * from './registry-gate';
+export * from './chaos';

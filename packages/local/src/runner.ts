@@ -118,7 +118,10 @@ export type RunnerEvent =
 export interface RunnerFaults {
   /** Every DynamoDB call of the handlers and the workers (through the recording proxy). */
   dynamo?: (call: DynamoCall) => DynamoFault | undefined;
-  /** Every SQS SendMessage: an error name to fail it with (e.g. 'InternalError', 'RequestThrottled'). */
+  /**
+   * Every SQS SendMessage attempt: an error name to fail it with (e.g. 'InternalError'). The stub stands in for the
+   * SDK too, so a call fails only when its three attempts (the SDK's standard retries) all do.
+   */
   sqsSend?: (queueName: string) => string | undefined;
   /** Every DeleteMessage of the event source mappings: true fails it (the message is delivered again). */
   sqsDelete?: () => boolean;
@@ -443,7 +446,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
           );
         if (input.MessageBody === undefined)
           throw new LocalServiceError('MissingParameter', 'The request must contain the parameter MessageBody.');
-        const injected = faults.sqsSend?.(queue.name);
+        let injected: string | undefined;
+        for (let attempt = 1; attempt <= 3; attempt += 1) {
+          injected = faults.sqsSend?.(queue.name);
+          if (injected === undefined) break;
+        }
         if (injected !== undefined) throw new LocalServiceError(injected, `SendMessage failed (injected ${injected})`);
         const sent = queue.send({
           body: input.MessageBody,
