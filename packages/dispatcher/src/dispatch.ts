@@ -35,6 +35,12 @@ export interface DispatchDependencies {
   newLeaseOwner?: () => string;
   /** Jitter of deferral delays (tests). */
   random?: () => number;
+  /**
+   * The invocation's remaining time (Lambda's context.getRemainingTimeInMillis). When less than a third of the time
+   * the batch started with is left, the records not handled yet are deferred rather than risk the timeout, which would
+   * fail the whole batch and use up a receive of every message.
+   */
+  remainingMs?: () => number;
 }
 
 /**
@@ -105,6 +111,8 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const jobOfMessage = new Map<string, string>();
   const jobs = new Map<string, JobDisposition>();
   let deferredRecords = 0;
+  const reserveMs = deps.remainingMs === undefined ? 0 : deps.remainingMs() / 3;
+  const outOfTime = (): boolean => deps.remainingMs !== undefined && deps.remainingMs() < reserveMs;
 
   /** Sends a message's body to the retry queue; false when that failed too (the message must fail). */
   const defer = async (record: SQSRecord, kind: Deferral, reason: string): Promise<boolean> => {
@@ -131,6 +139,10 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   };
 
   const handleRecord = async (record: SQSRecord): Promise<void> => {
+    if (outOfTime() && (await defer(record, 'transient', 'the invocation is running out of time'))) {
+      deferredRecords += 1;
+      return;
+    }
     try {
       const request = parseReplicationRequestJson(record.body);
       const jobKey = jobKeyOf(request);

@@ -77,12 +77,14 @@ export async function sweepStrandedJobs(deps: SweepDependencies): Promise<SweepR
   await Promise.all(
     stranded.map(async ({ record, reason }) => {
       try {
+        // One message per stranded state: while the record does not change, later passes send the same
+        // deduplication id (SQS drops it for 5 minutes), so a slow pipeline is not flooded with repeats.
         await forwardJobRetry(
           deps.sqs,
           deps.requestQueueUrl,
           requestFromRecord(record, 'sweep'),
           record.jobKey,
-          `sweep-${now}`,
+          `sweep-${record.leaseEpoch ?? 0}-${record.updatedAt}`,
         );
         result.requeued.push(record.jobKey);
         logger.warn('re-queued a stranded job', {

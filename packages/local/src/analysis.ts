@@ -16,7 +16,10 @@ export interface LeaseInterval {
   toSeq?: number;
   /** How it ended: released (the owner finished, or the build-state handler released it), or taken by another owner. */
   end: 'released' | 'taken-over' | 'held';
-  /** Taken from a previous owner whose lease had not expired: never allowed. */
+  /**
+   * Taken from a previous owner whose lease had not expired and was held by a started build: never allowed. (A lease
+   * no build holds, of a dispatch whose StartBuild failed or never answered, may be taken over: its owner never ran.)
+   */
   tookLiveLease: boolean;
 }
 
@@ -34,9 +37,10 @@ export function leaseIntervals(changes: readonly TableChange[]): LeaseInterval[]
       current.end = owner === undefined ? 'released' : 'taken-over';
       open.delete(change.key);
       if (owner !== undefined) {
-        const expiresAt = Number(previous.get(change.key)?.leaseExpiresAt ?? 0);
+        const before = previous.get(change.key);
+        const expiresAt = Number(before?.leaseExpiresAt ?? 0);
         const takenAt = Number(change.image?.startedAt ?? change.at);
-        tookLiveLease = expiresAt > takenAt;
+        tookLiveLease = expiresAt > takenAt && before?.leaseBuildId !== undefined;
       }
     }
     if (owner !== undefined && !open.has(change.key)) {
@@ -126,4 +130,35 @@ export function concurrencyViolations(changes: readonly TableChange[], builds: r
     }
   }
   return problems;
+}
+
+/** A destination write as the registry gate saw it (see RegistryGate.tagWrites). */
+export interface GateWrite {
+  method: string;
+  tag: string;
+  digest?: string;
+  forwardedAt?: number;
+}
+
+/**
+ * The destination tag writes of one job that reached the registry while no
+ * worker held a fenced lease on the job: at the moment the write went on to
+ * the registry, the job's record (the last change before it) must show a
+ * lease whose holder fenced it (`fencedAt`, reset by every new lease) no
+ * longer than `writeBoundMs` before. Empty when every write was made under
+ * the lease it was fenced with.
+ */
+export function unfencedWrites(
+  changes: readonly TableChange[],
+  writes: readonly GateWrite[],
+  writeBoundMs: number,
+): GateWrite[] {
+  return writes.filter((write) => {
+    if (write.forwardedAt === undefined) return false;
+    const before = changes.filter((c) => c.at <= (write.forwardedAt as number)).at(-1);
+    const image = before?.image;
+    const fencedAt = typeof image?.fencedAt === 'number' ? image.fencedAt : undefined;
+    if (image?.leaseOwner === undefined || fencedAt === undefined) return true;
+    return (write.forwardedAt as number) - fencedAt > writeBoundMs;
+  });
 }

@@ -154,15 +154,18 @@ export class LocalFunction<E, R> {
     const timeoutMs = this.timeoutMs;
     const context = lambdaContext(this.name, this.options.region, this.options.account, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          this.timeouts += 1;
-          reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`));
-        }, timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)),
+          timeoutMs,
+        );
       });
       return await Promise.race([this.handler(event, context), timedOut]);
     } catch (error) {
+      // Ours, or middy's own (it gives up a few milliseconds before the deadline).
+      if (Date.now() - started >= timeoutMs - 100) this.timeouts += 1;
       this.errors += 1;
       this.options.onError?.(error);
       throw error;

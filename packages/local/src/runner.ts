@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import {
   jobKeyOf,
@@ -127,6 +127,8 @@ export interface RunnerFaults {
   sqsDelete?: () => boolean;
   /** Every StartBuild: an error to refuse it with. */
   startBuild?: () => Error | undefined;
+  /** Every StartBuild: true makes the call never answer (the dispatcher times out before its build starts). */
+  startBuildHangs?: () => boolean;
 }
 
 export type IngestOutcome = IngestResult | { kind: 'failed'; error: string };
@@ -560,7 +562,9 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       .onAnyCommand()
       .rejects(new LocalServiceError('UnsupportedOperation', 'the local runner implements CodeBuild StartBuild only'))
       .on(StartBuildCommand)
-      .callsFake((input) => codebuild.startBuild(input));
+      .callsFake((input: StartBuildCommandInput) =>
+        faults.startBuildHangs?.() === true ? new Promise<never>(() => undefined) : codebuild.startBuild(input),
+      );
 
     // ---- event source mappings --------------------------------------------------
     const requestMapping = new EventSourceMapping(requestQueue, (event) => dispatcher.invoke(event), {

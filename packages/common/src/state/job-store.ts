@@ -284,6 +284,7 @@ export class JobStore {
           dirty: false,
           expiresAt: undefined,
           leaseBuildId: undefined,
+          fencedAt: undefined,
         },
         setExpressions: ['#leaseEpoch = if_not_exists(#leaseEpoch, :zero) + :one'],
         condition:

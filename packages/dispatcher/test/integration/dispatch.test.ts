@@ -342,6 +342,31 @@ describe('dispatchBatch', () => {
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([young.body]);
   });
 
+  it('defers the records left when the invocation runs out of time, instead of timing out with the batch', async () => {
+    const d = await dispatcher();
+    const readings = [3_000, 2_900, 500, 400];
+    const { logger, metrics } = quietObservability();
+    const v1 = sqsRecord(request('v1'));
+    const v2 = sqsRecord(request('v2'));
+    const { result } = await captureOutput(() =>
+      dispatchBatch(sqsEvent(v1, v2), {
+        store: d.store,
+        codebuild: new CodeBuildClient({ region: 'us-west-2' }),
+        sqs: new SQSClient({ region: 'us-west-2' }),
+        retryQueueUrl: RETRY_QUEUE_URL,
+        workerProjectName: WORKER_PROJECT,
+        leaseMs: LEASE_MS,
+        logger,
+        metrics,
+        remainingMs: () => readings.shift() ?? 100,
+      }),
+    );
+    expect(result?.batchItemFailures).toEqual([]);
+    expect(jobKeysOf(startBuildInputs()[0]!)).toEqual([keyOf('v1')]);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v2.body]);
+    expect(await d.store.get(keyOf('v2'))).toBeUndefined();
+  });
+
   it('takes over a lease no build holds: StartBuild and the lease release both failed, the redelivery starts a build', async () => {
     const d = await dispatcher();
     codebuildMock.on(StartBuildCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));

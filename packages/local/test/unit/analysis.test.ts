@@ -7,11 +7,17 @@ function change(at: number, image: Record<string, unknown> | undefined, key = 'r
   return { seq, at, operation: 'UpdateItem', table: 'jobs', key, ...(image === undefined ? {} : { image }) };
 }
 
-const leased = (owner: string, at: number, expiresAt = at + 1000) => ({
+const leased = (
+  owner: string,
+  at: number,
+  expiresAt = at + 1000,
+  leaseBuildId: string | undefined = `build-${owner}`,
+) => ({
   leaseOwner: owner,
   leaseExpiresAt: expiresAt,
   startedAt: at,
   status: 'IN_PROGRESS',
+  ...(leaseBuildId === null ? {} : { leaseBuildId }),
 });
 const released = { status: 'COMPLETE' };
 
@@ -36,6 +42,9 @@ describe('leaseIntervals', () => {
     expect(leaseIntervals(expired)[0]).toMatchObject({ owner: 'a', end: 'taken-over' });
     const live = [change(0, leased('a', 0, 1000)), change(200, leased('b', 200))];
     expect(leaseIntervals(live)[1]).toMatchObject({ owner: 'b', tookLiveLease: true });
+    // A live lease no build holds (its StartBuild failed) may be taken over.
+    const buildless = [change(0, leased('a', 0, 1000, null)), change(200, leased('b', 200))];
+    expect(leaseIntervals(buildless)[1]).toMatchObject({ owner: 'b', tookLiveLease: false });
   });
 });
 
