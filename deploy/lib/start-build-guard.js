@@ -82,6 +82,8 @@ async function dispatcherStatements({ resolveVariable }) {
     },
     { Effect: 'Allow', Action: ['codebuild:StartBuild'], Resource: projectArn },
     ...denyOverrideStatements(projectArn),
+    // Refused or throttled work is deferred through the job-retry queue (issue 13: back-pressure).
+    { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['RetryQueue', 'Arn'] } },
   ];
 }
 

@@ -7,12 +7,7 @@ function change(at: number, image: Record<string, unknown> | undefined, key = 'r
   return { seq, at, operation: 'UpdateItem', table: 'jobs', key, ...(image === undefined ? {} : { image }) };
 }
 
-const leased = (
-  owner: string,
-  at: number,
-  expiresAt = at + 1000,
-  leaseBuildId: string | undefined = `build-${owner}`,
-) => ({
+const leased = (owner: string, at: number, expiresAt = at + 1000, leaseBuildId: string | null = `build-${owner}`) => ({
   leaseOwner: owner,
   leaseExpiresAt: expiresAt,
   startedAt: at,
