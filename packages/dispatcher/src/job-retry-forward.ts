@@ -30,7 +30,9 @@ export async function forwardJobRetries(event: SQSEvent, deps: JobRetryForwardDe
       const attempt = record.messageAttributes[ATTEMPT_ATTRIBUTE]?.stringValue;
       const deferrals =
         record.messageAttributes[DEFERRALS_ATTRIBUTE] === undefined ? undefined : deferralsOf(record.messageAttributes);
-      await forwardJobRetry(deps.sqs, deps.requestQueueUrl, request, jobKey, attempt ?? record.messageId, deferrals);
+      // Deduplicated by the retry message's id: a duplicate delivery of one retry message is forwarded once, and no
+      // retry is dropped for looking like an earlier one (a retry that counted no attempt repeats its number).
+      await forwardJobRetry(deps.sqs, deps.requestQueueUrl, request, jobKey, record.messageId, deferrals);
       logger.info('forwarded a retry to the request queue', { jobKey, attempt, deferrals });
       metrics.addMetric('JobRetriesForwarded', MetricUnit.Count, 1);
     } catch (error) {

@@ -91,7 +91,11 @@ export interface LocalRunnerOptions {
   sweepEverySeconds?: number;
   /** SWEEP_PENDING_SECONDS before scaling (default 1200, as deployed). */
   sweepPendingSeconds?: number;
-  /** The floor of scaled Lambda timeouts (default 5000 ms). */
+  /**
+   * The floor of scaled Lambda timeouts (default 10000 ms: a busy two-core machine runs the handlers and the job
+   * table's recording proxy far slower than Lambda and DynamoDB). The request queue's visibility timeout is kept above
+   * the dispatcher's timeout, as AWS requires.
+   */
   lambdaMinTimeoutMs?: number;
   /** The dispatcher's timeout in seconds before scaling (default 60, as deployed). */
   dispatcherTimeoutSeconds?: number;
@@ -358,6 +362,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
 
     // ---- queues -------------------------------------------------------------
     const timeScale = settings.timeScale;
+    const lambdaMinTimeoutMs = options.lambdaMinTimeoutMs ?? 10_000;
+    const dispatcherTimeoutMs = Math.max(
+      lambdaMinTimeoutMs,
+      (options.dispatcherTimeoutSeconds ?? 60) * 1000 * timeScale,
+    );
     const queueOptions = { account: LOCAL_ACCOUNT, region: LOCAL_REGION, timeScale };
     const requestDeadLetterQueue = new LocalQueue({
       ...queueOptions,
@@ -369,7 +378,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       ...queueOptions,
       name: 'ecr-replicate-local-requests.fifo',
       fifo: true,
-      visibilityTimeoutSeconds: 360,
+      // Scaled, but never under the dispatcher's (floored) timeout.
+      visibilityTimeoutSeconds: Math.max(360, (dispatcherTimeoutMs + 1_000) / 1000 / timeScale),
       deduplicationScope: 'messageGroup',
       maxReceiveCount: options.requestMaxReceiveCount ?? 5,
       deadLetterQueue: requestDeadLetterQueue,
@@ -476,7 +486,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
       timeScale,
-      minTimeoutMs: options.lambdaMinTimeoutMs ?? 5_000,
+      minTimeoutMs: lambdaMinTimeoutMs,
     };
     const toEventsDlq = (record: AsyncFailureRecord): void => {
       eventsDeadLetterQueue.send({ body: JSON.stringify(record) });

@@ -73,6 +73,18 @@ describe('forwardJobRetries', () => {
     expect(jobRetryDeduplicationId(r, keyOf('v1'), '3')).not.toBe(jobRetryDeduplicationId(r, keyOf('v1'), '2'));
   });
 
+  it('forwards two retries of one job with one attempt number (a queue timeout counts none) under two ids', async () => {
+    const r = request('v1');
+    const first = retryRecord(JSON.stringify(r), 1);
+    const second = retryRecord(JSON.stringify(r), 1);
+    await forward(first);
+    await forward(first); // the standard queue delivers one message twice: the same id, SQS drops the copy
+    await forward(second);
+    const ids = sent().map((input) => input.MessageDeduplicationId);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
   it('fails a malformed retry alone', async () => {
     const bad = retryRecord('{"nope":true}', 1);
     const good = retryRecord(JSON.stringify(request('v2')), 1);
