@@ -47,16 +47,23 @@ export interface RunSummary {
 export async function runJobs(options: RunJobsOptions): Promise<RunSummary> {
   const summary: RunSummary = { completed: [], failed: [], retry: [], lost: [] };
   const limit = createLimiter(options.concurrency ?? 3);
-  await Promise.all(options.keys.map((key) => limit(() => runJob(key, options, summary))));
+  // Every lease is taken (and heart-beaten) from the start: the jobs that wait for their turn keep theirs too.
+  const leases = await Promise.all(options.keys.map((key) => takeLease(key, options, summary)));
+  await Promise.all(
+    options.keys.map((key, i) => {
+      const lease = leases[i];
+      return lease === undefined ? undefined : limit(() => runJob(key, lease, options, summary));
+    }),
+  );
   return summary;
 }
 
-async function runJob(key: string, options: RunJobsOptions, summary: RunSummary): Promise<void> {
-  const { store, owner, leaseMs, logger, metrics } = options;
+/** The worker's hold on one job's lease, or undefined (recorded as lost or left for a retry) when it has none. */
+async function takeLease(key: string, options: RunJobsOptions, summary: RunSummary): Promise<JobLease | undefined> {
+  const { store, owner, leaseMs, logger } = options;
   const now = options.now ?? Date.now;
-  let lease: JobLease;
   try {
-    lease = await JobLease.take({
+    return await JobLease.take({
       store,
       jobKey: key,
       owner,
@@ -69,8 +76,13 @@ async function runJob(key: string, options: RunJobsOptions, summary: RunSummary)
     const failure = toReplicationError(error);
     logger.warn('job not held by this build; skipped', { jobKey: key, error: failure.toJSON() });
     (failure.code === ErrorCode.LeaseLost ? summary.lost : summary.retry).push(key);
-    return;
+    return undefined;
   }
+}
+
+async function runJob(key: string, lease: JobLease, options: RunJobsOptions, summary: RunSummary): Promise<void> {
+  const { store, owner, logger, metrics } = options;
+  const now = options.now ?? Date.now;
   try {
     for (let pass = 1; ; pass += 1) {
       lease.assertHeld();
