@@ -136,6 +136,12 @@ describe('(1) a lease no build holds never swallows a request', () => {
     expect(intervals.map((i) => i.end)).toEqual(['taken-over', 'released']);
     const first = runner.table.changesOf(key).filter((c) => c.image?.leaseOwner === intervals[0]?.owner);
     expect(first.every((c) => c.image?.leaseBuildId === undefined)).toBe(true);
+    // ... at once, by the deferred request: not after the lease ran out, by the sweeper.
+    const takeover = runner.table.changesOf(key).find((c) => c.seq === intervals[1]?.fromSeq);
+    expect(Number(first.at(-1)?.image?.leaseExpiresAt)).toBeGreaterThan(Number(takeover?.image?.startedAt));
+    expect(readFileSync(runner.logFile, 'utf8')).not.toMatch(
+      new RegExp(`"message":"re-queued a stranded job".*"jobKey":"${key}"`),
+    );
     expect(runner.codebuild.builds.filter((b) => b.jobKeys.includes(key)).map((b) => b.status)).toEqual(['SUCCEEDED']);
     expect(concurrencyViolations(runner.table.changesOf(key), runner.codebuild.builds)).toEqual([]);
     expectNoDeadLetters();
