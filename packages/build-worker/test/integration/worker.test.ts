@@ -430,14 +430,14 @@ describe('job runner', () => {
     expect((await store.get(keys[0]!))?.leaseOwner).toBe('runner-3');
   });
 
-  it('keeps the leases of the jobs waiting for their turn (one at a time, each longer than a lease)', async () => {
+  it('keeps the leases of the jobs waiting for their turn (one at a time, together longer than a lease)', async () => {
     const keys = await dispatch(
       'runner-wait',
       ...['w1', 'w2', 'w3'].map((tag) => request('team/waiting', tag, `sha256:${'5'.repeat(64)}`)),
     );
-    for (const key of keys) await store.renewLease(key, 'runner-wait', 900, Date.now());
+    for (const key of keys) await store.renewLease(key, 'runner-wait', 3_000, Date.now());
     // Another run asks for the last job once its lease would have run out, had nobody renewed it.
-    const rival = new Promise((resolve) => setTimeout(resolve, 1_300)).then(() =>
+    const rival = new Promise((resolve) => setTimeout(resolve, 4_000)).then(() =>
       store.acquireLease(keys[2]!, 'rival-dispatch', 60_000, Date.now()),
     );
     const { result: summary } = await captureOutput(() =>
@@ -445,13 +445,13 @@ describe('job runner', () => {
         store,
         keys,
         owner: 'runner-wait',
-        leaseMs: 900,
+        leaseMs: 3_000,
         buildId: 'project:wait',
         concurrency: 1,
         logger,
         metrics,
         reconcile: async () => {
-          await new Promise((resolve) => setTimeout(resolve, 800));
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
           return { action: 'up-to-date', digest: `sha256:${'5'.repeat(64)}`, bytesCopied: 0 } as never;
         },
       }),
