@@ -3,8 +3,10 @@
  * once against a CodeBuild that runs 3 builds and queues at most 15 more,
  * refusing StartBuild past that (AccountLimitExceededException). Every tag
  * must replicate with nothing dead-lettered and no attempt counted against
- * any job. Time is scaled by 0.02 (lease 18 s, CodeBuild's queue timeout
- * 12 s).
+ * any job. Time is scaled by 0.1 (lease 90 s, CodeBuild's queue timeout
+ * 60 s, deferrals 1 to 30 s): a build here takes seconds, as one takes a
+ * minute in CodeBuild, so a queue of 15 behind 3 must fit in the queue
+ * timeout as it does deployed (at 0.02 every queued build would time out).
  *
  * `npm test` runs 200 tags (20 batches against 18 places: StartBuild is
  * refused many times over), which fits the CI budget on two cores; the
@@ -22,7 +24,7 @@ const REPOSITORY = 'e2e/capacity';
 beforeAll(async () => {
   runner = await startLocalRunner({
     config: { mapping: { prefixes: [{ from: 'e2e/', to: 'mirror/e2e/' }] } },
-    timeScale: 0.02,
+    timeScale: 0.1,
     maxConcurrentBuilds: 3,
     maxQueuedBuilds: 15,
     logLevel: 'WARN',
