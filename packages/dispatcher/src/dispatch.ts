@@ -36,9 +36,9 @@ export interface DispatchDependencies {
   /** Jitter of deferral delays (tests). */
   random?: () => number;
   /**
-   * The invocation's remaining time (Lambda's context.getRemainingTimeInMillis). When less than a third of the time
-   * the batch started with is left, the records not handled yet are deferred rather than risk the timeout, which would
-   * fail the whole batch and use up a receive of every message.
+   * The invocation's remaining time (Lambda's context.getRemainingTimeInMillis). When less than half of the time the
+   * batch started with is left, the records not handled yet are deferred rather than risk the timeout, which would
+   * fail the whole batch, use up a receive of every message and bring back the ones already deferred a second time.
    */
   remainingMs?: () => number;
 }
@@ -111,7 +111,7 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const jobOfMessage = new Map<string, string>();
   const jobs = new Map<string, JobDisposition>();
   let deferredRecords = 0;
-  const reserveMs = deps.remainingMs === undefined ? 0 : deps.remainingMs() / 3;
+  const reserveMs = deps.remainingMs === undefined ? 0 : deps.remainingMs() / 2;
   const outOfTime = (): boolean => deps.remainingMs !== undefined && deps.remainingMs() < reserveMs;
 
   /** Sends a message's body to the retry queue; false when that failed too (the message must fail). */
