@@ -340,7 +340,9 @@ describe('a burst of 50 tags across 5 repositories', () => {
     const changes = runner.table.changes.filter((c) => keys.includes(c.key));
     expect(new Set(changes.map((c) => c.key)).size).toBe(50);
     const intervals = leaseIntervals(changes);
-    for (const interval of intervals) expect(interval.end).toBe('released');
+    // Nothing left held. A lease may end taken over only when no started build held it (a dispatch that timed out
+    // before its StartBuild, under load) or it had run out: concurrencyViolations below tells those from a violation.
+    for (const interval of intervals) expect(interval.end).not.toBe('held');
     // The late pushes were reconciled by a later lease of another build.
     for (const i of done)
       expect(new Set(intervals.filter((iv) => iv.key === keys[i]).map((iv) => iv.owner)).size).toBeGreaterThanOrEqual(
