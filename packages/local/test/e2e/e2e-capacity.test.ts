@@ -44,6 +44,9 @@ it(
     const tags = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
     const limit = createLimiter(16);
     await Promise.all(tags.map((tag) => limit(() => putManifest(runner.source, REPOSITORY, tag, image.root))));
+    // The first builds' tag writes wait on the link until CodeBuild has refused a build: capacity runs out whatever
+    // the machine's speed (on a fast one, 20 batches could otherwise drain through 18 places).
+    const slowLink = runner.destinationGate.hold(() => true);
     await Promise.all(
       tags.map((tag) =>
         limit(() =>
@@ -60,6 +63,8 @@ it(
       ),
     );
     const emitted = Date.now();
+    await waitFor(() => runner.codebuild.refused > 0, { timeoutMs: 60_000, what: 'CodeBuild to refuse a build' });
+    slowLink.release();
 
     await waitFor(
       async () => {
