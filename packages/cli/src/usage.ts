@@ -29,18 +29,8 @@ Options:
 Run "ecr-replicate help <command>" for a command's options.
 `;
 
-export const COPY_HELP = `Usage: ecr-replicate copy SOURCE DESTINATION [options]
-
-Copies an image between registries over the OCI distribution API: manifests
-byte for byte (the digest stays the same), every platform of an index, blobs
-streamed with their digests checked, referrers after their subject, the tag
-last. What the destination already has is skipped.
-
-SOURCE       registry/repository[:tag][@digest]   (tag defaults to "latest")
-DESTINATION  registry/repository[:tag]            (tag defaults to the source's)
-
-Options:
-  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
+/** The options `copy` and `sync` share: credentials, AWS profile and region, TLS, retries, the request trace. */
+const REGISTRY_ACCESS_HELP = `  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
                            password here is visible in the process list: prefer
   --src-creds-file FILE    the first line of FILE, USER:PASS ("-": standard input)
   --dest-creds USER:PASS   destination credentials (or env ECR_REPLICATE_DEST_CREDS)
@@ -68,7 +58,20 @@ Options:
   --retries N              retries per request after the first try (default 4)
   --debug                  trace every request on stderr: method, URL, status,
                            milliseconds (credentials and signatures masked)
-  --platform OS/ARCH[/VARIANT]
+`;
+
+export const COPY_HELP = `Usage: ecr-replicate copy SOURCE DESTINATION [options]
+
+Copies an image between registries over the OCI distribution API: manifests
+byte for byte (the digest stays the same), every platform of an index, blobs
+streamed with their digests checked, referrers after their subject, the tag
+last. What the destination already has is skipped.
+
+SOURCE       registry/repository[:tag][@digest]   (tag defaults to "latest")
+DESTINATION  registry/repository[:tag]            (tag defaults to the source's)
+
+Options:
+${REGISTRY_ACCESS_HELP}  --platform OS/ARCH[/VARIANT]
                            copy only this platform of an index (repeatable); the
                            new index has a different digest, and the tool says so
   --no-referrers           do not copy signatures, attestations and other referrers
@@ -131,35 +134,7 @@ Options:
   --config FILE            the replication configuration (JSON; default the
                            REPLICATION_CONFIG environment variable, else everything);
                            check one with "ecr-replicate config check FILE"
-  --src-creds USER:PASS    source credentials (or env ECR_REPLICATE_SRC_CREDS); a
-                           password here is visible in the process list: prefer
-  --src-creds-file FILE    the first line of FILE, USER:PASS ("-": standard input)
-  --dest-creds USER:PASS   destination credentials (or env ECR_REPLICATE_DEST_CREDS)
-  --dest-creds-file FILE   the same from FILE ("-": standard input)
-  --dest-secret ID         Secrets Manager secret (name or ARN) with the destination's
-                           AWS keys: fields user, accesskey, secretaccesskey,
-                           partition, accountid, optional region
-  --authfile FILE          auth file to read first (or env REGISTRY_AUTH_FILE); the
-                           Docker config is read after it
-  --src-profile NAME, --dest-profile NAME
-                           AWS profile for that side's ECR token (and, for the
-                           destination, its secret); default the standard AWS chain
-  --src-region REGION, --dest-region REGION
-                           AWS region of that side's API calls when the host does not
-                           say it (the destination secret's region, the source's ECR
-                           repository listing)
-  --ca-file [HOST=]FILE    trust the PEM certificate authorities in FILE, for HOST
-                           only or for every host (repeatable); a loopback HOST named
-                           here is spoken to over TLS
-  --tls-verify=false HOST  do not verify HOST's certificate (repeatable; loud; for an
-                           internal registry only: prefer --ca-file)
-  --plain-http HOST        talk plain HTTP to HOST (repeatable); loopback hosts
-                           (127.0.0.0/8, localhost, ::1) use plain HTTP unless named by
-                           --ca-file or --tls-verify, every other host TLS with verification
-  --retries N              retries per request after the first try (default 4)
-  --debug                  trace every request on stderr: method, URL, status,
-                           milliseconds (credentials and signatures masked)
-  --concurrency N          images copied at once (default 4); four times as many
+${REGISTRY_ACCESS_HELP}  --concurrency N          images copied at once (default 4); four times as many
                            requests while comparing
   --json                   one JSON object per line: each plan entry, each result,
                            then a summary (the default when stdout is not a terminal)
