@@ -15,7 +15,10 @@ const COMMON_SRC = path.join(REPO_ROOT, 'packages', 'common', 'src');
 
 let loaded;
 
-/** `{ parseReplicationConfig, destinationScope, PARTITION_NAMES, findPartitionOfRegion, ecrHost, isValidationError }` */
+/**
+ * `{ parseReplicationConfig, destinationScope, PARTITION_NAMES, findPartitionOfRegion, ecrHost, isValidationError,
+ * parseApiQuotas, formatApiQuotas }`
+ */
 function loadCommon() {
   if (loaded) return loaded;
   const result = esbuild.buildSync({
@@ -26,6 +29,7 @@ function loadCommon() {
         "export { PARTITION_NAMES, findPartitionOfRegion } from './registry/partition';",
         "export { ecrHost } from './registry/ecr-host';",
         "export { ValidationError } from './errors';",
+        "export { parseApiQuotas, formatApiQuotas } from './quotas';",
       ].join('\n'),
       resolveDir: COMMON_SRC,
       sourcefile: 'deploy-common-entry.ts',

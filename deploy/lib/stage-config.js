@@ -513,6 +513,19 @@ module.exports = {
       throw new StageConfigError('param "createRepositories" must be true or false');
     return text;
   }),
+  /** DEST_API_QUOTAS: the destination's request quotas the workers pace at, every API named; or 'off'. */
+  destApiQuotas: resolver(['destinationApiQuotas'], ({ destinationApiQuotas }) => {
+    const { parseApiQuotas, formatApiQuotas } = loadCommon();
+    const text =
+      destinationApiQuotas === undefined || destinationApiQuotas === null ? '' : String(destinationApiQuotas);
+    let quotas;
+    try {
+      quotas = parseApiQuotas(text);
+    } catch (error) {
+      throw new StageConfigError(`param "destinationApiQuotas": ${error.message}`);
+    }
+    return quotas === 'off' ? 'off' : formatApiQuotas(quotas);
+  }),
   /** The principals allowed to send to the request queue: the stack's senders' roles and the operator role. */
   requestSenders: async ({ resolveVariable }) => {
     const roles = await resolveVariable('self:custom.requestSenders');

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   ReplicationError,
   describeDestinationSecret,
+  formatApiQuotas,
   partitionOfRegion,
   type DestinationSecret,
   type EcrRegistry,
@@ -48,9 +49,24 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     { ...destinationIdentity(secret, settings.destRegion), fips: guard?.destUseFipsEndpoint ?? false },
     settings.destRegistry,
   );
-  const destination = ecrClient(destinationEndpoint, keys);
+  // The destination's quotas are one budget for every worker (builds and copy Lambdas), kept in the job table.
+  const quotas = settings.destApiQuotas;
+  const pacer =
+    quotas === 'off'
+      ? undefined
+      : deps.store.pacingBudget(destinationEndpoint.host, quotas, {
+          onTableError: (error) =>
+            logger.warn('pacing: the job table failed a draw; pacing this worker alone meanwhile', {
+              error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+            }),
+        });
+  const destination = ecrClient(destinationEndpoint, keys, undefined, pacer);
   deps.clients.push(destination);
-  logger.info('destination', { registry: destinationEndpoint.host, secret: describeDestinationSecret(secret) });
+  logger.info('destination', {
+    registry: destinationEndpoint.host,
+    secret: describeDestinationSecret(secret),
+    quotas: quotas === 'off' ? 'off' : formatApiQuotas(quotas),
+  });
 
   // The source registry is the event's account and region, reached with the worker's own role.
   const sourceRegistryOf = (job: JobRecord): EcrRegistry => ({
@@ -100,7 +116,7 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     }
   };
 
-  return runJobs({
+  const summary = await runJobs({
     store: deps.store,
     keys: settings.jobKeys,
     owner: settings.leaseOwner,
@@ -124,4 +140,11 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
       });
     },
   });
+  if (pacer !== undefined) {
+    const { waitedMs, slowdowns, throttles, draws } = pacer.stats;
+    deps.metrics.addMetric('PacingWaitSeconds', MetricUnit.Seconds, waitedMs / 1000);
+    deps.metrics.addMetric('DestinationThrottles', MetricUnit.Count, slowdowns + throttles);
+    logger.info('pacing', { draws, waitedSeconds: waitedMs / 1000, slowdowns, throttles });
+  }
+  return summary;
 }

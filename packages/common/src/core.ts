@@ -11,3 +11,4 @@ export * from './registry/reference';
 export * from './registry/referrer-tag';
 export * from './masking';
 export * from './text/suggest';
+export * from './quotas';

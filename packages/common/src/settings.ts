@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCode, ValidationError } from './errors';
 import { parseReplicationConfigJson } from './models/config';
 import { parseWith } from './validation';
+import { parseApiQuotas } from './quotas';
 
 /**
  * The environment of every component, defined once: each variable's name and
@@ -61,6 +62,11 @@ export const EnvName = {
   sweepPendingSeconds: 'SWEEP_PENDING_SECONDS',
   /** Tags the scheduled repair (drift repair) compares at once. */
   repairConcurrency: 'REPAIR_CONCURRENCY',
+  /**
+   * The destination's request quotas the workers pace their calls at (`quotas.ts`): unset for ECR's defaults, `off`,
+   * or `PutImage=20,UploadLayerPart=1000` (requests per second; unnamed APIs keep their defaults).
+   */
+  destApiQuotas: 'DEST_API_QUOTAS',
 } as const;
 
 export type SettingName = keyof typeof EnvName;
@@ -214,6 +220,17 @@ const SETTING_SCHEMAS = {
   sourceAccountId: optionalMatching(/^\d{12}$/, 'must be a 12-digit AWS account id'),
   sourceRegion: optionalMatching(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1'),
   sweepPendingSeconds: wholeNumber(1, 86_400, DEFAULT_SWEEP_PENDING_SECONDS),
+  destApiQuotas: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      try {
+        return parseApiQuotas(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    }),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -292,6 +309,7 @@ export const WorkerSettings = defineSettings('worker', [
   'destRegistry',
   'sourceRegistry',
   'destRegion',
+  'destApiQuotas',
 ]);
 export type WorkerSettings = SettingsOf<
   | 'jobTable'
@@ -303,6 +321,7 @@ export type WorkerSettings = SettingsOf<
   | 'destRegistry'
   | 'sourceRegistry'
   | 'destRegion'
+  | 'destApiQuotas'
 >;
 
 /**

@@ -1,6 +1,6 @@
 import type { DestinationSecret } from '@ecr-replicate/common';
 import { ErrorCode, ReplicationError, ecrHost, type EcrRegistry } from '@ecr-replicate/common/core';
-import type { RequestRetryPolicy } from '@ecr-replicate/oci';
+import type { Pacer, RequestRetryPolicy } from '@ecr-replicate/oci';
 import { RegistryClient, usesPlainHttp } from '@ecr-replicate/oci';
 import { ecrCredentials, type AwsKeys } from './token';
 
@@ -56,6 +56,8 @@ export function ecrClient(
   endpoint: RegistryEndpoint,
   keys: AwsKeys | undefined,
   retry?: RequestRetryPolicy,
+  /** The destination's quota budget (the worker's, shared through the job table); none for a source. */
+  pacer?: Pacer,
 ): RegistryClient {
   return new RegistryClient({
     host: endpoint.host,
@@ -63,5 +65,6 @@ export function ecrClient(
     basicUpFront: true,
     credentials: () => ecrCredentials(endpoint.identity, keys),
     ...(retry ? { retry } : {}),
+    ...(pacer ? { pacer } : {}),
   });
 }

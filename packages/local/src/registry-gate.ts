@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
+import type { PacedApi } from '@ecr-replicate/common';
 import { listenOnLoopback, upstreamAgent, upstreamHeaders } from '@ecr-replicate/testing';
 
 /**
@@ -9,9 +10,23 @@ import { listenOnLoopback, upstreamAgent, upstreamHeaders } from '@ecr-replicate
  * when it reached the registry and what it carried, can hold tag writes
  * (a slow link: the request waits at the gate; if the client gives up
  * meanwhile, the request never reaches the registry, as a request whose
- * connection closed before it was sent), and can fail a fraction of all
- * requests with a 503 (chaos).
+ * connection closed before it was sent), can fail a fraction of all
+ * requests with a 503 (chaos), and can enforce request quotas the way ECR
+ * does: each quota-bound call (PutImage...) draws from a token bucket of its
+ * rate holding one second of calls, and a call past it is answered 429
+ * TOOMANYREQUESTS without reaching the registry.
  */
+
+/** Which quota-bound API a request is, by ECR's mapping of the distribution API. */
+export function gatedApiOf(method: string | undefined, url: string): PacedApi | undefined {
+  const path = url.split('?')[0] ?? '';
+  if (method === 'PUT' && /^\/v2\/.+\/manifests\/[^/]+$/.test(path)) return 'PutImage';
+  if (method === 'POST' && /^\/v2\/.+\/blobs\/uploads\/?$/.test(path)) return 'InitiateLayerUpload';
+  if (method === 'PATCH' && /^\/v2\/.+\/blobs\/uploads\/[^/]+$/.test(path)) return 'UploadLayerPart';
+  if (method === 'PUT' && /^\/v2\/.+\/blobs\/uploads\/[^/]+$/.test(path)) return 'CompleteLayerUpload';
+  if (method === 'HEAD' && /^\/v2\/.+\/blobs\/[a-z0-9]+:[a-f0-9]+$/.test(path)) return 'BatchCheckLayerAvailability';
+  return undefined;
+}
 
 /** One tag write seen by the gate. */
 export interface TagWrite {
@@ -45,6 +60,12 @@ export interface RegistryGate {
   setFaultRate(rate: number, random?: () => number): void;
   /** Requests failed by the fault rate. */
   readonly faults: number;
+  /** Enforces these rates (requests per second) from now on; undefined: none. */
+  setQuotas(quotas: Partial<Record<PacedApi, number>> | undefined): void;
+  /** Quota-bound calls that reached the gate, per API (answered or throttled). */
+  readonly quotaCalls: Readonly<Partial<Record<PacedApi, number>>>;
+  /** Calls answered 429 for their quota, per API. */
+  readonly throttled: Readonly<Partial<Record<PacedApi, number>>>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +90,28 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
   let faultRate = 0;
   let random: () => number = Math.random;
   let faults = 0;
+  let quotas: Partial<Record<PacedApi, number>> | undefined;
+  const buckets = new Map<PacedApi, { tokens: number; at: number }>();
+  const quotaCalls: Partial<Record<PacedApi, number>> = {};
+  const throttled: Partial<Record<PacedApi, number>> = {};
+  /** Whether a call of `api` fits its quota now (it takes a token), per a bucket of one second of calls. */
+  const withinQuota = (api: PacedApi): boolean => {
+    quotaCalls[api] = (quotaCalls[api] ?? 0) + 1;
+    const rate = quotas?.[api];
+    if (rate === undefined) return true;
+    const now = performance.now();
+    const capacity = Math.max(1, rate);
+    const bucket = buckets.get(api) ?? { tokens: capacity, at: now };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    buckets.set(api, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return true;
+    }
+    throttled[api] = (throttled[api] ?? 0) + 1;
+    return false;
+  };
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<number> =>
     new Promise((resolve) => {
@@ -105,6 +148,13 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
       req.resume();
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'chaos: injected 503' }] }));
+      return;
+    }
+    const api = gatedApiOf(req.method, req.url ?? '');
+    if (api !== undefined && !withinQuota(api)) {
+      req.resume();
+      res.writeHead(429, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: `Rate exceeded (${api})` }] }));
       return;
     }
     const body = await readBody(req);
@@ -170,6 +220,12 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
     get faults() {
       return faults;
     },
+    setQuotas(next) {
+      quotas = next;
+      buckets.clear();
+    },
+    quotaCalls,
+    throttled,
     async stop() {
       for (const hold of holds.splice(0)) hold.release();
       await server.close();

@@ -7,6 +7,7 @@ import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aw
 import {
   jobKeyOf,
   parseReplicationConfig,
+  type PacedApi,
   parseReplicationRequestJson,
   type EcrImageActionEvent,
   type JobRecord,
@@ -99,6 +100,16 @@ export interface LocalRunnerOptions {
   lambdaMinTimeoutMs?: number;
   /** The dispatcher's timeout in seconds before scaling (default 60, as deployed). */
   dispatcherTimeoutSeconds?: number;
+  /**
+   * Request quotas the destination enforces (requests per second; the gate answers 429 TOOMANYREQUESTS past them, as
+   * ECR does), scaled to the run. Default: none.
+   */
+  destinationQuotas?: Partial<Record<PacedApi, number>>;
+  /**
+   * DEST_API_QUOTAS of the workers: the rates they pace at, together (default: `destinationQuotas` when given, as a
+   * deployment configured to its account's quotas; otherwise `off`).
+   */
+  workerPacing?: string;
   /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
@@ -354,6 +365,14 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     table.fault = (call) => faults.dynamo?.(call);
     const destinationGate = await startRegistryGate(destinationLink);
     cleanups.push(() => destinationGate.stop());
+    destinationGate.setQuotas(options.destinationQuotas);
+    const workerPacing =
+      options.workerPacing ??
+      (options.destinationQuotas === undefined
+        ? 'off'
+        : Object.entries(options.destinationQuotas)
+            .map(([api, rate]) => `${api}=${rate}`)
+            .join(','));
     const sourceGate = await startRegistryGate(source);
     cleanups.push(() => sourceGate.stop());
     const tableName = 'ecr-replicate-local-jobs';
@@ -432,6 +451,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       JOB_TABLE: tableName,
       WORKER_PROJECT_NAME: projectName,
       LEASE_SECONDS: String(scaledLeaseSeconds),
+      DEST_API_QUOTAS: workerPacing,
       MAX_ATTEMPTS: String(settings.maxAttempts),
       SWEEP_PENDING_SECONDS: String(
         Math.max(1, Math.round((options.sweepPendingSeconds ?? 1_200) * settings.timeScale)),
@@ -532,6 +552,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         { name: 'DEST_REGION', value: DESTINATION_REGION },
         { name: 'REPLICATION_CONFIG', value: replicationConfigJson },
         { name: 'LEASE_SECONDS', value: String(scaledLeaseSeconds) },
+        { name: 'DEST_API_QUOTAS', value: workerPacing },
         { name: 'NODE_OPTIONS', value: '--enable-source-maps' },
         { name: 'POWERTOOLS_LOG_LEVEL', value: logLevel },
         // Local runs: the registries stand in for the ECR hosts.

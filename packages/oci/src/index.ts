@@ -4,6 +4,7 @@
  * manifests, blobs, tags and catalog, referrers) → copy engine.
  */
 export * from './transport/request-retry';
+export * from './transport/pacing';
 export * from './transport/registry-http-error';
 export * from './transport/registry-transport';
 export * from './transport/body';

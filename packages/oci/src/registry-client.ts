@@ -14,6 +14,7 @@ import type { CredentialSource } from './auth/authenticator';
 import { RegistryHttpError, parseRegistryErrorBody } from './transport/registry-http-error';
 import { RegistryTransport, type TransportTimeouts } from './transport/registry-transport';
 import type { ConnectionSettings } from './transport/connection';
+import { paced, type Pacer } from './transport/pacing';
 import { BODY_CAPS, discard, drain, header, readCapped } from './transport/body';
 import { paginate } from './api/paginate';
 import { paths } from './api/paths';
@@ -37,6 +38,11 @@ export interface RegistryClientOptions {
   onWarning?: (message: string) => void;
   /** Proxy, trusted authorities, certificate verification and request trace (`transport/connection.ts`). */
   connection?: ConnectionSettings;
+  /**
+   * The rate budget of the registry's quota-bound calls (manifest PUT, upload start, PATCH, commit, blob HEAD): each
+   * try waits for it, and a throttled answer slows it down (`transport/pacing.ts`). None: calls go at once.
+   */
+  pacer?: Pacer;
 }
 
 export interface ManifestData {
@@ -105,9 +111,11 @@ export class RegistryClient {
   private referrersProbe: Promise<unknown> | undefined;
   /** Repository each digest was last seen in, for cross-repository mounts. */
   private readonly blobHomes = new Map<string, string>();
+  private readonly pacer: Pacer | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.transport = new RegistryTransport(options);
+    this.pacer = options.pacer;
     this.host = options.host;
     this.baseUrl = this.transport.baseUrl;
     this.onWarning = options.onWarning ?? (() => undefined);
@@ -240,17 +248,19 @@ export class RegistryClient {
     if (manifest.bytes.length > MANIFEST_MAX_BYTES) throw this.tooLarge(what, manifest.bytes.length);
     const url = this.url(paths.manifest(repository, reference));
     await this.transport.retrying(what, async () => {
-      const response = await this.transport.send({
-        method: 'PUT',
-        url,
-        scope: push(repository),
-        what,
-        headers: { 'content-type': manifest.mediaType },
-        body: manifest.bytes,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      const response = await paced(this.pacer, 'PutImage', async () => {
+        const answer = await this.transport.send({
+          method: 'PUT',
+          url,
+          scope: push(repository),
+          what,
+          headers: { 'content-type': manifest.mediaType },
+          body: manifest.bytes,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        if (answer.statusCode !== 201 && answer.statusCode !== 200) throw await this.transport.failure(answer, what);
+        return answer;
       });
-      if (response.statusCode !== 201 && response.statusCode !== 200)
-        throw await this.transport.failure(response, what);
       drain(response);
       const stored = header(response, 'docker-content-digest');
       if (stored !== undefined && stored !== manifest.digest) {
@@ -438,18 +448,20 @@ export class RegistryClient {
   async blobExists(repository: string, digest: string): Promise<boolean> {
     const what = `HEAD blob ${repository}@${digest} on ${this.host}`;
     const url = this.url(paths.blob(repository, digest));
-    const exists = await this.transport.retrying(what, async () => {
-      const response = await this.transport.sendFollowing('HEAD', url, pull(repository), what);
-      if (response.statusCode === 404) {
-        drain(response);
-        return false;
-      }
-      if (response.statusCode === 200) {
-        drain(response);
-        return true;
-      }
-      throw await this.transport.failure(response, what);
-    });
+    const exists = await this.transport.retrying(what, () =>
+      paced(this.pacer, 'BatchCheckLayerAvailability', async () => {
+        const response = await this.transport.sendFollowing('HEAD', url, pull(repository), what);
+        if (response.statusCode === 404) {
+          drain(response);
+          return false;
+        }
+        if (response.statusCode === 200) {
+          drain(response);
+          return true;
+        }
+        throw await this.transport.failure(response, what);
+      }),
+    );
     if (exists) this.blobHomes.set(digest, repository);
     return exists;
   }
@@ -528,9 +540,12 @@ export class RegistryClient {
     repository: string,
   ): Promise<UploadStart> {
     return this.transport.retrying(what, async () => {
-      const response = await this.transport.send({ method: 'POST', url, scope, what });
-      if (response.statusCode !== 202 && !(response.statusCode === 201 && mounting))
-        throw await this.transport.failure(response, what);
+      const response = await paced(this.pacer, 'InitiateLayerUpload', async () => {
+        const answer = await this.transport.send({ method: 'POST', url, scope, what });
+        if (answer.statusCode !== 202 && !(answer.statusCode === 201 && mounting))
+          throw await this.transport.failure(answer, what);
+        return answer;
+      });
       drain(response);
       if (response.statusCode === 201) {
         this.blobHomes.set(digest, repository);
@@ -564,20 +579,23 @@ export class RegistryClient {
    */
   async patchUpload(repository: string, location: string, body: Readable, size: number): Promise<string> {
     const what = `PATCH upload to ${repository} on ${this.host}`;
-    const response = await this.transport.send({
-      method: 'PATCH',
-      url: location,
-      scope: push(repository),
-      what,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(size),
-        'content-range': `0-${Math.max(0, size - 1)}`,
-      },
-      body,
+    const response = await paced(this.pacer, 'UploadLayerPart', async () => {
+      const answer = await this.transport.send({
+        method: 'PATCH',
+        url: location,
+        scope: push(repository),
+        what,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+          'content-range': `0-${Math.max(0, size - 1)}`,
+        },
+        body,
+      });
+      if (answer.statusCode !== 202 && answer.statusCode !== 201 && answer.statusCode !== 204)
+        throw await this.transport.failure(answer, what);
+      return answer;
     });
-    if (response.statusCode !== 202 && response.statusCode !== 201 && response.statusCode !== 204)
-      throw await this.transport.failure(response, what);
     drain(response);
     const next = header(response, 'location');
     return next === undefined ? location : this.uploadUrl(next, location, what);
@@ -588,16 +606,19 @@ export class RegistryClient {
     const what = `commit upload of ${digest} to ${repository} on ${this.host}`;
     const url = new URL(location);
     url.searchParams.set('digest', digest);
-    const response = await this.transport.send({
-      method: 'PUT',
-      url: url.toString(),
-      scope: push(repository),
-      what,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
-      body: Buffer.alloc(0),
+    const response = await paced(this.pacer, 'CompleteLayerUpload', async () => {
+      const answer = await this.transport.send({
+        method: 'PUT',
+        url: url.toString(),
+        scope: push(repository),
+        what,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
+        body: Buffer.alloc(0),
+      });
+      if (answer.statusCode !== 201 && answer.statusCode !== 204 && answer.statusCode !== 200)
+        throw await this.transport.failure(answer, what);
+      return answer;
     });
-    if (response.statusCode !== 201 && response.statusCode !== 204 && response.statusCode !== 200)
-      throw await this.transport.failure(response, what);
     drain(response);
     this.blobHomes.set(digest, repository);
   }

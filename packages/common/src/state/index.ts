@@ -5,3 +5,4 @@
  */
 export * from './job-store';
 export * from './job-table';
+export * from './pacing-budget';

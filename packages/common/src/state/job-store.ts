@@ -14,6 +14,8 @@ import { jobKeyOf, originOf, type ReplicationRequest, type RequestOrigin } from 
 import { parseWith } from '../validation';
 import { attributeNamesOf, attributeValuesOf, buildUpdate, type UpdateSpec } from './expressions';
 import { JOB_TABLE_REPOSITORY_INDEX } from './job-table';
+import { PacingBudget, isPacingItem, type PacingBudgetOptions } from './pacing-budget';
+import type { ApiQuotas } from '../quotas';
 
 /**
  * The job table: one record per job key (`<destination repository>:<tag>`, or
@@ -484,6 +486,14 @@ export class JobStore {
   }
 
   /**
+   * The destination's quota budget, kept in this table beside the jobs (pacing-budget.ts): every worker that draws
+   * from the budget of one `scope` (the destination registry) shares it.
+   */
+  pacingBudget(scope: string, quotas: ApiQuotas, options: PacingBudgetOptions = {}): PacingBudget {
+    return new PacingBudget(this.client, this.tableName, scope, quotas, options);
+  }
+
+  /**
    * The record of a job (strongly consistent read), or undefined. Throws INVALID_INPUT when the stored item is
    * malformed.
    */
@@ -520,7 +530,8 @@ export class JobStore {
     } catch (error) {
       throw this.awsError('scan', '*', error);
     }
-    const records = (output.Items ?? []).map((item) => this.parseRecord(item));
+    // The pacing budget's items share the table (pacing-budget.ts): they are not jobs.
+    const records = (output.Items ?? []).filter((item) => !isPacingItem(item)).map((item) => this.parseRecord(item));
     return output.LastEvaluatedKey === undefined
       ? { records }
       : { records, cursor: encodeCursor(output.LastEvaluatedKey) };

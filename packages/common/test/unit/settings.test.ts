@@ -10,6 +10,7 @@ import {
   parseIngestSettings,
   parseRetryForwardSettings,
   parseWorkerSettings,
+  DEFAULT_DESTINATION_API_QUOTAS,
 } from '../../src';
 import { validationError } from '../fixtures';
 
@@ -177,6 +178,23 @@ describe('variable lists', () => {
       'DEST_REGISTRY',
       'SOURCE_REGISTRY',
       'DEST_REGION',
+      'DEST_API_QUOTAS',
     ]);
+  });
+
+  it('reads the destination quotas the worker paces at, naming a bad one', () => {
+    const env = {
+      JOB_TABLE: 'jobs',
+      JOB_KEYS: '["a:b"]',
+      LEASE_OWNER: 'owner-1',
+      DEST_SECRET_ID: 'secret',
+    };
+    expect(parseWorkerSettings(env).destApiQuotas).toEqual(DEFAULT_DESTINATION_API_QUOTAS);
+    expect(parseWorkerSettings({ ...env, DEST_API_QUOTAS: 'off' }).destApiQuotas).toBe('off');
+    expect(parseWorkerSettings({ ...env, DEST_API_QUOTAS: 'PutImage=40' }).destApiQuotas).toMatchObject({
+      PutImage: 40,
+      UploadLayerPart: 500,
+    });
+    expect(() => parseWorkerSettings({ ...env, DEST_API_QUOTAS: 'PutImage=-1' })).toThrow(/DEST_API_QUOTAS/);
   });
 });

@@ -1,5 +1,6 @@
 import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common/core';
 import { RegistryHttpError } from './registry-http-error';
+import { isThrottle } from './pacing';
 
 /** How hard to try a registry request before giving up. */
 export interface RequestRetryPolicy {
@@ -9,9 +10,19 @@ export interface RequestRetryPolicy {
   baseDelayMs: number;
   /** Ceiling of one backoff and of an honoured Retry-After. */
   maxDelayMs: number;
+  /**
+   * Tries of a request the registry keeps refusing for its rate (429, ThrottlingException), counted apart from
+   * `attempts`: throttling slows a copy down, it does not fail it while the registry is otherwise well (default 12).
+   */
+  throttledAttempts?: number;
 }
 
-export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 20_000 };
+export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = {
+  attempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 20_000,
+  throttledAttempts: 12,
+};
 
 /**
  * A failure worth another try: the registry was throttling or failing (429,
@@ -95,20 +106,26 @@ export async function withRequestRetries<T>(
   operation: (attempt: number) => Promise<T>,
   onRetry?: (notice: RequestRetryNotice) => void,
 ): Promise<T> {
+  let failures = 0;
+  let throttles = 0;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await operation(attempt);
     } catch (thrown) {
       const error = classifyNetworkError(thrown, what);
       if (!isTransient(error)) throw error;
-      if (attempt >= policy.attempts) {
+      // A throttled try counts against its own budget; every other transient failure against `attempts`.
+      const throttled = isThrottle(error) && throttles < (policy.throttledAttempts ?? policy.attempts) - 1;
+      if (throttled) throttles += 1;
+      else failures += 1;
+      if (!throttled && failures >= policy.attempts) {
         throw new ReplicationError(error.code, `${what} failed after ${attempt} tries: ${error.message}`, {
           retryable: true,
           details: { ...error.details, tries: attempt },
           cause: error,
         });
       }
-      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** ((throttled ? throttles : failures) - 1));
       const jittered = Math.random() * backoff;
       const delayMs = Math.min(policy.maxDelayMs, Math.max(jittered, error.retryAfterMs ?? 0));
       onRetry?.({ attempt, delayMs, error: toReplicationError(error) });

@@ -546,6 +546,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         'DEST_USE_FIPS_ENDPOINT',
         'SOURCE_ACCOUNT_ID',
         'SOURCE_REGION',
+        'DEST_API_QUOTAS',
       ]),
     );
     // The configuration lives in the store, not in the environment.
@@ -554,6 +555,10 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(byName.JOB_TABLE).toEqual({ Ref: 'JobTable' });
     expect(byName.DEST_SECRET_ID).toBe(props(t, 'DestinationSecret').Name);
     expect(byName.CREATE_REPOSITORIES).toBe('true');
+    // Every worker paces its destination calls at ECR's default quotas, every API named.
+    expect(byName.DEST_API_QUOTAS).toBe(
+      'PutImage=10,InitiateLayerUpload=100,UploadLayerPart=500,CompleteLayerUpload=100,BatchCheckLayerAvailability=1000',
+    );
     // The worker refuses requests for another account or region than the stack's own.
     expect(byName.SOURCE_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
     expect(byName.SOURCE_REGION).toEqual({ Ref: 'AWS::Region' });
