@@ -72,11 +72,16 @@ const R = {
     message: 'the copy path loads no sync, status, job-table or queue code: main.ts requires those commands on use',
   },
   workerDeps: {
-    regex: OURS(['build-worker', 'cli', 'repair', 'ingest', 'dispatcher']),
+    regex: OURS(['build-worker', 'cli', 'repair', 'ingest', 'dispatcher', 'copy-lambda']),
     message: 'the worker uses the libraries (common, oci, ecr), never the command or another Lambda',
   },
+  copyLambdaDeps: {
+    regex: OURS(['copy-lambda', 'cli', 'repair', 'ingest', 'dispatcher']),
+    message:
+      'the copy Lambda runs the worker code (build-worker, oci, ecr, common); never the command or another Lambda',
+  },
   lambdaDeps: {
-    regex: OURS(['ingest', 'dispatcher', 'cli', 'oci', 'ecr', 'repair', 'build-worker']),
+    regex: OURS(['ingest', 'dispatcher', 'cli', 'oci', 'ecr', 'repair', 'build-worker', 'copy-lambda']),
     message: 'ingest and the dispatcher hand work on through the queue and the job table; they load no copy code',
   },
 };
@@ -135,5 +140,6 @@ export const boundaries = [
   deny(['packages/cli/src/**/*.ts'], ...cliBase),
   deny(CLI_COPY_PATH, ...cliBase, R.awsValues, R.commonRootValues, R.copyPathLibraries),
   deny(['packages/build-worker/src/**/*.ts'], R.workerDeps, ...everywhere),
+  deny(['packages/copy-lambda/src/**/*.ts'], R.copyLambdaDeps, ...everywhere),
   deny(['packages/ingest/src/**/*.ts', 'packages/dispatcher/src/**/*.ts'], R.lambdaDeps, ...everywhere),
 ];

@@ -2,3 +2,5 @@
 export * from './worker';
 export * from './runner';
 export * from './reconcile';
+export * from './hand-over';
+export * from './lease';

@@ -24,6 +24,8 @@ export interface ReconcileContext {
   onEvent?: CopyEventListener;
   /** Times the source tag may move under a copy before the job is handed back for a retry. */
   maxRounds?: number;
+  /** Called before each blob transfer starts; throwing stops the copy before it (the copy Lambda's time budget). */
+  beforeBlob?: (blob: { digest: string; size: number }) => void;
 }
 
 /**
@@ -54,6 +56,7 @@ async function reconcileTag(job: JobRecord, tag: string, context: ReconcileConte
         destination: { client: destination, repository: job.destinationRepository, tag },
         ...(context.onEvent ? { onEvent: context.onEvent } : {}),
         ...(context.fence ? { beforeTagWrite: context.fence } : {}),
+        ...(context.beforeBlob ? { beforeBlob: context.beforeBlob } : {}),
         beforeTag: async () => {
           const now = await source.headManifest(job.sourceRepository, tag);
           if (now?.digest !== head.digest) {
@@ -105,6 +108,7 @@ async function reconcileDigest(job: JobRecord, context: ReconcileContext): Promi
     destination: { client: destination, repository: job.destinationRepository },
     ...(context.onEvent ? { onEvent: context.onEvent } : {}),
     ...(context.fence ? { beforeTagWrite: context.fence } : {}),
+    ...(context.beforeBlob ? { beforeBlob: context.beforeBlob } : {}),
   });
   return { action: 'copied', digest: copy.digest, bytesCopied: copy.bytes.copied, copy };
 }

@@ -1,9 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ErrorCode, ReplicationError, toReplicationError, type JobRecord } from '@ecr-replicate/common';
+import { ErrorCode, ReplicationError, toReplicationError, type Executor, type JobRecord } from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
 import { createLimiter } from '@ecr-replicate/oci';
+import { isJobHandOver } from './hand-over';
 import { JobLease } from './lease';
 import type { Reconciliation } from './reconcile';
 
@@ -20,6 +21,8 @@ export interface RunJobsOptions {
   metrics: Metrics;
   /** Jobs reconciled at once (default 3). */
   concurrency?: number;
+  /** Who runs the jobs, recorded with each outcome (default codebuild). */
+  executor?: Executor;
   now?: () => number;
 }
 
@@ -33,6 +36,10 @@ export interface RunSummary {
   retry: string[];
   /** Another worker holds the lease now, or it could not be renewed; nothing recorded. */
   lost: string[];
+  /** Stopped by a JobHandOver (the copy Lambda's budget): nothing recorded, the lease kept for the next executor. */
+  handedOver: string[];
+  /** The epoch of each lease this run held. */
+  leaseEpochs: Record<string, number>;
 }
 
 /**
@@ -45,10 +52,13 @@ export interface RunSummary {
  * stops the others.
  */
 export async function runJobs(options: RunJobsOptions): Promise<RunSummary> {
-  const summary: RunSummary = { completed: [], failed: [], retry: [], lost: [] };
+  const summary: RunSummary = { completed: [], failed: [], retry: [], lost: [], handedOver: [], leaseEpochs: {} };
   const limit = createLimiter(options.concurrency ?? 3);
   // Every lease is taken (and heart-beaten) from the start: the jobs that wait for their turn keep theirs too.
   const leases = await Promise.all(options.keys.map((key) => takeLease(key, options, summary)));
+  leases.forEach((lease) => {
+    if (lease !== undefined) summary.leaseEpochs[lease.jobKey] = lease.epoch;
+  });
   await Promise.all(
     options.keys.map((key, i) => {
       const lease = leases[i];
@@ -102,6 +112,7 @@ async function runJob(key: string, lease: JobLease, options: RunJobsOptions, sum
             ...(result.digest ? { replicatedDigest: result.digest } : {}),
             bytesCopied: result.bytesCopied,
             durationSeconds,
+            executor: options.executor ?? 'codebuild',
           },
           now(),
         );
@@ -123,6 +134,11 @@ async function runJob(key: string, lease: JobLease, options: RunJobsOptions, sum
             metrics.addMetric('SecondsFromEventToDone', MetricUnit.Seconds, Math.max(0, (now() - eventTime) / 1000));
         }
       } catch (error) {
+        if (isJobHandOver(error)) {
+          logger.info('job handed over, lease kept', { jobKey: key, pass, reason: error.reason });
+          summary.handedOver.push(key);
+          return;
+        }
         const failure = toReplicationError(error);
         if (failure.code === ErrorCode.LeaseLost) throw failure;
         if (failure.retryable) {
@@ -139,6 +155,7 @@ async function runJob(key: string, lease: JobLease, options: RunJobsOptions, sum
             status: 'FAILED',
             error: { code: failure.code, message: failure.message },
             durationSeconds: (now() - started) / 1000,
+            executor: options.executor ?? 'codebuild',
           },
           now(),
         );

@@ -9,12 +9,13 @@ import {
   partitionOfRegion,
   type DestinationSecret,
   type EcrRegistry,
+  type Executor,
   type JobRecord,
   type WorkerGuardSettings,
   type WorkerSettings,
 } from '@ecr-replicate/common';
 import { type JobStore } from '@ecr-replicate/common/state';
-import type { RegistryClient } from '@ecr-replicate/oci';
+import type { CopyEvent, RegistryClient } from '@ecr-replicate/oci';
 import { reconcile } from './reconcile';
 import { destinationIdentity, ecrClient, endpointOf } from '@ecr-replicate/ecr';
 import { runJobs, type RunSummary } from './runner';
@@ -32,8 +33,21 @@ export interface WorkerDependencies {
   clients: RegistryClient[];
   /** The account and region served, repository creation, FIPS (default: none checked, none created, no FIPS). */
   guard?: WorkerGuardSettings;
-  /** The build running the worker (CODEBUILD_BUILD_ID), recorded with each lease. */
+  /** The build running the worker (CODEBUILD_BUILD_ID), or the copy Lambda's invocation, recorded with each lease. */
   buildId?: string;
+  /** What an executor other than a worker build (the copy Lambda) adds to each job (default: a worker build). */
+  executor?: ExecutorHooks;
+}
+
+/** An executor's part in each job: the copy Lambda stops jobs that do not fit its time (throwing JobHandOver). */
+export interface ExecutorHooks {
+  executor: Executor;
+  /** Before a job's reconciliation (after it was admitted), with its source registry: may throw JobHandOver. */
+  beforeJob?: (job: JobRecord, source: RegistryClient) => Promise<void>;
+  /** Before each blob transfer of a job's copy: may throw JobHandOver (the copy stops before that blob). */
+  beforeBlob?: (job: JobRecord, blob: { digest: string; size: number }) => void;
+  /** Every event of a job's copy (bytes moved, blobs done). */
+  onCopyEvent?: (job: JobRecord, event: CopyEvent) => void;
 }
 
 /**
@@ -43,6 +57,7 @@ export interface WorkerDependencies {
  */
 export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummary> {
   const { settings, secret, logger } = deps;
+  const hooks = deps.executor;
   const keys = { accessKeyId: secret.accesskey, secretAccessKey: secret.secretaccesskey };
   const guard = deps.guard;
   const destinationEndpoint = endpointOf(
@@ -124,19 +139,25 @@ export async function runWorkerJobs(deps: WorkerDependencies): Promise<RunSummar
     ...(deps.buildId === undefined ? {} : { buildId: deps.buildId }),
     logger,
     metrics: deps.metrics,
+    executor: hooks?.executor ?? 'codebuild',
     reconcile: async (job, lease) => {
       await admit(job);
+      const source = sourceFor(job);
+      await hooks?.beforeJob?.(job, source);
+      const beforeBlob = hooks?.beforeBlob;
       return reconcile(job, {
-        source: sourceFor(job),
+        source,
         destination,
         config: settings.replicationConfig,
         fence: () => lease.fence(),
         removeTag: (repository, tag, signal) =>
           removeTag({ endpoint: destinationEndpoint, client: destination, keys }, repository, tag, signal),
         onEvent: (event) => {
+          hooks?.onCopyEvent?.(job, event);
           if (event.type === 'retry' || event.type === 'warning')
             logger.warn(`copy ${event.type}`, { jobKey: job.jobKey, ...event });
         },
+        ...(beforeBlob === undefined ? {} : { beforeBlob: (blob) => beforeBlob(job, blob) }),
       });
     },
   });

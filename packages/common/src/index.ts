@@ -14,6 +14,7 @@ export * from './models/job';
 export * from './models/secret';
 export * from './models/config';
 export * from './models/build-state-event';
+export * from './models/copy-invocation';
 export * from './rules/filters';
 export * from './rules/mapping';
 export * from './rules/destination-scope';

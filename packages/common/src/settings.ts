@@ -67,6 +67,15 @@ export const EnvName = {
    * or `PutImage=20,UploadLayerPart=1000` (requests per second; unnamed APIs keep their defaults).
    */
   destApiQuotas: 'DEST_API_QUOTAS',
+  /** The copy Lambda the dispatcher hands leased jobs to (name or ARN); unset or empty: CodeBuild only. */
+  copyFunctionName: 'COPY_FUNCTION_NAME',
+  /**
+   * Seconds the copy Lambda keeps back from its time limit for what follows a copy (the tag write, the job's record,
+   * a hand-off to CodeBuild): a blob starts only when it is expected to end before that.
+   */
+  copyReserveSeconds: 'COPY_RESERVE_SECONDS',
+  /** Throughput (MiB/s) the copy Lambda assumes for an image until it has measured its own. */
+  copyAssumedMibps: 'COPY_ASSUMED_MIBPS',
 } as const;
 
 export type SettingName = keyof typeof EnvName;
@@ -77,6 +86,10 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_REPAIR_CONCURRENCY = 8;
 /** Longer than the longest deferral (300 s) and retry delay (900 s) a PENDING job may legitimately wait. */
 export const DEFAULT_SWEEP_PENDING_SECONDS = 1_200;
+/** What the copy Lambda keeps back from its time limit (see COPY_RESERVE_SECONDS). */
+export const DEFAULT_COPY_RESERVE_SECONDS = 30;
+/** A conservative guess of a Lambda's throughput between partitions before it has measured its own. */
+export const DEFAULT_COPY_ASSUMED_MIBPS = 40;
 
 /** An environment: `process.env` or any map of names to optional strings. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -106,6 +119,22 @@ function wholeNumber(min: number, max: number, fallback: number) {
       const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
       if (!Number.isSafeInteger(value) || value < min || value > max) {
         ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+/** A decimal number within bounds (e.g. `0.5`), with a default when unset or empty. */
+function decimalNumber(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return fallback;
+      const value = /^\d+(?:\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+      if (!Number.isFinite(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a number from ${min} to ${max}` });
         return z.NEVER;
       }
       return value;
@@ -231,6 +260,12 @@ const SETTING_SCHEMAS = {
         return z.NEVER;
       }
     }),
+  copyFunctionName: optionalMatching(
+    /^(?:arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9_$-]{1,128})?$/,
+    'must be a Lambda function name or ARN',
+  ),
+  copyReserveSeconds: decimalNumber(0, 600, DEFAULT_COPY_RESERVE_SECONDS),
+  copyAssumedMibps: decimalNumber(0.1, 100_000, DEFAULT_COPY_ASSUMED_MIBPS),
 } as const satisfies Record<SettingName, z.ZodType>;
 
 /** The parsed values of the settings `K`. */
@@ -274,8 +309,11 @@ export const DispatchSettings = defineSettings('dispatcher (queue)', [
   'workerProjectName',
   'leaseSeconds',
   'retryQueueUrl',
+  'copyFunctionName',
 ]);
-export type DispatchSettings = SettingsOf<'jobTable' | 'workerProjectName' | 'leaseSeconds' | 'retryQueueUrl'>;
+export type DispatchSettings = SettingsOf<
+  'jobTable' | 'workerProjectName' | 'leaseSeconds' | 'retryQueueUrl' | 'copyFunctionName'
+>;
 
 /** Dispatcher, build-state handler: retries or fails the jobs of worker builds that died. */
 export const BuildStateSettings = defineSettings('dispatcher (build state)', [
@@ -322,6 +360,37 @@ export type WorkerSettings = SettingsOf<
   | 'sourceRegistry'
   | 'destRegion'
   | 'destApiQuotas'
+>;
+
+/**
+ * The copy Lambda: the worker's settings but its jobs and lease owner (they come with each invocation), the project it
+ * hands jobs over to, and its time budget.
+ */
+export const CopyLambdaSettings = defineSettings('copy Lambda', [
+  'jobTable',
+  'destSecretId',
+  'replicationConfig',
+  'leaseSeconds',
+  'destRegistry',
+  'sourceRegistry',
+  'destRegion',
+  'destApiQuotas',
+  'workerProjectName',
+  'copyReserveSeconds',
+  'copyAssumedMibps',
+]);
+export type CopyLambdaSettings = SettingsOf<
+  | 'jobTable'
+  | 'destSecretId'
+  | 'replicationConfig'
+  | 'leaseSeconds'
+  | 'destRegistry'
+  | 'sourceRegistry'
+  | 'destRegion'
+  | 'destApiQuotas'
+  | 'workerProjectName'
+  | 'copyReserveSeconds'
+  | 'copyAssumedMibps'
 >;
 
 /**
@@ -391,4 +460,5 @@ export const parseBuildStateSettings = (env?: Environment): BuildStateSettings =
 export const parseRetryForwardSettings = (env?: Environment): RetryForwardSettings => RetryForwardSettings.parse(env);
 export const parseSweepSettings = (env?: Environment): SweepSettings => SweepSettings.parse(env);
 export const parseWorkerSettings = (env?: Environment): WorkerSettings => WorkerSettings.parse(env);
+export const parseCopyLambdaSettings = (env?: Environment): CopyLambdaSettings => CopyLambdaSettings.parse(env);
 export const parseRepairSettings = (env?: Environment): RepairSettings => RepairSettings.parse(env);

@@ -3,6 +3,7 @@ import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambd
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   jobKeyOf,
@@ -16,6 +17,7 @@ import { normalizeEventTime, type JobStore } from '@ecr-replicate/common/state';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deferRequest, deferralFor, deferralsOf, type Deferral } from './back-pressure';
 import { startWorkerBuild } from './codebuild';
+import { invokeCopyLambda } from './copy-lambda';
 import { fifoBatchItemFailures } from './fifo-order';
 
 export interface DispatchDependencies {
@@ -25,6 +27,11 @@ export interface DispatchDependencies {
   sqs: SQSClient;
   retryQueueUrl: string;
   workerProjectName: string;
+  /**
+   * The copy Lambda, the first executor: leased jobs are handed to it (it hands what does not fit its time to a worker
+   * build, lease kept). Absent: every batch starts a worker build, as when the Lambda path is turned off.
+   */
+  copyLambda?: { client: LambdaClient; functionName: string };
   /** Lease length given to the worker build; it renews the lease while it runs. */
   leaseMs: number;
   logger: Logger;
@@ -192,7 +199,31 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
 
   const acquired = [...jobs].filter(([, disposition]) => disposition === 'acquired').map(([jobKey]) => jobKey);
   let started = 0;
-  if (acquired.length > 0) {
+  let invoked = false;
+  if (acquired.length > 0 && deps.copyLambda !== undefined) {
+    try {
+      const invocationId = await invokeCopyLambda(deps.copyLambda.client, {
+        functionName: deps.copyLambda.functionName,
+        jobKeys: acquired,
+        leaseOwner,
+      });
+      invoked = true;
+      started = acquired.length;
+      logger.info('handed jobs to the copy Lambda', { invocationId, leaseOwner, jobKeys: acquired });
+      metrics.addMetric('CopyInvocations', MetricUnit.Count, 1);
+      metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
+      await recordLeaseBuilds(acquired, leaseOwner, invocationId, deps, clock);
+    } catch (error) {
+      // The jobs are not lost: the same leases go to a worker build below.
+      logger.warn('could not invoke the copy Lambda; starting a worker build instead', {
+        leaseOwner,
+        jobKeys: acquired,
+        reason: toReplicationError(error).message,
+      });
+      metrics.addMetric('CopyInvokeFailures', MetricUnit.Count, 1);
+    }
+  }
+  if (acquired.length > 0 && !invoked) {
     try {
       const buildId = await startWorkerBuild(deps.codebuild, {
         projectName: deps.workerProjectName,

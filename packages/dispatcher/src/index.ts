@@ -1,4 +1,5 @@
 export * from './codebuild';
+export * from './copy-lambda';
 export * from './fifo-order';
 export * from './dispatch';
 export * from './build-state';

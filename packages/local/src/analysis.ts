@@ -60,7 +60,7 @@ export function leaseIntervals(changes: readonly TableChange[]): LeaseInterval[]
   return intervals;
 }
 
-/** A worker build as far as the analysis needs it. */
+/** A worker build (or a copy Lambda invocation) as far as the analysis needs it. */
 export interface BuildLifetime {
   id: string;
   leaseOwner?: string;
@@ -90,14 +90,16 @@ export function workWindows(
 ): WorkWindow[] {
   const windows: WorkWindow[] = [];
   for (const interval of leaseIntervals(changes)) {
-    const build = builds.find((b) => b.leaseOwner === interval.owner);
-    // no process ran under this lease (StartBuild failed or not started yet)
-    if (build?.startedAt === undefined) continue;
-    const processEnd = build.endedAt ?? now;
-    const leaseEnd = interval.end === 'released' ? (interval.to as number) : processEnd;
-    const from = Math.max(interval.from, build.startedAt);
-    const to = Math.min(leaseEnd, processEnd);
-    if (to > from) windows.push({ key: interval.key, owner: interval.owner, buildId: build.id, from, to });
+    // Every executor of the owner: its build, or the copy Lambda's invocation and the build it handed over to.
+    for (const build of builds.filter((b) => b.leaseOwner === interval.owner)) {
+      // no process ran under this lease (StartBuild failed or not started yet)
+      if (build.startedAt === undefined) continue;
+      const processEnd = build.endedAt ?? now;
+      const leaseEnd = interval.end === 'released' ? (interval.to as number) : processEnd;
+      const from = Math.max(interval.from, build.startedAt);
+      const to = Math.min(leaseEnd, processEnd);
+      if (to > from) windows.push({ key: interval.key, owner: interval.owner, buildId: build.id, from, to });
+    }
   }
   return windows;
 }

@@ -43,6 +43,8 @@ export interface LocalBuild {
   readonly leaseOwner?: string;
   status: BuildStatus;
   readonly queuedAt: number;
+  /** When the build left the queue (its provisioning began; epoch ms). */
+  provisionedFrom?: number;
   /** When the worker process started and ended (epoch ms). */
   startedAt?: number;
   endedAt?: number;
@@ -90,6 +92,11 @@ export interface LocalCodeBuildOptions {
   maxQueuedBuilds?: number;
   /** A build still QUEUED after this long ends TIMED_OUT without running (the project's QueuedTimeoutInMinutes). */
   queuedTimeoutMs?: number;
+  /**
+   * The time a build spends once it leaves the queue before its command runs: CodeBuild's PROVISIONING,
+   * DOWNLOAD_SOURCE and INSTALL phases (default 0). The build holds a concurrent-build slot meanwhile.
+   */
+  provisioningMs?: number;
   /** Fault injection: an error StartBuild throws instead of starting (chaos, tests). */
   refuse?: (input: StartBuildCommandInput) => Error | undefined;
   /** Receives every state change event (EventBridge → the build-state rule). */
@@ -119,6 +126,7 @@ interface BuildState extends LocalBuild {
   idempotencyToken?: string;
   ran: boolean;
   queueTimer?: NodeJS.Timeout;
+  provisionTimer?: NodeJS.Timeout;
   appendOutput(text: string): void;
   resolveFinished(build: LocalBuild): void;
 }
@@ -242,6 +250,14 @@ export class LocalCodeBuild {
     const build = this.states.find((b) => b.id === buildId || b.arn === buildId);
     if (build === undefined) return false;
     build.stopRequested = true;
+    if (build.provisionTimer !== undefined) {
+      clearTimeout(build.provisionTimer);
+      delete build.provisionTimer;
+      this.running -= 1;
+      this.end(build, 'STOPPED');
+      this.next();
+      return true;
+    }
     if (build.status === 'QUEUED') {
       this.waiting.splice(this.waiting.indexOf(build), 1);
       this.end(build, 'STOPPED');
@@ -260,6 +276,13 @@ export class LocalCodeBuild {
     this.closed = true;
     for (const build of this.waiting.splice(0)) {
       if (build.queueTimer) clearTimeout(build.queueTimer);
+      build.status = 'STOPPED';
+      build.resolveFinished(build);
+    }
+    for (const build of this.states) {
+      if (build.provisionTimer === undefined) continue;
+      clearTimeout(build.provisionTimer);
+      delete build.provisionTimer;
       build.status = 'STOPPED';
       build.resolveFinished(build);
     }
@@ -301,6 +324,21 @@ export class LocalCodeBuild {
   }
 
   private run(build: BuildState): void {
+    if (build.queueTimer) clearTimeout(build.queueTimer);
+    build.provisionedFrom = Date.now();
+    const provisioningMs = this.options.provisioningMs ?? 0;
+    if (provisioningMs <= 0) {
+      this.spawnWorker(build);
+      return;
+    }
+    build.provisionTimer = setTimeout(() => {
+      delete build.provisionTimer;
+      if (this.closed) return;
+      this.spawnWorker(build);
+    }, provisioningMs);
+  }
+
+  private spawnWorker(build: BuildState): void {
     const env: Record<string, string> = {};
     for (const name of INHERITED) {
       const value = process.env[name];
@@ -318,7 +356,6 @@ export class LocalCodeBuild {
     for (const v of build.variables) env[v.name] = v.value;
     Object.assign(env, this.options.processEnvironment);
 
-    if (build.queueTimer) clearTimeout(build.queueTimer);
     build.status = 'IN_PROGRESS';
     build.ran = true;
     build.startedAt = Date.now();

@@ -5,15 +5,22 @@ import type { Context } from 'aws-lambda';
 export type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
 /** A fresh Lambda context per invocation, as the runtime gives one. */
-export function lambdaContext(functionName: string, region: string, account: string, timeoutMs: number): Context {
+export function lambdaContext(
+  functionName: string,
+  region: string,
+  account: string,
+  timeoutMs: number,
+  requestId: string = randomUUID(),
+  memoryMb = 256,
+): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
+    memoryLimitInMB: String(memoryMb),
+    awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `local/[$LATEST]${randomUUID().replace(/-/g, '')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -41,6 +48,27 @@ export interface LocalFunctionOptions {
   /** Where an asynchronous invocation goes after its last failed try (the on-failure destination). */
   onFailure?: (record: AsyncFailureRecord) => void;
   onError?: (error: unknown) => void;
+  /**
+   * The cold start model (already scaled): an invocation that finds no idle warm container waits `ms` before its
+   * handler runs (Lambda's INIT phase, outside the function's timeout); a container stays warm `warmForMs` after its
+   * last invocation. Absent: no cold starts.
+   */
+  coldStart?: { ms: number; warmForMs: number };
+  /** The memory size the context reports (default 256). */
+  memoryMb?: number;
+}
+
+/** One invocation: when it ran, whether it started cold, how it ended. */
+export interface LocalInvocation {
+  readonly requestId: string;
+  readonly event: unknown;
+  /** When it was invoked; its handler started after the cold start, if any (epoch ms). */
+  readonly invokedAt: number;
+  handlerStartedAt?: number;
+  endedAt?: number;
+  coldStartMs: number;
+  outcome?: 'ok' | 'error' | 'timeout';
+  error?: string;
 }
 
 /** What Lambda sends to an on-failure destination: the event is in `requestPayload`. */
@@ -71,6 +99,10 @@ export class LocalFunction<E, R> {
   errors = 0;
   /** Invocations that ran past the timeout. */
   timeouts = 0;
+  /** Every invocation, in order. */
+  readonly runs: LocalInvocation[] = [];
+  /** When each warm container was last left idle (the cold start model). */
+  private readonly idleContainers: number[] = [];
 
   constructor(
     readonly name: string,
@@ -152,9 +184,33 @@ export class LocalFunction<E, R> {
   private async run(event: E): Promise<R> {
     this.invocations += 1;
     const timeoutMs = this.timeoutMs;
-    const context = lambdaContext(this.name, this.options.region, this.options.account, timeoutMs);
+    const requestId = randomUUID();
+    const record: LocalInvocation = { requestId, event, invokedAt: Date.now(), coldStartMs: 0 };
+    this.runs.push(record);
+    const cold = this.options.coldStart;
+    if (cold !== undefined) {
+      const now = Date.now();
+      // Containers idle for longer than warmForMs are gone.
+      while (this.idleContainers.length > 0 && now - (this.idleContainers[0] as number) > cold.warmForMs)
+        this.idleContainers.shift();
+      if (this.idleContainers.length > 0) {
+        this.idleContainers.pop();
+      } else {
+        record.coldStartMs = cold.ms;
+        await new Promise((resolve) => setTimeout(resolve, cold.ms));
+      }
+    }
+    const context = lambdaContext(
+      this.name,
+      this.options.region,
+      this.options.account,
+      timeoutMs,
+      requestId,
+      this.options.memoryMb,
+    );
     let timer: NodeJS.Timeout | undefined;
     const started = Date.now();
+    record.handlerStartedAt = started;
     try {
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(
@@ -162,15 +218,23 @@ export class LocalFunction<E, R> {
           timeoutMs,
         );
       });
-      return await Promise.race([this.handler(event, context), timedOut]);
+      const result = await Promise.race([this.handler(event, context), timedOut]);
+      record.outcome = 'ok';
+      return result;
     } catch (error) {
       // Ours, or middy's own (it gives up a few milliseconds before the deadline).
-      if (Date.now() - started >= timeoutMs - 100) this.timeouts += 1;
+      const timedOut = Date.now() - started >= timeoutMs - 100;
+      if (timedOut) this.timeouts += 1;
       this.errors += 1;
+      record.outcome = timedOut ? 'timeout' : 'error';
+      record.error = error instanceof Error ? error.message : String(error);
       this.options.onError?.(error);
       throw error;
     } finally {
       clearTimeout(timer);
+      record.endedAt = Date.now();
+      // The container is idle again (sorted: the oldest first).
+      if (cold !== undefined) this.idleContainers.push(record.endedAt);
     }
   }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import type { PacedApi } from '@ecr-replicate/common';
+import { Transform, type TransformCallback } from 'node:stream';
 import { listenOnLoopback, upstreamAgent, upstreamHeaders } from '@ecr-replicate/testing';
 
 /**
@@ -66,6 +67,11 @@ export interface RegistryGate {
   readonly quotaCalls: Readonly<Partial<Record<PacedApi, number>>>;
   /** Calls answered 429 for their quota, per API. */
   readonly throttled: Readonly<Partial<Record<PacedApi, number>>>;
+  /**
+   * Caps the bytes per second of every blob upload body crossing the gate, all uploads together (a slow or congested
+   * link); undefined lifts the cap. Applies to bytes arriving after the call.
+   */
+  setBlobUploadRate(bytesPerSecond: number | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -112,6 +118,22 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
     throttled[api] = (throttled[api] ?? 0) + 1;
     return false;
   };
+  let uploadRate: number | undefined;
+  // One budget for all uploads: the time at which the link is free to send the next byte.
+  let linkFreeAt = 0;
+  const throttle = (): Transform =>
+    new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+        const rate = uploadRate;
+        if (rate === undefined) {
+          callback(null, chunk);
+          return;
+        }
+        const now = performance.now();
+        linkFreeAt = Math.max(linkFreeAt, now) + (chunk.length / rate) * 1000;
+        setTimeout(() => callback(null, chunk), Math.max(0, linkFreeAt - now));
+      },
+    });
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<number> =>
     new Promise((resolve) => {
@@ -142,6 +164,42 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
       upstream.end(body);
     });
 
+  const forwardStreaming = (req: IncomingMessage, res: ServerResponse): Promise<number> =>
+    new Promise((resolve) => {
+      const upstream = httpRequest(
+        {
+          hostname: targetUrl.hostname,
+          port: targetUrl.port,
+          method: req.method,
+          path: req.url,
+          headers: upstreamHeaders(req.headers, targetUrl),
+          agent,
+        },
+        (answer) => {
+          const headers = { ...answer.headers };
+          const location = headers.location;
+          if (typeof location === 'string' && location.startsWith(targetUrl.origin))
+            headers.location = gateOrigin + location.slice(targetUrl.origin.length);
+          res.writeHead(answer.statusCode ?? 502, headers);
+          answer.pipe(res);
+          resolve(answer.statusCode ?? 502);
+        },
+      );
+      upstream.once('error', () => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+        resolve(502);
+      });
+      req.once('error', () => upstream.destroy());
+      if (
+        uploadRate !== undefined &&
+        (req.method === 'PATCH' || req.method === 'PUT') &&
+        /\/blobs\/uploads\//.test(req.url ?? '')
+      )
+        req.pipe(throttle()).pipe(upstream);
+      else req.pipe(upstream);
+    });
+
   const server = await listenOnLoopback(async (req, res) => {
     if (faultRate > 0 && random() < faultRate) {
       faults += 1;
@@ -157,8 +215,13 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
       res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: `Rate exceeded (${api})` }] }));
       return;
     }
-    const body = await readBody(req);
     const match = MANIFEST_PATH.exec(req.url ?? '');
+    if (match === null) {
+      // Blobs and the rest stream through (a blob of gigabytes is never held in memory).
+      await forwardStreaming(req, res);
+      return;
+    }
+    const body = await readBody(req);
     const reference = match?.[2] ?? '';
     const isTagWrite =
       match !== null && (req.method === 'PUT' || req.method === 'DELETE') && !reference.startsWith('sha256:');
@@ -226,6 +289,9 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
     },
     quotaCalls,
     throttled,
+    setBlobUploadRate(bytesPerSecond) {
+      uploadRate = bytesPerSecond;
+    },
     async stop() {
       for (const hold of holds.splice(0)) hold.release();
       await server.close();

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { InvokeCommand, LambdaClient, type InvokeCommandInput } from '@aws-sdk/client-lambda';
 import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import {
   jobKeyOf,
@@ -30,7 +31,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { LocalCodeBuild, type BuildStateChangeEvent, type LocalBuild, type WorkerProject } from './builds';
 import { ecrImageActionEvent, pushEvents, type PushedImage } from './ecr-events';
-import { LocalFunction, type AsyncFailureRecord, type LambdaHandler } from './lambda';
+import { LocalFunction, type AsyncFailureRecord, type LambdaHandler, type LocalInvocation } from './lambda';
 import { routeComponentLogs, type LogRouter } from './log-router';
 import { EventSourceMapping, LocalQueue, LocalServiceError } from './queues';
 import { startRegistryGate, type RegistryGate } from './registry-gate';
@@ -42,14 +43,18 @@ import { sleep, waitFor } from './wait';
  *
  *   emit(ECR event) → ingest handler → FIFO request queue → dispatcher (queue handler)
  *     → job table (dynalite) + StartBuild → worker child process → destination registry
+ *     (copyLambda: → job table + Invoke → the copy Lambda in this process → destination registry,
+ *      and what does not fit its scaled time → StartBuild, lease kept → worker child process)
  *     build end → build-state handler → retry queue (DelaySeconds) → retry handler → FIFO queue
  *     refused StartBuild / throttles → retry queue (deferral) → retry handler → FIFO queue
  *     every few (scaled) minutes: the sweeper → FIFO queue (stranded jobs)
  *
  * Time is scaled by `timeScale`: SQS delays and visibility timeouts, Lambda's
  * retry waits and timeouts (with a floor), leases (LEASE_SECONDS), CodeBuild's
- * queue timeout and the sweeper's schedule. CodeBuild is modelled with a
- * concurrent-build limit and a queue limit past which StartBuild is refused.
+ * queue timeout, the sweeper's schedule, the copy Lambda's timeout, reserve and
+ * cold start, and CodeBuild's provisioning. CodeBuild is modelled with a
+ * concurrent-build limit, a queue limit past which StartBuild is refused and a
+ * provisioning delay (see README, "The local runner's models").
  * Faults can be injected into every DynamoDB call (a proxy), SQS send and
  * delete, StartBuild, and registry request (gates in front of both registries).
  *
@@ -110,6 +115,26 @@ export interface LocalRunnerOptions {
    * deployment configured to its account's quotas; otherwise `off`).
    */
   workerPacing?: string;
+  /**
+   * The copy Lambda path: the dispatcher hands leased jobs to the copy Lambda (in this process, its time limit enforced,
+   * scaled), which hands what does not fit to a worker build, lease kept. Default false: every batch starts a worker
+   * build, as a deployment with the Lambda path turned off.
+   */
+  copyLambda?: boolean;
+  /** The copy Lambda's timeout in seconds before scaling (default 900, as deployed). */
+  copyLambdaTimeoutSeconds?: number;
+  /** The floor of the copy Lambda's scaled timeout (default 2000 ms). */
+  copyLambdaMinTimeoutMs?: number;
+  /** COPY_RESERVE_SECONDS before scaling (default 30, as deployed; scaled, never under 1 s on a busy machine). */
+  copyReserveSeconds?: number;
+  /** COPY_ASSUMED_MIBPS (default 40, as deployed). */
+  copyAssumedMibps?: number;
+  /** The modelled cold start of a copy Lambda container, in seconds before scaling (default 1). */
+  coldStartSeconds?: number;
+  /** How long an idle copy Lambda container stays warm, in seconds before scaling (default 600). */
+  warmForSeconds?: number;
+  /** CodeBuild's provisioning before the worker runs, in seconds before scaling (default 0; the model: 60). */
+  buildProvisioningSeconds?: number;
   /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
@@ -125,6 +150,7 @@ export type RunnerEvent =
   | { type: 'ingest'; event: EcrImageActionEvent; outcome: IngestOutcome }
   | { type: 'dispatch'; records: number; failed: number }
   | { type: 'build'; build: LocalBuild }
+  | { type: 'copy'; phase: 'start' | 'end'; invocation: LocalInvocation }
   | { type: 'retry-forwarded'; records: number; failed: number }
   | { type: 'dead-letter'; queue: string; body: string }
   | { type: 'sweep'; result: unknown };
@@ -144,6 +170,8 @@ export interface RunnerFaults {
   startBuild?: () => Error | undefined;
   /** Every StartBuild: true makes the call never answer (the dispatcher times out before its build starts). */
   startBuildHangs?: () => boolean;
+  /** Every Lambda Invoke of the copy Lambda: an error to refuse it with (the dispatcher starts a build instead). */
+  copyInvoke?: () => Error | undefined;
 }
 
 export type IngestOutcome = IngestResult | { kind: 'failed'; error: string };
@@ -164,12 +192,13 @@ interface Handlers {
   buildState: LambdaHandler<unknown, BuildStateResult>;
   retry: LambdaHandler<SQSEvent, SQSBatchResponse>;
   sweep: LambdaHandler<unknown, unknown>;
+  copy?: LambdaHandler<unknown, unknown>;
 }
 
 let handlersLoaded = false;
 
 /** The four Lambda handler modules, compiled (dist), loaded once with the current process.env. */
-function loadHandlers(): Handlers {
+function loadHandlers(withCopyLambda: boolean): Handlers {
   if (handlersLoaded) {
     throw new Error(
       'one local runner per process: the handler modules read their environment when they load (use one runner per jest test file)',
@@ -184,6 +213,9 @@ function loadHandlers(): Handlers {
       .handler,
     retry: (require('@ecr-replicate/dispatcher/dist/handlers/job-retries') as { handler: Handlers['retry'] }).handler,
     sweep: (require('@ecr-replicate/dispatcher/dist/handlers/sweep') as { handler: Handlers['sweep'] }).handler,
+    ...(withCopyLambda
+      ? { copy: (require('@ecr-replicate/copy-lambda/dist/handler') as { handler: Handlers['sweep'] }).handler }
+      : {}),
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
@@ -233,6 +265,12 @@ export interface LocalRunner {
   readonly eventsDeadLetterQueue: LocalQueue;
   readonly codebuild: LocalCodeBuild;
   readonly projectName: string;
+  /** Whether the dispatcher hands jobs to the copy Lambda. */
+  readonly copyLambda: boolean;
+  /** Every invocation of the copy Lambda (empty when the path is off). */
+  readonly copyInvocations: readonly LocalInvocation[];
+  /** The modelled delays, scaled, as applied: the copy Lambda's cold start and timeout, CodeBuild's provisioning. */
+  readonly models: { coldStartMs: number; copyTimeoutMs: number; copyReserveSeconds: number; provisioningMs: number };
   /** The source registry as events name it. */
   readonly sourceIdentity: { account: string; region: string };
   /** Registry credentials of the destination (for tools run by hand: `--dest-creds AWS:<password>`). */
@@ -241,7 +279,7 @@ export interface LocalRunner {
   readonly logFile: string;
   readonly tempDir: string;
   /** Lambda invocations so far, per function. */
-  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep', number>;
+  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep' | 'copy', number>;
   /** Dispatcher invocations that ran past their (scaled) timeout. */
   dispatcherTimeouts(): number;
   /** Runs the sweeper now (as its schedule does). */
@@ -438,6 +476,16 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
 
     // ---- the environment Lambda gives the handlers ----------------------------
     const projectName = 'ecr-replicate-local-worker';
+    const copyFunctionName = 'ecr-replicate-local-copy';
+    const copyLambdaEnabled = options.copyLambda ?? false;
+    const destinationSecretId = 'ecr-replicate-local/destination';
+    const copyReserveSeconds = Math.max(1, Math.round((options.copyReserveSeconds ?? 30) * timeScale * 1000) / 1000);
+    const coldStartMs = (options.coldStartSeconds ?? 1) * 1000 * timeScale;
+    const copyTimeoutMs = Math.max(
+      options.copyLambdaMinTimeoutMs ?? 2_000,
+      (options.copyLambdaTimeoutSeconds ?? 900) * 1000 * timeScale,
+    );
+    const provisioningMs = (options.buildProvisioningSeconds ?? 0) * 1000 * timeScale;
     const replicationConfigJson = JSON.stringify(config);
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
@@ -453,6 +501,14 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       LEASE_SECONDS: String(scaledLeaseSeconds),
       DEST_API_QUOTAS: workerPacing,
       MAX_ATTEMPTS: String(settings.maxAttempts),
+      COPY_FUNCTION_NAME: copyLambdaEnabled ? copyFunctionName : '',
+      // The copy Lambda's environment (the worker's, but its jobs; plus its budget).
+      DEST_SECRET_ID: destinationSecretId,
+      DEST_REGION: DESTINATION_REGION,
+      DEST_REGISTRY: destinationGate.url,
+      SOURCE_REGISTRY: sourceGate.url,
+      COPY_RESERVE_SECONDS: String(copyReserveSeconds),
+      COPY_ASSUMED_MIBPS: String(options.copyAssumedMibps ?? 40),
       SWEEP_PENDING_SECONDS: String(
         Math.max(1, Math.round((options.sweepPendingSeconds ?? 1_200) * settings.timeScale)),
       ),
@@ -501,7 +557,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       });
 
     let stopping = false;
-    const handlers = loadHandlers();
+    const handlers = loadHandlers(copyLambdaEnabled);
     const fnOptions = {
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
@@ -530,7 +586,19 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       ...fnOptions,
       timeoutSeconds: 120,
     });
-    const functions = [ingest, dispatcher, buildState, retry, sweeper];
+    const copyFunction =
+      handlers.copy === undefined
+        ? undefined
+        : new LocalFunction(copyFunctionName, handlers.copy, {
+            ...fnOptions,
+            timeoutSeconds: copyTimeoutMs / 1000 / timeScale,
+            minTimeoutMs: copyTimeoutMs,
+            maximumRetryAttempts: 2,
+            onFailure: toEventsDlq,
+            memoryMb: 1769,
+            coldStart: { ms: coldStartMs, warmForMs: (options.warmForSeconds ?? 600) * 1000 * timeScale },
+          });
+    const functions = [ingest, dispatcher, buildState, retry, sweeper, ...(copyFunction ? [copyFunction] : [])];
     cleanups.push(() => functions.forEach((f) => f.cancelRetries()));
 
     const destinationSecret = {
@@ -548,7 +616,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       timeoutInMinutes: 60,
       environmentVariables: [
         { name: 'JOB_TABLE', value: tableName },
-        { name: 'DEST_SECRET_ID', value: 'ecr-replicate-local/destination' },
+        { name: 'DEST_SECRET_ID', value: destinationSecretId },
         { name: 'DEST_REGION', value: DESTINATION_REGION },
         { name: 'REPLICATION_CONFIG', value: replicationConfigJson },
         { name: 'LEASE_SECONDS', value: String(scaledLeaseSeconds) },
@@ -577,6 +645,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       maxConcurrentBuilds: settings.maxConcurrentBuilds,
       ...(options.maxQueuedBuilds === undefined ? {} : { maxQueuedBuilds: options.maxQueuedBuilds }),
       queuedTimeoutMs: (options.buildQueuedTimeoutMinutes ?? 10) * 60_000 * timeScale,
+      provisioningMs,
       refuse: () => faults.startBuild?.(),
       onStateChange: (event: BuildStateChangeEvent, build: LocalBuild) => {
         notify({ type: 'build', build });
@@ -596,6 +665,53 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       .callsFake((input: StartBuildCommandInput) =>
         faults.startBuildHangs?.() === true ? new Promise<never>(() => undefined) : codebuild.startBuild(input),
       );
+
+    // ---- the copy Lambda: Invoke → the function in this process, with the worker's AWS stubs ----------------
+    const lambdaMock = mockClient(LambdaClient);
+    cleanups.push(() => lambdaMock.restore());
+    lambdaMock
+      .onAnyCommand()
+      .rejects(new LocalServiceError('UnsupportedOperation', 'the local runner implements Lambda Invoke only'))
+      .on(InvokeCommand)
+      .callsFake((input: InvokeCommandInput) => {
+        if (copyFunction === undefined || input.FunctionName !== copyFunctionName)
+          throw new LocalServiceError('ResourceNotFoundException', `Function not found: ${input.FunctionName ?? ''}`);
+        if (input.InvocationType !== 'Event')
+          throw new LocalServiceError('InvalidParameterValueException', 'the local runner invokes asynchronously only');
+        const refusal = faults.copyInvoke?.();
+        if (refusal !== undefined) throw refusal;
+        const payload: unknown = JSON.parse(
+          Buffer.from((input.Payload ?? new Uint8Array()) as Uint8Array).toString('utf8'),
+        );
+        void copyFunction.invokeAsync(payload).finally(() => {
+          const run = copyFunction.runs.find((r) => r.event === payload);
+          if (run !== undefined) notify({ type: 'copy', phase: 'end', invocation: run });
+        });
+        const run = copyFunction.runs.at(-1) as LocalInvocation;
+        notify({ type: 'copy', phase: 'start', invocation: run });
+        return { StatusCode: 202, $metadata: { requestId: run.requestId } };
+      });
+    if (copyFunction !== undefined) {
+      const { installAwsStubs } = require('@ecr-replicate/local/preload/aws-stubs.cjs') as {
+        installAwsStubs: (options: {
+          token: string;
+          secretJson: string;
+          destinationRegion: string;
+          secretId: () => string | undefined;
+          load: (id: string) => unknown;
+        }) => () => void;
+      };
+      const copyDir = dirname(require.resolve('@ecr-replicate/copy-lambda/dist/handler.js'));
+      const restoreStubs = installAwsStubs({
+        token: Buffer.from(`AWS:${password}`).toString('base64'),
+        secretJson: JSON.stringify(destinationSecret),
+        destinationRegion: DESTINATION_REGION,
+        secretId: () => destinationSecretId,
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        load: (id) => require(require.resolve(id, { paths: [copyDir] })),
+      });
+      cleanups.push(restoreStubs);
+    }
 
     // ---- event source mappings --------------------------------------------------
     const requestMapping = new EventSourceMapping(requestQueue, (event) => dispatcher.invoke(event), {
@@ -709,6 +825,9 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       eventsDeadLetterQueue,
       codebuild,
       projectName,
+      copyLambda: copyLambdaEnabled,
+      copyInvocations: copyFunction?.runs ?? [],
+      models: { coldStartMs, copyTimeoutMs, copyReserveSeconds, provisioningMs },
       sourceIdentity: identity,
       destinationCredentials: { username: 'AWS', password },
       logFile,
@@ -719,6 +838,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         buildState: buildState.invocations,
         retry: retry.invocations,
         sweep: sweeper.invocations,
+        copy: copyFunction?.invocations ?? 0,
       }),
       dispatcherTimeouts: () => dispatcher.timeouts,
       sweep,

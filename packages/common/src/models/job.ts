@@ -11,6 +11,7 @@ import {
   RepositoryNameSchema,
   TagSchema,
 } from './primitives';
+import { Executor } from './copy-invocation';
 import { RequestOrigin } from './request';
 
 /**
@@ -64,6 +65,8 @@ export const JobRecordSchema = z.object({
   /** What the destination tag points at after the last success (absent after a delete). */
   replicatedDigest: DigestSchema.optional(),
   bytesCopied: z.number().int().nonnegative().optional(),
+  /** Which executor recorded the last outcome (absent: recorded before executors were told apart). */
+  executor: Executor.optional(),
   durationSeconds: z.number().nonnegative().optional(),
   requestedAt: EpochMillisSchema,
   updatedAt: EpochMillisSchema,

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ErrorCode, ReplicationError } from '../errors';
 import { safeText } from '../masking';
+import type { Executor } from '../models/copy-invocation';
 import { JobRecordSchema, type JobError, type JobRecord, type JobStatus } from '../models/job';
 import { jobKeyOf, originOf, type ReplicationRequest, type RequestOrigin } from '../models/request';
 import { parseWith } from '../validation';
@@ -29,6 +30,7 @@ import type { ApiQuotas } from '../quotas';
  *   dispatcher  setLeaseBuild   StartBuild answered: the lease records its build (only then does it cover requests)
  *   worker      renewLease      heart-beat while it copies (the first one records the build too)
  *   worker      fenceLease      right before each destination tag move or delete: proves owner and epoch
+ *   copy Lambda handOffLease    hands a job to a worker build, lease kept: epoch + 1 (the Lambda's hold ends), no build
  *   worker      finish          dirty? → 'again' (lease kept, startedAt moved); else COMPLETE/FAILED, lease released
  *   build-state releaseForRetry the build died: IN_PROGRESS → PENDING (retry) or FAILED (max attempts)
  *   dispatcher  releaseLease    StartBuild failed: IN_PROGRESS → PENDING, no attempt counted
@@ -74,12 +76,15 @@ export type JobOutcome =
       replicatedDigest?: string;
       bytesCopied: number;
       durationSeconds: number;
+      /** Who ran it: the copy Lambda or a worker build. */
+      executor?: Executor;
     }
   | {
       /** A failure not worth retrying (immutable tag conflict, invalid content...). Counts one attempt. */
       status: 'FAILED';
       error: JobError;
       durationSeconds?: number;
+      executor?: Executor;
     };
 
 export type ReleaseForRetryResult =
@@ -373,6 +378,24 @@ export class JobStore {
   }
 
   /**
+   * The copy Lambda hands a job it holds (`owner`, lease `epoch`) to a worker build, lease kept: the owner stays, the
+   * epoch moves on (the Lambda's hold can neither renew nor fence any more: it never writes again), the lease runs
+   * `leaseMs` from `now`, and the build id is removed until the build that takes it over is started (until then the
+   * lease covers nothing and a new request may take it, as after a dispatch whose StartBuild has not answered). False,
+   * changing nothing, when `owner` no longer holds lease `epoch`.
+   */
+  async handOffLease(jobKey: string, owner: string, epoch: number, leaseMs: number, now: number): Promise<boolean> {
+    assertPositive(leaseMs, 'leaseMs');
+    const handed = await this.tryUpdate(jobKey, 'hand the job over', {
+      set: { leaseExpiresAt: now + leaseMs, updatedAt: now, leaseBuildId: undefined, fencedAt: undefined },
+      setExpressions: ['#leaseEpoch = #leaseEpoch + :one'],
+      condition: '#leaseOwner = :owner AND #leaseEpoch = :epoch AND #leaseExpiresAt > :now',
+      values: { owner, epoch, now, one: 1 },
+    });
+    return handed !== undefined;
+  }
+
+  /**
    * The worker's last word on a job it holds. When the job is dirty (a newer
    * request arrived during the run) the flag is cleared and `again` returned:
    * the lease is kept, `startedAt` moves to `now` (the next pass reads the
@@ -408,6 +431,7 @@ export class JobStore {
         set: {
           status: outcome.status,
           ...recorded,
+          executor: outcome.executor,
           completedAt: now,
           updatedAt: now,
           expiresAt: this.expiresAtFrom(now),

@@ -56,6 +56,12 @@ export interface CopyImageOptions {
    * worker proves its lease here: fencing).
    */
   beforeTagWrite?: (write: TagWrite) => Promise<AbortSignal | undefined>;
+  /**
+   * Called right before a blob's transfer starts (after the destination was asked whether it has it, when it is asked
+   * first); throwing stops the copy before that blob's first byte: the transfers already under way finish, no other
+   * starts, and the copy fails with that error (the copy Lambda hands the job over here when its time runs low).
+   */
+  beforeBlob?: (blob: { digest: string; size: number }) => void;
 }
 
 /** A destination tag about to be written. */
@@ -504,6 +510,7 @@ class ImageCopy {
       this.skipped(blob);
       return;
     }
+    this.options.beforeBlob?.({ digest: blob.digest, size: blob.size });
     const ask = this.destination === 'untagged' && !recheck;
     // A copy into another repository of this registry may be uploading the blob right now: wait, then mount it.
     const elsewhere = uploadInFlight(dst, blob.digest);
