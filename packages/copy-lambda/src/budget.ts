@@ -32,12 +32,14 @@ export interface TimeBudgetOptions {
  *   budget runs low: from then on every blob and job is refused (JobHandOver), the blobs under way finish, and the
  *   job goes on in a worker build, which finds them at the destination and skips them: no blob is sent twice.
  *
- * The throughput is the invocation's own, measured from the copy's byte counts over the time bytes were moving.
+ * The throughput is the invocation's own: the bytes its copies moved since its first blob transfer started (time
+ * spent on manifests and between jobs counts too, so it errs low, on the safe side).
  */
 export class TimeBudget {
   private readonly now: () => number;
   private moved = 0;
-  private firstByteAt: number | undefined;
+  /** When the first blob transfer started: the throughput is measured from then. */
+  private movingSince: number | undefined;
   /** Sizes of the blobs started and not finished yet, by digest (one transfer per digest per job). */
   private readonly underWay = new Map<string, number>();
   private lowReason: string | undefined;
@@ -55,8 +57,8 @@ export class TimeBudget {
 
   /** Bytes per second: measured once enough moved, else assumed. */
   bytesPerSecond(): number {
-    if (this.firstByteAt !== undefined && this.moved >= MEASURE_MIN_BYTES) {
-      const seconds = (this.now() - this.firstByteAt) / 1000;
+    if (this.movingSince !== undefined && this.moved >= MEASURE_MIN_BYTES) {
+      const seconds = (this.now() - this.movingSince) / 1000;
       if (seconds * 1000 >= MEASURE_MIN_MS) return Math.max(1, this.moved / seconds);
     }
     return this.options.assumedBytesPerSecond;
@@ -86,12 +88,12 @@ export class TimeBudget {
       throw new JobHandOver(this.lowReason);
     }
     this.underWay.set(digest, (this.underWay.get(digest) ?? 0) + size);
+    this.movingSince ??= this.now();
   }
 
   /** Counts what the copies report: bytes moved, blobs done. */
   observe(event: CopyEvent): void {
     if (event.type === 'bytes') {
-      if (this.firstByteAt === undefined && event.count > 0) this.firstByteAt = this.now();
       this.moved += event.count;
     } else if (event.type === 'blob') {
       const started = this.underWay.get(event.digest);

@@ -170,7 +170,7 @@ describe('worker', () => {
     await pushImage(source, 'team/app', image, 'v1');
     const keys = await dispatch('build-1', request('team/app', 'v1', image.root.digest));
     const { result: summary, output } = await captureOutput(() => runWorker('build-1', keys));
-    expect(summary).toEqual({ completed: keys, failed: [], retry: [], lost: [] });
+    expect(summary).toMatchObject({ completed: keys, failed: [], retry: [], lost: [], handedOver: [] });
     expect(await manifestDigestOf(destination, 'mirror/team/app', 'v1')).toBe(image.root.digest);
     const record = await store.get(keys[0]!);
     expect(record).toMatchObject({ status: 'COMPLETE', replicatedDigest: image.root.digest, dirty: false });
@@ -243,7 +243,7 @@ describe('worker', () => {
     const keys = await dispatch('build-8', request('team/child', undefined, child, 'DELETE'));
     const { result: summary } = await captureOutput(() => runWorker('build-8', keys, { deletes: true }));
     // Reconciled (not failed, not left for a retry), and the child is still there.
-    expect(summary).toEqual({ completed: keys, failed: [], retry: [], lost: [] });
+    expect(summary).toMatchObject({ completed: keys, failed: [], retry: [], lost: [], handedOver: [] });
     expect(await store.get(keys[0]!)).toMatchObject({ status: 'COMPLETE', bytesCopied: 0 });
     expect(await manifestDigestOf(destination, 'mirror/team/child', child)).toBe(child);
   });
@@ -259,7 +259,7 @@ describe('worker', () => {
       await waitUntil(() => proxy.requests.some((r) => r.method === 'PATCH'));
       expect(await store.acquireLease(keys[0]!, 'build-f2', 60_000, Date.now() + 61_000)).toBe('acquired');
       const { result: summary } = await run;
-      expect(summary).toEqual({ completed: [], failed: [], retry: [], lost: keys });
+      expect(summary).toMatchObject({ completed: [], failed: [], retry: [], lost: keys, handedOver: [] });
       // No tag write reached the destination, and the record is the new owner's.
       expect(proxy.requests.filter((r) => r.method === 'PUT' && r.url.endsWith('/manifests/v1'))).toEqual([]);
       await expect(manifestDigestOf(destination, 'mirror/team/fenced', 'v1')).rejects.toThrow(/not found/);
@@ -457,7 +457,7 @@ describe('job runner', () => {
       }),
     );
     expect(await rival).toBe('held');
-    expect(summary).toEqual({ completed: keys, failed: [], retry: [], lost: [] });
+    expect(summary).toMatchObject({ completed: keys, failed: [], retry: [], lost: [], handedOver: [] });
   });
 
   it('a worker whose heart-beats fail stops before its next write, and says so', async () => {

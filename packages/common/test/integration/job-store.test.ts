@@ -240,6 +240,39 @@ describe('fenceLease', () => {
   });
 });
 
+describe('handOffLease', () => {
+  it("moves the lease to its next epoch for a build: the Lambda's hold can neither renew nor fence, the build's can", async () => {
+    const store = await freshStore();
+    await store.recordRequest(request(), T0);
+    await store.acquireLease(KEY, 'd1', LEASE_MS, T0);
+    await store.renewLease(KEY, 'd1', LEASE_MS, T0 + 1, { buildId: 'lambda:r1' });
+    expect(await store.handOffLease(KEY, 'd1', 1, LEASE_MS, T0 + 10)).toBe(true);
+    const handed = await store.get(KEY);
+    expect(handed).toMatchObject({
+      status: 'IN_PROGRESS',
+      leaseOwner: 'd1',
+      leaseEpoch: 2,
+      leaseExpiresAt: T0 + 10 + LEASE_MS,
+    });
+    // No build until StartBuild answered: the lease covers nothing (a new request may take it).
+    expect(handed?.leaseBuildId).toBeUndefined();
+    // The Lambda's hold (epoch 1) is over.
+    expect((await thrown(store.fenceLease(KEY, 'd1', 1, LEASE_MS, T0 + 11))).code).toBe(ErrorCode.LeaseLost);
+    expect((await thrown(store.renewLease(KEY, 'd1', LEASE_MS, T0 + 11, { epoch: 1 }))).code).toBe(ErrorCode.LeaseLost);
+    // The build takes it by owner, learns epoch 2 and fences with it.
+    expect(await store.renewLease(KEY, 'd1', LEASE_MS, T0 + 12, { buildId: 'project:b1' })).toMatchObject({
+      leaseEpoch: 2,
+      leaseBuildId: 'project:b1',
+    });
+    expect(await store.fenceLease(KEY, 'd1', 2, LEASE_MS, T0 + 13)).toMatchObject({ fencedAt: T0 + 13 });
+    // A second hand-off of the same epoch, or by another owner, or of an expired lease: refused.
+    expect(await store.handOffLease(KEY, 'd1', 1, LEASE_MS, T0 + 14)).toBe(false);
+    expect(await store.handOffLease(KEY, 'd2', 2, LEASE_MS, T0 + 14)).toBe(false);
+    expect(await store.handOffLease(KEY, 'd1', 2, LEASE_MS, T0 + 13 + LEASE_MS)).toBe(false);
+    expect((await store.get(KEY))?.leaseEpoch).toBe(2);
+  });
+});
+
 describe('acquireLease', () => {
   it('takes a free lease: IN_PROGRESS, owner, expiry, startedAt', async () => {
     const store = await freshStore();

@@ -1,4 +1,5 @@
 import {
+  CopyLambdaSettings,
   BuildStateSettings,
   DispatchSettings,
   IngestSettings,
@@ -6,6 +7,7 @@ import {
   SweepSettings,
   WorkerSettings,
   parseBuildStateSettings,
+  parseCopyLambdaSettings,
   parseDispatchSettings,
   parseIngestSettings,
   parseRetryForwardSettings,
@@ -159,6 +161,7 @@ describe('variable lists', () => {
       'WORKER_PROJECT_NAME',
       'LEASE_SECONDS',
       'RETRY_QUEUE_URL',
+      'COPY_FUNCTION_NAME',
     ]);
     expect(SweepSettings.variables).toEqual(['JOB_TABLE', 'REQUEST_QUEUE_URL', 'SWEEP_PENDING_SECONDS']);
     expect(BuildStateSettings.variables).toEqual([
@@ -180,6 +183,50 @@ describe('variable lists', () => {
       'DEST_REGION',
       'DEST_API_QUOTAS',
     ]);
+    expect(CopyLambdaSettings.variables).toEqual([
+      'JOB_TABLE',
+      'DEST_SECRET_ID',
+      'REPLICATION_CONFIG',
+      'LEASE_SECONDS',
+      'DEST_REGISTRY',
+      'SOURCE_REGISTRY',
+      'DEST_REGION',
+      'WORKER_PROJECT_NAME',
+      'COPY_RESERVE_SECONDS',
+      'COPY_ASSUMED_MIBPS',
+    ]);
+  });
+});
+
+describe('copy Lambda settings', () => {
+  const base = { JOB_TABLE: 'jobs', DEST_SECRET_ID: 'dest', WORKER_PROJECT_NAME: 'worker' };
+
+  it('defaults the budget to a 30 s reserve and 40 MiB/s assumed, takes decimals', () => {
+    expect(parseCopyLambdaSettings(base)).toMatchObject({ copyReserveSeconds: 30, copyAssumedMibps: 40 });
+    expect(parseCopyLambdaSettings({ ...base, COPY_RESERVE_SECONDS: '0.6', COPY_ASSUMED_MIBPS: '12.5' })).toMatchObject(
+      { copyReserveSeconds: 0.6, copyAssumedMibps: 12.5 },
+    );
+  });
+
+  it('refuses a budget that is not a number in range, naming the variable', () => {
+    expect(() => parseCopyLambdaSettings({ ...base, COPY_RESERVE_SECONDS: '-1' })).toThrow(/COPY_RESERVE_SECONDS/);
+    expect(() => parseCopyLambdaSettings({ ...base, COPY_ASSUMED_MIBPS: 'fast' })).toThrow(/COPY_ASSUMED_MIBPS/);
+  });
+
+  it('turns the Lambda path off when COPY_FUNCTION_NAME is unset or empty, and checks a name or ARN', () => {
+    const dispatch = { JOB_TABLE: 'jobs', WORKER_PROJECT_NAME: 'worker', RETRY_QUEUE_URL: RETRY_URL };
+    expect(parseDispatchSettings(dispatch).copyFunctionName).toBeUndefined();
+    expect(parseDispatchSettings({ ...dispatch, COPY_FUNCTION_NAME: '' }).copyFunctionName).toBeUndefined();
+    expect(parseDispatchSettings({ ...dispatch, COPY_FUNCTION_NAME: 'ecr-replicate-prod-copy' }).copyFunctionName).toBe(
+      'ecr-replicate-prod-copy',
+    );
+    expect(
+      parseDispatchSettings({
+        ...dispatch,
+        COPY_FUNCTION_NAME: 'arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:copy',
+      }).copyFunctionName,
+    ).toBe('arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:copy');
+    expect(() => parseDispatchSettings({ ...dispatch, COPY_FUNCTION_NAME: 'has space' })).toThrow(/COPY_FUNCTION_NAME/);
   });
 
   it('reads the destination quotas the worker paces at, naming a bad one', () => {
