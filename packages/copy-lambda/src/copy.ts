@@ -72,6 +72,7 @@ export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDe
       destRegistry: settings.destRegistry,
       sourceRegistry: settings.sourceRegistry,
       destRegion: settings.destRegion,
+      destApiQuotas: settings.destApiQuotas,
     },
     secret: deps.secret,
     store: deps.store,

@@ -116,9 +116,9 @@ export interface LocalRunnerOptions {
    */
   workerPacing?: string;
   /**
-   * The copy Lambda path: the dispatcher hands leased jobs to the copy Lambda (in this process, its time limit enforced,
-   * scaled), which hands what does not fit to a worker build, lease kept. Default false: every batch starts a worker
-   * build, as a deployment with the Lambda path turned off.
+   * The copy Lambda path: the dispatcher hands leased jobs to the copy Lambda (in this process, its time limit
+   * enforced, scaled), which hands what does not fit to a worker build, lease kept. Default false: every batch starts
+   * a worker build, as a deployment with the Lambda path turned off.
    */
   copyLambda?: boolean;
   /** The copy Lambda's timeout in seconds before scaling (default 900, as deployed). */
@@ -692,6 +692,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         return { StatusCode: 202, $metadata: { requestId: run.requestId } };
       });
     if (copyFunction !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { installAwsStubs } = require('@ecr-replicate/local/preload/aws-stubs.cjs') as {
         installAwsStubs: (options: {
           token: string;

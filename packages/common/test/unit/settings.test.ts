@@ -191,6 +191,7 @@ describe('variable lists', () => {
       'DEST_REGISTRY',
       'SOURCE_REGISTRY',
       'DEST_REGION',
+      'DEST_API_QUOTAS',
       'WORKER_PROJECT_NAME',
       'COPY_RESERVE_SECONDS',
       'COPY_ASSUMED_MIBPS',

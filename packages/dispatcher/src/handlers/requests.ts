@@ -10,8 +10,8 @@ import { SERVICE_NAME } from '../service';
 
 /**
  * Lambda on the FIFO request queue (event source mapping with ReportBatchItemFailures): records requests, takes
- * leases, hands each batch's jobs to the copy Lambda (COPY_FUNCTION_NAME; unset: one worker build per batch), defers refused or throttled work through the job-retry queue. Settings
- * and clients are made once per container.
+ * leases, hands each batch's jobs to the copy Lambda (COPY_FUNCTION_NAME; unset: one worker build per batch), defers
+ * refused or throttled work through the job-retry queue. Settings and clients are made once per container.
  */
 const obs = observability(SERVICE_NAME, 'requests');
 const settings = parseDispatchSettings(process.env);
