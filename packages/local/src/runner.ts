@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CodeBuildClient, StartBuildCommand, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { InvokeCommand, LambdaClient, type InvokeCommandInput } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import {
   jobKeyOf,
@@ -37,6 +39,16 @@ import { EventSourceMapping, LocalQueue, LocalServiceError } from './queues';
 import { startRegistryGate, type RegistryGate } from './registry-gate';
 import { startRecordingProxy, type DynamoCall, type DynamoFault, type RecordingDynamoDb } from './table-history';
 import { sleep, waitFor } from './wait';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { installAwsStubs } = require('../preload/aws-stubs.cjs') as {
+  installAwsStubs: (options: {
+    token: string;
+    secretJson: string;
+    destinationRegion: string;
+    secretId: () => string | undefined;
+    load: (id: string) => unknown;
+  }) => () => void;
+};
 
 /**
  * The local runner: the product's pipeline on one machine, no AWS account.
@@ -692,24 +704,19 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         return { StatusCode: 202, $metadata: { requestId: run.requestId } };
       });
     if (copyFunction !== undefined) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { installAwsStubs } = require('@ecr-replicate/local/preload/aws-stubs.cjs') as {
-        installAwsStubs: (options: {
-          token: string;
-          secretJson: string;
-          destinationRegion: string;
-          secretId: () => string | undefined;
-          load: (id: string) => unknown;
-        }) => () => void;
+      // The copy Lambda's ECR token and destination secret, stubbed on the very client classes it loads (in a bundle
+      // of the local programs too: these imports are the bundle's copies).
+      const modules: Record<string, unknown> = {
+        'aws-sdk-client-mock': { mockClient },
+        '@aws-sdk/client-ecr': { ECRClient, GetAuthorizationTokenCommand },
+        '@aws-sdk/client-secrets-manager': { SecretsManagerClient, GetSecretValueCommand },
       };
-      const copyDir = dirname(require.resolve('@ecr-replicate/copy-lambda/dist/handler.js'));
       const restoreStubs = installAwsStubs({
         token: Buffer.from(`AWS:${password}`).toString('base64'),
         secretJson: JSON.stringify(destinationSecret),
         destinationRegion: DESTINATION_REGION,
         secretId: () => destinationSecretId,
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        load: (id) => require(require.resolve(id, { paths: [copyDir] })),
+        load: (id) => modules[id],
       });
       cleanups.push(restoreStubs);
     }
