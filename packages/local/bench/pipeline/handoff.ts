@@ -1,9 +1,9 @@
 /**
  * `handoff`: one 2 GiB image (8 streamed layers of 256 MiB, never held in memory) on the copy Lambda path, over a
- * link slower than the Lambda assumed: it starts copying, finds out mid-copy that its time runs low and hands the job
- * to a worker build, lease kept. The figures: the image replicated once (every blob committed at the destination exactly
- * once, by one executor or the other), one lease owner and one build, no two executors on the job at a time, and the
- * bench process's peak memory while the Lambda (in it) copied.
+ * link slower than the Lambda assumed: it starts copying, finds out mid-copy that its time runs low and hands the
+ * job to a worker build, lease kept. The figures: the image replicated once (every blob committed at the destination
+ * exactly once, by one executor or the other), one lease owner and one build, no two executors on the job at a time,
+ * and the bench process's peak memory while the Lambda (in it) copied.
  */
 import {
   pushImage,
