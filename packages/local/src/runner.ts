@@ -147,6 +147,12 @@ export interface LocalRunnerOptions {
   warmForSeconds?: number;
   /** CodeBuild's provisioning before the worker runs, in seconds before scaling (default 0; the model: 60). */
   buildProvisioningSeconds?: number;
+  /**
+   * Route every DynamoDB call through the recording proxy (default true: `table` holds every change, faults can be
+   * injected into the table). False: the components reach dynalite directly (a bench's throughput; `table` then
+   * records nothing and `faults.dynamo` is never asked).
+   */
+  recordTable?: boolean;
   /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
@@ -413,6 +419,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const table = await startRecordingProxy(dynamo);
     cleanups.push(() => table.close());
     table.fault = (call) => faults.dynamo?.(call);
+    const tableEndpoint = options.recordTable === false ? dynamo.endpoint : table.endpoint;
     const destinationGate = await startRegistryGate(destinationLink);
     cleanups.push(() => destinationGate.stop());
     destinationGate.setQuotas(options.destinationQuotas);
@@ -504,7 +511,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: FAKE_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: FAKE_SECRET_ACCESS_KEY,
-      AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: tableEndpoint,
       REQUEST_QUEUE_URL: requestQueue.url,
       RETRY_QUEUE_URL: retryQueue.url,
       REPLICATION_CONFIG: replicationConfigJson,
@@ -649,7 +656,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       processEnvironment: {
         AWS_ACCESS_KEY_ID: FAKE_ACCESS_KEY_ID,
         AWS_SECRET_ACCESS_KEY: FAKE_SECRET_ACCESS_KEY,
-        AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: tableEndpoint,
         LOCAL_ECR_TOKEN: Buffer.from(`AWS:${password}`).toString('base64'),
         LOCAL_DEST_SECRET_JSON: JSON.stringify(destinationSecret),
         LOCAL_DEST_REGION: DESTINATION_REGION,

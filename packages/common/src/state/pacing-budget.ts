@@ -15,7 +15,7 @@ import { buildUpdate, type UpdateSpec } from './expressions';
  * write reads first, so concurrent draws never conflict (each of the two writes' conditions excludes the other's).
  *
  * For APIs with high quotas a draw takes a block of slots (`blockSeconds` of the rate, at least one), used by this
- * process in order, so that the table sees at most about 1 / blockSeconds writes per second per worker and API;
+ * process in order, so that the table sees at most about 1 / blockSeconds (10) writes per second per worker and API;
  * slots of a block not used in time are lost (a worker never gets ahead of the schedule).
  *
  * A throttled answer (429, ThrottlingException) means the quota is lower than configured, or other clients use it:
@@ -29,7 +29,7 @@ import { buildUpdate, type UpdateSpec } from './expressions';
  */
 
 export interface PacingBudgetOptions {
-  /** Seconds of an API's rate one draw takes (default 0.02: one slot for PutImage's 10/s, 20 for 1,000/s). */
+  /** Seconds of an API's rate one draw takes (default 0.1: one slot for PutImage's 10/s, 100 for 1,000/s). */
   blockSeconds?: number;
   /** The lowest share of the quota throttling may slow the rate to (default 0.1). */
   minFactor?: number;
@@ -65,6 +65,8 @@ interface ApiState {
   next: number;
   remaining: number;
   spacing: number;
+  /** When the block's draw returned. */
+  drawnAt: number;
   /** The shared rate factor, as last seen, and when it was last lowered. */
   factor: number;
   throttledAt: number;
@@ -113,7 +115,7 @@ export class PacingBudget {
     readonly quotas: ApiQuotas,
     private readonly options: PacingBudgetOptions = {},
   ) {
-    this.blockSeconds = options.blockSeconds ?? 0.02;
+    this.blockSeconds = options.blockSeconds ?? 0.1;
     this.minFactor = options.minFactor ?? 0.1;
     this.recoveryMs = options.recoveryMs ?? 60_000;
     this.throttleWindowMs = options.throttleWindowMs ?? 1_000;
@@ -140,8 +142,10 @@ export class PacingBudget {
     for (;;) {
       const state = this.stateOf(api);
       const now = this.now();
-      // Slots of the block this process holds whose time went by unused are lost (one may still be used late).
-      while (state.remaining > 0 && state.next + state.spacing < now) {
+      // Slots of a block this process has held for over a second and whose time went by unused are lost (a slot used
+      // late never raises the rate; one kept for long would add to a burst). A block just drawn is used whole, however
+      // slow the draw was: its slots may all be past already on a busy table.
+      while (state.remaining > 0 && now - state.drawnAt > 1_000 && state.next + state.spacing < now) {
         state.next += state.spacing;
         state.remaining -= 1;
       }
@@ -184,7 +188,7 @@ export class PacingBudget {
         if (idle) {
           this.absorb(api, idle);
           this.stats.draws += 1;
-          Object.assign(state, { next: now, remaining: slots, spacing: interval });
+          Object.assign(state, { next: now, remaining: slots, spacing: interval, drawnAt: this.now() });
           return;
         }
         // The schedule runs ahead: the block starts where it stands.
@@ -197,7 +201,12 @@ export class PacingBudget {
         if (queued) {
           this.absorb(api, queued);
           this.stats.draws += 1;
-          Object.assign(state, { next: Number(queued.paceNextAt) - span, remaining: slots, spacing: interval });
+          Object.assign(state, {
+            next: Number(queued.paceNextAt) - span,
+            remaining: slots,
+            spacing: interval,
+            drawnAt: this.now(),
+          });
           return;
         }
       }
@@ -205,7 +214,12 @@ export class PacingBudget {
     } catch (error) {
       this.stats.tableErrors += 1;
       this.options.onTableError?.(error);
-      Object.assign(state, { next: Math.max(now, state.next), remaining: slots, spacing: interval });
+      Object.assign(state, {
+        next: Math.max(now, state.next),
+        remaining: slots,
+        spacing: interval,
+        drawnAt: this.now(),
+      });
     }
   }
 
@@ -274,7 +288,7 @@ export class PacingBudget {
   private stateOf(api: PacedApi): ApiState {
     let state = this.states.get(api);
     if (state === undefined) {
-      state = { next: 0, remaining: 0, spacing: 0, factor: 1, throttledAt: 0 };
+      state = { next: 0, remaining: 0, spacing: 0, drawnAt: 0, factor: 1, throttledAt: 0 };
       this.states.set(api, state);
     }
     return state;

@@ -61,11 +61,11 @@ describe('PacingBudget', () => {
     const elapsed = Date.now() - started;
     // 60 calls at 20/s: the last slot is 59 intervals (2.95 s) after the first.
     expect(elapsed).toBeGreaterThanOrEqual(2_850);
-    // No second holds more than the quota (and one slot of timer slack).
+    // No second holds much more than the quota (a slot is used when its timer fires: late on a busy machine).
     sent.sort((a, b) => a - b);
     for (let i = 0; i < sent.length; i += 1) {
       const inWindow = sent.filter((t) => t >= (sent[i] as number) && t < (sent[i] as number) + 1000).length;
-      expect(inWindow).toBeLessThanOrEqual(21);
+      expect(inWindow).toBeLessThanOrEqual(25);
     }
     // Both workers drew from the one item.
     expect(workers[0]?.stats.draws).toBeGreaterThan(0);
@@ -85,14 +85,37 @@ describe('PacingBudget', () => {
     expect(times.map((t) => t - (times[0] as number))).toEqual([0, 100, 200, 300, 400]);
   });
 
+  it('uses the slots it drew even when the table answers slower than their interval (no livelock)', async () => {
+    const store = await freshStore();
+    const clock = virtualClock();
+    // Every write takes 300 ms of the clock: longer than PutImage's 100 ms interval and a block's 100 ms.
+    const slowClient = {
+      send: async (command: unknown) => {
+        const output = await dynamo.documentClient.send(command as never);
+        await clock.sleep(300);
+        return output;
+      },
+    } as unknown as typeof dynamo.documentClient;
+    const budget = new PacingBudget(
+      slowClient,
+      store.tableName,
+      SCOPE,
+      { ...DEFAULT_DESTINATION_API_QUOTAS, PutImage: 10 },
+      clock,
+    );
+    for (let i = 0; i < 5; i += 1) await budget.take('PutImage');
+    for (let i = 0; i < 200; i += 1) await budget.take('BatchCheckLayerAvailability');
+    expect(budget.stats.draws).toBe(5 + 2);
+  });
+
   it('takes a block of slots per draw for an API with a high quota', async () => {
     const store = await freshStore();
     const clock = virtualClock();
     const budget = store.pacingBudget(SCOPE, DEFAULT_DESTINATION_API_QUOTAS, clock);
-    for (let i = 0; i < 100; i += 1) await budget.take('BatchCheckLayerAvailability');
-    // 1,000/s with blocks of 20 ms: 20 slots a draw; 100 calls span 99 ms.
+    for (let i = 0; i < 500; i += 1) await budget.take('BatchCheckLayerAvailability');
+    // 1,000/s with blocks of 100 ms: 100 slots a draw; 500 calls span 499 ms.
     expect(budget.stats.draws).toBe(5);
-    expect(budget.stats.waitedMs).toBeCloseTo(99, 5);
+    expect(budget.stats.waitedMs).toBeCloseTo(499, 5);
   });
 
   it('slows every worker down when one is throttled, counts one slowdown per window, and recovers', async () => {
