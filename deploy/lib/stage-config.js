@@ -352,6 +352,7 @@ const NUMERIC_PARAMS = {
   leaseSeconds: [60, 43200], // LEASE_SECONDS
   repairConcurrency: [1, 64], // REPAIR_CONCURRENCY
   workerConcurrentBuildLimit: [1, 10000], // the CodeBuild project's ConcurrentBuildLimit
+  copyLambdaMemory: [128, 10240], // the copy Lambda's memory (MB); its network share grows with it
 };
 
 /**
@@ -513,6 +514,15 @@ module.exports = {
       throw new StageConfigError('param "createRepositories" must be true or false');
     return text;
   }),
+  /** COPY_FUNCTION_NAME of the dispatcher: the copy Lambda's name, or '' when its path is off (CodeBuild only). */
+  copyFunctionName: async ({ resolveVariable }) => {
+    const name = await resolveVariable('self:custom.names.copyFunction');
+    return resolver(['copyLambda'], ({ copyLambda }) => {
+      const text = String(copyLambda).trim();
+      if (text !== 'true' && text !== 'false') throw new StageConfigError('param "copyLambda" must be true or false');
+      return text === 'true' ? name : '';
+    })({ resolveVariable });
+  },
   /** DEST_API_QUOTAS: the destination's request quotas the workers pace at, every API named; or 'off'. */
   destApiQuotas: resolver(['destinationApiQuotas'], ({ destinationApiQuotas }) => {
     const { parseApiQuotas, formatApiQuotas } = loadCommon();

@@ -65,15 +65,21 @@ function denyOverrideStatements(projectArn) {
   ];
 }
 
-/**
- * The dispatcher's whole iamRoleStatements: its table, StartBuild on the
- * worker project, and the guard.
- */
-async function dispatcherStatements({ resolveVariable }) {
+/** The worker project's ARN (a CloudFormation value). */
+async function workerProjectArn(resolveVariable) {
   const project = await resolveVariable('self:custom.names.workerProject');
-  const projectArn = {
+  return {
     'Fn::Sub': `arn:\${AWS::Partition}:codebuild:\${AWS::Region}:\${AWS::AccountId}:project/${project}`,
   };
+}
+
+/**
+ * The dispatcher's whole iamRoleStatements: its table, StartBuild on the
+ * worker project, and the guard; Invoke of the copy Lambda.
+ */
+async function dispatcherStatements({ resolveVariable }) {
+  const projectArn = await workerProjectArn(resolveVariable);
+  const copyFunction = await resolveVariable('self:custom.names.copyFunction');
   return [
     {
       Effect: 'Allow',
@@ -84,6 +90,59 @@ async function dispatcherStatements({ resolveVariable }) {
     ...denyOverrideStatements(projectArn),
     // Refused or throttled work is deferred through the job-retry queue (issue 13: back-pressure).
     { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['RetryQueue', 'Arn'] } },
+    // Leased jobs go to the copy Lambda first (issue 15), when its path is on.
+    {
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: {
+        'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${copyFunction}`,
+      },
+    },
+  ];
+}
+
+/**
+ * The copy Lambda's whole iamRoleStatements: the worker's role (the job table, the destination secret and its key,
+ * the source registry's token and repositories, read only) minus what only a CodeBuild build needs (its log group, its
+ * zip); plus StartBuild of the worker project with the same guard as the dispatcher's (it hands jobs over with
+ * JOB_KEYS and LEASE_OWNER only), and its on-failure destination.
+ */
+async function copyLambdaStatements({ resolveVariable }) {
+  const projectArn = await workerProjectArn(resolveVariable);
+  const secret = await resolveVariable('self:custom.destinationSecret');
+  const sourceRepositories = await resolveVariable('file(./deploy/lib/stage-config.js):workerSourceRepositoryArns');
+  return [
+    {
+      Sid: 'JobTable',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      Resource: { 'Fn::GetAtt': ['JobTable', 'Arn'] },
+    },
+    {
+      Sid: 'DestinationSecret',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      Resource: secret.arnPattern,
+    },
+    secret.decrypt,
+    { Sid: 'SourceRegistryToken', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
+    {
+      Sid: 'SourceRepositoriesRead',
+      Effect: 'Allow',
+      Action: [
+        'ecr:BatchGetImage',
+        'ecr:GetDownloadUrlForLayer',
+        'ecr:BatchCheckLayerAvailability',
+        'ecr:DescribeImages',
+        'ecr:ListImages',
+        'ecr:DescribeRepositories',
+        'ecr:ListTagsForResource',
+      ],
+      Resource: sourceRepositories,
+    },
+    { Sid: 'HandOver', Effect: 'Allow', Action: ['codebuild:StartBuild'], Resource: projectArn },
+    ...denyOverrideStatements(projectArn),
+    { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } },
   ];
 }
 
@@ -92,4 +151,5 @@ module.exports = {
   OVERRIDE_CONDITION_KEYS,
   denyOverrideStatements,
   dispatcherStatements,
+  copyLambdaStatements,
 };

@@ -50,6 +50,30 @@ export interface CopyOutcome extends RunSummary {
  * Throws (Lambda then retries the invocation, whose leases it takes again by owner) when jobs were left that could
  * not be handed over: StartBuild failed, or a job's lease could not even be taken for a transient reason.
  */
+/**
+ * Lambda may run an asynchronous invocation more than once, and retries a failed one with the same payload: each run
+ * moves the leases it was given to their next epoch before it takes them, so that an earlier run of the same payload
+ * (same owner) can neither renew nor fence any more. A lease not held by the owner is left alone (the run finds out
+ * when it takes it); a failure here is only logged (the take then keeps the current epoch).
+ */
+async function takeNextEpochs(invocation: CopyInvocation, leaseMs: number, deps: CopyDependencies): Promise<void> {
+  const now = deps.now ?? Date.now;
+  await Promise.all(
+    invocation.jobKeys.map(async (jobKey) => {
+      try {
+        const record = await deps.store.get(jobKey);
+        if (record?.leaseOwner !== invocation.leaseOwner || record.leaseEpoch === undefined) return;
+        await deps.store.handOffLease(jobKey, invocation.leaseOwner, record.leaseEpoch, leaseMs, now());
+      } catch (error) {
+        deps.logger.warn('could not move a lease to its next epoch; taking it as it is', {
+          jobKey,
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }),
+  );
+}
+
 export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDependencies): Promise<CopyOutcome> {
   const { settings, logger, metrics } = deps;
   const leaseMs = settings.leaseSeconds * 1000;
@@ -60,6 +84,7 @@ export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDe
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
   logger.appendKeys({ leaseOwner: invocation.leaseOwner });
+  await takeNextEpochs(invocation, leaseMs, deps);
 
   const summary = await runWorkerJobs({
     settings: {

@@ -41,7 +41,7 @@ const out = (text = ''): void => {
 const clock = (): string => `[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`;
 const step = (text: string): void => out(`  ${clock()} ${text}`);
 
-const stats = { events: 0, ignored: 0, queued: 0, builds: 0 };
+const stats = { events: 0, ignored: 0, queued: 0, builds: 0, copies: 0 };
 
 function narrate(event: RunnerEvent): void {
   switch (event.type) {
@@ -65,6 +65,23 @@ function narrate(event: RunnerEvent): void {
     case 'build':
       narrateBuild(event.build);
       return;
+    case 'copy': {
+      const run = event.invocation;
+      const jobs = ((run.event as { jobKeys?: string[] }).jobKeys ?? []).map(shortTag).join(', ');
+      if (event.phase === 'start') {
+        stats.copies += 1;
+        step(`copy Lambda invoked${run.coldStartMs > 0 ? ' (cold start)' : ''}: ${jobs}`);
+      } else {
+        const seconds =
+          run.endedAt !== undefined
+            ? ` in ${((run.endedAt - (run.handlerStartedAt ?? run.invokedAt)) / 1000).toFixed(1)} s`
+            : '';
+        step(
+          `copy Lambda ${run.outcome === 'ok' ? 'done' : (run.outcome ?? 'ended').toUpperCase()}${seconds}: ${jobs}`,
+        );
+      }
+      return;
+    }
     case 'retry-forwarded':
       step(`retry handler: ${event.records} delayed retry(ies) forwarded to the request queue`);
       return;
@@ -146,7 +163,9 @@ async function run(runner: LocalRunner): Promise<boolean> {
   await runner.emitDelete(REPOSITORY, v2.root.digest, 'v2');
   await waitForReplication(runner);
 
-  out(`\n3. Where every tag of ${REPOSITORY} stands (status, bytes and seconds of its last run, from the job table)`);
+  out(
+    `\n3. Where every tag of ${REPOSITORY} stands (status, executor, bytes and seconds of its last run, from the job table)`,
+  );
   const states = await tagStates(runner, REPOSITORY);
   out(tagTable(states));
   // Every platform of the new v1 arrived with it, by digest.
@@ -156,7 +175,7 @@ async function run(runner: LocalRunner): Promise<boolean> {
   const jobsComplete = states.every((s) => s.status === undefined || s.status === 'COMPLETE');
   const equal = states.every((s) => s.equal) && children.every(Boolean) && jobsComplete;
   out(
-    `  ${stats.events} ECR events → ${stats.queued} requests queued (${stats.ignored} ignored: tagless children of an index) → ${stats.builds} worker builds; ` +
+    `  ${stats.events} ECR events → ${stats.queued} requests queued (${stats.ignored} ignored: tagless children of an index) → ${stats.copies} copy Lambda invocations, ${stats.builds} worker builds; ` +
       `${runner.table.changes.length} job-table writes; ${runner.requestDeadLetterQueue.size + runner.retryDeadLetterQueue.size + runner.eventsDeadLetterQueue.size} dead letters`,
   );
   out(
@@ -179,7 +198,7 @@ function logTail(runner: LocalRunner | undefined, lines = 25): string {
 async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   out(
-    'ecr-replicate demo: ECR event → ingest → FIFO queue → dispatcher → worker build → destination registry, all on 127.0.0.1\n',
+    'ecr-replicate demo: ECR event → ingest → FIFO queue → dispatcher → copy Lambda (or worker build) → destination registry, all on 127.0.0.1\n',
   );
   out('Starting the local stand-ins...');
   let runner: LocalRunner | undefined;
@@ -201,7 +220,15 @@ async function main(): Promise<number> {
     });
   }
   try {
-    runner = await startLocalRunner({ config: { deletes: true }, timeScale: 0.05, onEvent: narrate });
+    // The copy Lambda first (its 15 minutes and 1 s cold start scaled), CodeBuild (60 s provisioning, scaled) for what
+    // does not fit.
+    runner = await startLocalRunner({
+      config: { deletes: true },
+      timeScale: 0.05,
+      copyLambda: true,
+      buildProvisioningSeconds: 60,
+      onEvent: narrate,
+    });
     const worker = relative(process.cwd(), require.resolve('@ecr-replicate/build-worker/dist/main.js'));
     out(`  source registry       ${runner.source.url} (open)`);
     out(
@@ -212,6 +239,9 @@ async function main(): Promise<number> {
     );
     out(
       `  in this process       the ingest, dispatcher, build-state and retry handlers; the FIFO request queue and the retry queue`,
+    );
+    out(
+      `  copy Lambda           in this process: the first executor, its ${(runner.models.copyTimeoutMs / 1000).toFixed(0)} s limit (900 s scaled) enforced`,
     );
     out(
       `  worker builds         child processes: node ${worker} (ECR token and destination secret stubbed at the SDK client)`,

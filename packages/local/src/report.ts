@@ -12,6 +12,8 @@ export interface TagState {
   status?: string;
   bytesCopied?: number;
   durationSeconds?: number;
+  /** Which executor recorded its last run: the copy Lambda or a worker build. */
+  executor?: string;
   /** Both ends hold the same digest, or neither holds the tag. */
   equal: boolean;
 }
@@ -46,6 +48,7 @@ export async function tagStates(runner: LocalRunner, repository: string): Promis
         ...(job === undefined ? {} : { status: job.status }),
         ...(job?.bytesCopied === undefined ? {} : { bytesCopied: job.bytesCopied }),
         ...(job?.durationSeconds === undefined ? {} : { durationSeconds: job.durationSeconds }),
+        ...(job?.executor === undefined ? {} : { executor: job.executor }),
         equal: sourceDigest === destinationDigest,
       };
     }),
@@ -95,13 +98,14 @@ export function formatTable(rows: readonly (readonly string[])[], indent = '  ')
 
 /** The per-tag table the demo prints. */
 export function tagTable(states: readonly TagState[]): string {
-  const rows = [['tag', 'source digest', 'destination digest', 'status', 'bytes', 'seconds', 'equal']];
+  const rows = [['tag', 'source digest', 'destination digest', 'status', 'executor', 'bytes', 'seconds', 'equal']];
   for (const s of states) {
     rows.push([
       shortTag(s.tag),
       shortDigest(s.sourceDigest, '(deleted)'),
       shortDigest(s.destinationDigest, '(absent)'),
       s.status ?? '-',
+      s.executor === 'lambda' ? 'copy Lambda' : s.executor === 'codebuild' ? 'CodeBuild' : '-',
       s.bytesCopied === undefined ? '-' : humanBytes(s.bytesCopied),
       s.durationSeconds === undefined ? '-' : s.durationSeconds.toFixed(2),
       s.equal ? 'yes' : 'NO',

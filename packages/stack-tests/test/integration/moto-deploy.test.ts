@@ -243,6 +243,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
       resolveGetAtt((await deployedTemplate(region)).DestinationSecretKey.Properties.KeyPolicy, {
         WorkerRole: await roleArn(region, 'WorkerRole'),
         RepairIamRoleLambdaExecution: await roleArn(region, 'RepairIamRoleLambdaExecution'),
+        CopyIamRoleLambdaExecution: await roleArn(region, 'CopyIamRoleLambdaExecution'),
       }),
       region,
     );
@@ -251,10 +252,11 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     );
     const readers = decrypting.find((s) => s.Sid === 'SecretReaders');
     const principals = ([] as string[]).concat(readers.Principal.AWS);
-    expect(principals).toHaveLength(2);
+    expect(principals).toHaveLength(3);
     for (const principal of principals)
       expect(principal).toMatch(new RegExp(`^arn:${partition}:iam::${ACCOUNT}:role/`));
     expect(principals.some((p) => p.includes('repair'))).toBe(true);
+    expect(principals.some((p) => p.includes('copy'))).toBe(true);
     for (const statement of decrypting) {
       expect(statement.Condition.StringEquals['kms:ViaService']).toBe(`secretsmanager.${region}.amazonaws.com`);
       expect(statement.Condition.StringLike['kms:EncryptionContext:SecretARN']).toBe(
@@ -285,7 +287,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
   test('the configuration store: the object the functions name is deployed, and hashes to what they expect', async () => {
     const lambda = new LambdaClient(clientConfig(region));
     const s3 = new S3Client(clientConfig(region));
-    for (const fn of ['ingest', 'repair']) {
+    for (const fn of ['ingest', 'repair', 'copy']) {
       const configuration = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name(fn) }));
       const variables = configuration.Environment?.Variables ?? {};
       expect(variables.REPLICATION_CONFIG).toBeUndefined();

@@ -70,6 +70,7 @@ const FUNCTIONS = {
   buildState: 'BuildStateLambdaFunction',
   retry: 'RetryLambdaFunction',
   repair: 'RepairLambdaFunction',
+  copy: 'CopyLambdaFunction',
 } as const;
 
 const WORKER_ZIP = 'build-worker.zip';
@@ -637,6 +638,98 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     });
   });
 
+  test("the copy Lambda's role is the worker's minus what only CodeBuild needs, plus a guarded StartBuild to hand jobs over", () => {
+    const t = template();
+    const copy = roleStatements(t, roleOf(t, FUNCTIONS.copy));
+    const worker = roleStatements(t, 'WorkerRole');
+    const notLogs = (actions: Set<string>): string[] => [...actions].filter((a) => !a.startsWith('logs:')).sort();
+    // The worker's actions but the ones for its zip (s3:GetObjectVersion) and CodeBuild's log group; plus StartBuild,
+    // the on-failure destination, and reading the configuration (s3:GetObject, its object only).
+    const fromWorker = notLogs(allowedActions(worker)).filter((a) => a !== 's3:getobjectversion');
+    expect(notLogs(allowedActions(copy))).toEqual([...fromWorker, 'codebuild:startbuild', 'sqs:sendmessage'].sort());
+    // Logs: its own log group only (not CodeBuild's).
+    const logs = statementsAllowing(copy, 'logs:PutLogEvents').flatMap((s) => allStrings(s.Resource));
+    expect(logs.length).toBeGreaterThan(0);
+    for (const resource of logs) expect(resource).toContain(`/aws/lambda/ecr-partition-replicate-${run.stage}-copy`);
+    // The same source repositories, secret and key condition as the worker's; writes nothing to ECR.
+    for (const action of ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:ListTagsForResource'])
+      expect(allStrings(statementsAllowing(copy, action).map((s) => s.Resource))).toEqual(
+        allStrings(statementsAllowing(worker, action).map((s) => s.Resource)),
+      );
+    for (const action of allowedActions(copy))
+      if (action.startsWith('ecr:'))
+        expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
+    expect(statementsAllowing(copy, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
+      SECRET_ARN_PATTERN(run.stage),
+    ]);
+    expect(statementsAllowing(copy, 'kms:Decrypt')[0]!.Condition).toEqual(SECRET_DECRYPT_CONDITION(run.stage));
+    expect(statementsAllowing(copy, 's3:GetObject').flatMap((s) => asArray<Loose>(s.Resource))).toHaveLength(1);
+    // StartBuild of the worker project only, with the dispatcher's guard (JOB_KEYS and LEASE_OWNER, nothing else).
+    const projectArn = {
+      'Fn::Sub': `arn:\${AWS::Partition}:codebuild:\${AWS::Region}:\${AWS::AccountId}:project/${workerProject(t).Name}`,
+    };
+    expect(statementsAllowing(copy, 'codebuild:StartBuild').map((s) => s.Resource)).toEqual([projectArn]);
+    const dispatcherDenies = roleStatements(t, roleOf(t, FUNCTIONS.dispatcher)).filter((s) => s.Effect === 'Deny');
+    expect(copy.filter((s) => s.Effect === 'Deny')).toEqual(dispatcherDenies);
+    expect(dispatcherDenies.length).toBeGreaterThan(10);
+    expect(
+      statementsAllowing(copy, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['EventsDeadLetterQueue']);
+  });
+
+  test('the dispatcher hands its batches to the copy Lambda (asynchronously), which runs 15 minutes with one vCPU', () => {
+    const t = template();
+    const fn = props(t, FUNCTIONS.copy, 'AWS::Lambda::Function');
+    const name = `ecr-partition-replicate-${run.stage}-copy`;
+    expect(fn.FunctionName).toBe(name);
+    expect(fn.Handler).toBe('packages/copy-lambda/src/handler.handler');
+    expect(fn.Timeout).toBe(900);
+    expect(fn.MemorySize).toBe(1769);
+    expect(environmentOf(t, FUNCTIONS.dispatcher).COPY_FUNCTION_NAME).toBe(name);
+    expect(
+      statementsAllowing(roleStatements(t, roleOf(t, FUNCTIONS.dispatcher)), 'lambda:InvokeFunction').map(
+        (s) => s.Resource,
+      ),
+    ).toEqual([{ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${name}` }]);
+    // The worker's settings (but its jobs, which come with each invocation), where to hand over, its budget.
+    const workerVariables = Object.fromEntries(
+      (workerProject(t).Environment.EnvironmentVariables as Loose[])
+        .filter((v) => v.Name)
+        .map((v) => [v.Name, v.Value]),
+    );
+    const env = environmentOf(t, FUNCTIONS.copy);
+    for (const shared of [
+      'JOB_TABLE',
+      'DEST_SECRET_ID',
+      'DEST_REGION',
+      'CREATE_REPOSITORIES',
+      'SOURCE_ACCOUNT_ID',
+      'SOURCE_REGION',
+      'DEST_USE_FIPS_ENDPOINT',
+      'LEASE_SECONDS',
+      'DEST_API_QUOTAS',
+      'REPLICATION_CONFIG_BUCKET',
+      'REPLICATION_CONFIG_KEY',
+      'REPLICATION_CONFIG_SHA256',
+    ])
+      expect([shared, env[shared]]).toEqual([shared, workerVariables[shared]]);
+    expect(env).toMatchObject({
+      WORKER_PROJECT_NAME: workerProject(t).Name,
+      COPY_RESERVE_SECONDS: '30',
+      COPY_ASSUMED_MIBPS: '40',
+    });
+    expect(env.JOB_KEYS).toBeUndefined();
+    // A failed invocation is tried again, then goes to the events dead-letter queue (watched by an alarm).
+    const config = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').find(
+      ([, c]) => target(c.Properties?.FunctionName) === FUNCTIONS.copy,
+    );
+    const properties = config![1].Properties as Record<string, Loose>;
+    expect(target(properties.DestinationConfig.OnFailure.Destination)).toBe('EventsDeadLetterQueue');
+    expect(properties.MaximumRetryAttempts).toBe(2);
+  });
+
   test("the request queue takes requests only from the stack's senders (ingest, retry, repair)", () => {
     const t = template();
     const policy = props(t, 'RequestQueuePolicy', 'AWS::SQS::QueuePolicy');
@@ -686,7 +779,11 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const key = props(t, 'DestinationSecretKey', 'AWS::KMS::Key');
     expect(key.EnableKeyRotation).toBe(true);
     const root = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
-    const readers = [{ 'Fn::GetAtt': ['WorkerRole', 'Arn'] }, { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] }];
+    const readers = [
+      { 'Fn::GetAtt': ['WorkerRole', 'Arn'] },
+      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] },
+      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.copy), 'Arn'] },
+    ];
     const statements = key.KeyPolicy.Statement as Loose[];
     const decrypting = statements.filter((s) => asArray<string>(s.Action).some((a) => /^kms:(Decrypt|\*)$/.test(a)));
     expect(decrypting.map((s) => s.Sid).sort()).toEqual(['SecretReaders', 'SecretWriters']);
@@ -869,6 +966,8 @@ function plausibleEnvironment(t: Template, region: string, variables: Record<str
         env[name] = `https://sqs.${region}.amazonaws.com/123456789012/${resource.Properties?.QueueName}`;
       else if (resource?.Type === 'AWS::DynamoDB::Table') env[name] = String(resource.Properties?.TableName);
       else if (resource?.Type === 'AWS::S3::Bucket') env[name] = 'deployment-bucket';
+      else if (ref === 'AWS::AccountId') env[name] = '123456789012';
+      else if (ref === 'AWS::Region') env[name] = region;
       else throw new Error(`no plausible value for ${name}`);
     }
   }
