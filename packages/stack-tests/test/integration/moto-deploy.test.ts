@@ -225,7 +225,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
-  test("the secret's key: rotated; decrypt only for the worker's and repair's roles, with the secret's encryption context", async () => {
+  test("the secret's key: rotated; decrypt only for the worker's, repair's and copy Lambda's roles, with the secret's encryption context", async () => {
     const kms = new KMSClient(clientConfig(region));
     const aliases = (await kms.send(new ListAliasesCommand({}))).Aliases ?? [];
     const alias = aliases.find((a) => a.AliasName === `alias/${name('destination-secret')}`);
