@@ -104,8 +104,10 @@ export function isCoveredByRun(
  *    covers it. A record whose DynamoDB calls were throttled (or failed
  *    transiently) is deferred through the retry queue; one that fails
  *    otherwise fails, and so do the later records of its group.
- * 2. Once for the batch: one worker build for every job whose lease was
- *    taken; its build id is recorded with each lease. When CodeBuild refuses
+ * 2. Once for the batch: the jobs whose lease was taken go to the copy
+ *    Lambda (one asynchronous invocation; `lambda:<request id>` is recorded
+ *    with each lease), or, when its path is off or Lambda refuses, to one
+ *    worker build; its build id is recorded with each lease. When CodeBuild refuses
  *    (capacity, throttling) those leases are released and one request per
  *    job is deferred with a growing delay; the messages are deleted, their
  *    receives not used up. Any other StartBuild failure fails the messages.
