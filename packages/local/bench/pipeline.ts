@@ -10,6 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { runChild } from './pipeline/child';
+import * as backfill from './pipeline/backfill';
 import * as handoff from './pipeline/handoff';
 import * as latency from './pipeline/latency';
 import { meets, type BenchOptions, type CaseReport, type Figure } from './pipeline/report';
@@ -23,6 +24,7 @@ interface CaseModule {
 const CASES: Record<string, CaseModule> = {
   latency,
   handoff,
+  backfill,
 };
 
 function option(name: string): string | undefined {

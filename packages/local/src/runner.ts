@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,12 @@ export interface LocalRunnerOptions {
   warmForSeconds?: number;
   /** CodeBuild's provisioning before the worker runs, in seconds before scaling (default 0; the model: 60). */
   buildProvisioningSeconds?: number;
+  /**
+   * Copy Lambda invocations running at once (the function's concurrency); more wait in Lambda's asynchronous queue
+   * until one ends. Default: no limit, as Lambda scales out. In this runner every invocation shares one process on the
+   * machine's cores, so a bench of thousands of jobs sets one to keep the process from thrashing.
+   */
+  copyLambdaConcurrency?: number;
   /**
    * Route every DynamoDB call through the recording proxy (default true: `table` holds every change, faults can be
    * injected into the table). False: the components reach dynalite directly (a bench's throughput; `table` then
@@ -340,6 +346,24 @@ export interface LocalRunner {
   job(key: string): Promise<JobRecord | undefined>;
   jobs(): Promise<JobRecord[]>;
   stop(): Promise<void>;
+}
+
+/** Runs at most `limit` tasks at once, the others in order as places free up. */
+function concurrencyLimit(limit: number): (task: () => Promise<void>) => Promise<void> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (task) => {
+    // A place is handed from the task that ends to the next waiting one.
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      await task();
+    } finally {
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else running -= 1;
+    }
+  };
 }
 
 /** Starts everything on free loopback ports. */
@@ -686,6 +710,9 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       );
 
     // ---- the copy Lambda: Invoke → the function in this process, with the worker's AWS stubs ----------------
+    const copyConcurrency =
+      options.copyLambdaConcurrency === undefined ? undefined : concurrencyLimit(options.copyLambdaConcurrency);
+    let copiesWaiting = 0;
     const lambdaMock = mockClient(LambdaClient);
     cleanups.push(() => lambdaMock.restore());
     lambdaMock
@@ -702,13 +729,27 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         const payload: unknown = JSON.parse(
           Buffer.from((input.Payload ?? new Uint8Array()) as Uint8Array).toString('utf8'),
         );
-        void copyFunction.invokeAsync(payload).finally(() => {
-          const run = copyFunction.runs.find((r) => r.event === payload);
-          if (run !== undefined) notify({ type: 'copy', phase: 'end', invocation: run });
+        const start = (): { run: LocalInvocation; ended: Promise<unknown> } => {
+          const ended = copyFunction.invokeAsync(payload).finally(() => {
+            const run = copyFunction.runs.find((r) => r.event === payload);
+            if (run !== undefined) notify({ type: 'copy', phase: 'end', invocation: run });
+          });
+          const run = copyFunction.runs.at(-1) as LocalInvocation;
+          notify({ type: 'copy', phase: 'start', invocation: run });
+          return { run, ended };
+        };
+        if (copyConcurrency === undefined) {
+          const { run, ended } = start();
+          void ended.catch(() => undefined);
+          return { StatusCode: 202, $metadata: { requestId: run.requestId } };
+        }
+        // Lambda's asynchronous queue: the invocation runs when the function's concurrency has room.
+        copiesWaiting += 1;
+        void copyConcurrency(async () => {
+          copiesWaiting -= 1;
+          await start().ended.catch(() => undefined);
         });
-        const run = copyFunction.runs.at(-1) as LocalInvocation;
-        notify({ type: 'copy', phase: 'start', invocation: run });
-        return { StatusCode: 202, $metadata: { requestId: run.requestId } };
+        return { StatusCode: 202, $metadata: { requestId: randomUUID() } };
       });
     if (copyFunction !== undefined) {
       // The copy Lambda's ECR token and destination secret, stubbed on the very client classes it loads (in a bundle
@@ -803,6 +844,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         );
       for (const fn of functions)
         if (fn !== sweeper && fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
+      if (copiesWaiting > 0) reasons.push(`copy Lambda: ${copiesWaiting} invocation(s) waiting for its concurrency`);
       return reasons;
     };
 

@@ -33,7 +33,7 @@ export interface PacingBudgetOptions {
   blockSeconds?: number;
   /** The lowest share of the quota throttling may slow the rate to (default 0.1). */
   minFactor?: number;
-  /** Time for the rate to recover from the lowest factor to the full quota (default 60,000 ms). */
+  /** Time for the rate to recover from the lowest factor to the full quota (default 20,000 ms: from half in 11 s). */
   recoveryMs?: number;
   /** Reports of throttling within this window after the first count once (default 1,000 ms). */
   throttleWindowMs?: number;
@@ -117,7 +117,7 @@ export class PacingBudget {
   ) {
     this.blockSeconds = options.blockSeconds ?? 0.1;
     this.minFactor = options.minFactor ?? 0.1;
-    this.recoveryMs = options.recoveryMs ?? 60_000;
+    this.recoveryMs = options.recoveryMs ?? 20_000;
     this.throttleWindowMs = options.throttleWindowMs ?? 1_000;
     this.penaltyMs = options.penaltyMs ?? 1_000;
     this.idleTtlSeconds = options.idleTtlSeconds ?? 86_400;
