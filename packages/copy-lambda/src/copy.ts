@@ -14,6 +14,7 @@ import type { JobStore } from '@ecr-replicate/common/state';
 import { JobHandOver, runWorkerJobs, type RunSummary } from '@ecr-replicate/build-worker';
 import type { RegistryClient } from '@ecr-replicate/oci';
 import { TimeBudget } from './budget';
+import { claimJobs } from './claim';
 import { handOverToBuild } from './hand-over';
 import { imageBytes } from './image-size';
 
@@ -29,7 +30,7 @@ export interface CopyDependencies {
   /** Every registry client created is added here, for the caller to close. */
   clients: RegistryClient[];
   guard?: WorkerGuardSettings;
-  /** This invocation, recorded with each lease it holds (`lambda:<request id>`). */
+  /** This invocation, recorded with each lease it holds (`lambda-run:<request id>`, INVOCATION_ID_PREFIX). */
   invocationId: string;
   /** Time left before the invocation's limit (context.getRemainingTimeInMillis). */
   remainingMs: () => number;
@@ -39,6 +40,8 @@ export interface CopyDependencies {
 export interface CopyOutcome extends RunSummary {
   /** The worker build the rest went to, lease kept. */
   handedOverTo?: string;
+  /** Jobs a worker build held already (an earlier run of this payload handed them over). */
+  skipped: string[];
 }
 
 /**
@@ -47,33 +50,9 @@ export interface CopyOutcome extends RunSummary {
  * image too large up front, a copy stopped when time ran low, a job that failed transiently — goes to one worker
  * build with its lease kept. A job is never recorded FAILED here for want of time.
  *
- * Throws (Lambda then retries the invocation, whose leases it takes again by owner) when jobs were left that could
- * not be handed over: StartBuild failed, or a job's lease could not even be taken for a transient reason.
+ * Throws when jobs were left that could not be handed over (StartBuild failed, or a job's lease could not even be
+ * taken for a transient reason): Lambda then retries the invocation, whose run claims the jobs again (claim.ts).
  */
-/**
- * Lambda may run an asynchronous invocation more than once, and retries a failed one with the same payload: each run
- * moves the leases it was given to their next epoch before it takes them, so that an earlier run of the same payload
- * (same owner) can neither renew nor fence any more. A lease not held by the owner is left alone (the run finds out
- * when it takes it); a failure here is only logged (the take then keeps the current epoch).
- */
-async function takeNextEpochs(invocation: CopyInvocation, leaseMs: number, deps: CopyDependencies): Promise<void> {
-  const now = deps.now ?? Date.now;
-  await Promise.all(
-    invocation.jobKeys.map(async (jobKey) => {
-      try {
-        const record = await deps.store.get(jobKey);
-        if (record?.leaseOwner !== invocation.leaseOwner || record.leaseEpoch === undefined) return;
-        await deps.store.handOffLease(jobKey, invocation.leaseOwner, record.leaseEpoch, leaseMs, now());
-      } catch (error) {
-        deps.logger.warn('could not move a lease to its next epoch; taking it as it is', {
-          jobKey,
-          reason: error instanceof Error ? error.message : String(error),
-        });
-      }
-    }),
-  );
-}
-
 export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDependencies): Promise<CopyOutcome> {
   const { settings, logger, metrics } = deps;
   const leaseMs = settings.leaseSeconds * 1000;
@@ -84,12 +63,17 @@ export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDe
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });
   logger.appendKeys({ leaseOwner: invocation.leaseOwner });
-  await takeNextEpochs(invocation, leaseMs, deps);
+  const claim = await claimJobs(invocation, deps.invocationId, {
+    store: deps.store,
+    leaseMs,
+    logger,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  });
 
   const summary = await runWorkerJobs({
     settings: {
       jobTable: settings.jobTable,
-      jobKeys: invocation.jobKeys,
+      jobKeys: claim.run,
       leaseOwner: invocation.leaseOwner,
       destSecretId: settings.destSecretId,
       replicationConfig: settings.replicationConfig,
@@ -121,10 +105,14 @@ export async function runCopyInvocation(invocation: CopyInvocation, deps: CopyDe
   });
 
   // Jobs stopped for time, and jobs that failed transiently (a worker build retries them, then the build-state path).
-  const epochs = summary.leaseEpochs;
-  const toHand = [...summary.handedOver, ...summary.retry.filter((key) => epochs[key] !== undefined)];
+  const epochs = { ...summary.leaseEpochs, ...claim.handOver };
+  const toHand = [
+    ...summary.handedOver,
+    ...summary.retry.filter((key) => epochs[key] !== undefined),
+    ...Object.keys(claim.handOver),
+  ];
   const stranded = summary.retry.filter((key) => epochs[key] === undefined);
-  const outcome: CopyOutcome = { ...summary };
+  const outcome: CopyOutcome = { ...summary, skipped: claim.skipped };
   metrics.addMetric('CopyLambdaJobs', MetricUnit.Count, invocation.jobKeys.length);
   if (toHand.length > 0) {
     const handed = await handOverToBuild(toHand, epochs, {

@@ -11,6 +11,7 @@ import { JobStore, createJobTableClient } from '@ecr-replicate/common/state';
 import { loadDestinationSecret } from '@ecr-replicate/ecr';
 import type { RegistryClient } from '@ecr-replicate/oci';
 import type { Context } from 'aws-lambda';
+import { INVOCATION_ID_PREFIX } from './claim';
 import { runCopyInvocation } from './copy';
 
 /**
@@ -45,7 +46,7 @@ export const handler = lambdaHandler(obs, async (event: unknown, context: Contex
       codebuild,
       clients,
       guard,
-      invocationId: `lambda:${context.awsRequestId}`,
+      invocationId: `${INVOCATION_ID_PREFIX}${context.awsRequestId}`,
       remainingMs: () => context.getRemainingTimeInMillis(),
       ...obs,
     });
