@@ -136,7 +136,15 @@ export const boundaries = [
   deny(['packages/ecr/src/**/*.ts'], ...ecrBase, R.awsValues),
   deny(['packages/ecr/src/sdk.ts'], ...ecrBase),
   deny(['packages/repair/src/**/*.ts'], ...repairBase, R.lambdaRuntime),
-  deny(['packages/repair/src/handler.ts', 'packages/repair/src/scheduled-repair.ts'], ...repairBase),
+  deny(
+    [
+      'packages/repair/src/handler.ts',
+      'packages/repair/src/scheduled-repair.ts',
+      'packages/repair/src/scan-handler.ts',
+      'packages/repair/src/scan-batch.ts',
+    ],
+    ...repairBase,
+  ),
   deny(['packages/cli/src/**/*.ts'], ...cliBase),
   deny(CLI_COPY_PATH, ...cliBase, R.awsValues, R.commonRootValues, R.copyPathLibraries),
   deny(['packages/build-worker/src/**/*.ts'], R.workerDeps, ...everywhere),

@@ -10,6 +10,7 @@ export * from './validation';
 export * from './models/primitives';
 export * from './models/ecr-event';
 export * from './models/request';
+export * from './models/scan-unit';
 export * from './models/job';
 export * from './models/secret';
 export * from './models/config';

@@ -76,6 +76,10 @@ export const EnvName = {
   copyReserveSeconds: 'COPY_RESERVE_SECONDS',
   /** Throughput (MiB/s) the copy Lambda assumes for an image until it has measured its own. */
   copyAssumedMibps: 'COPY_ASSUMED_MIBPS',
+  /** URL of the standard scan queue: one message per repository (or page of tags) of a fan-out scan. */
+  scanQueueUrl: 'SCAN_QUEUE_URL',
+  /** Tags per page of a fan-out scan: a repository with more is split into pages scanned in parallel. */
+  scanPageTags: 'SCAN_PAGE_TAGS',
 } as const;
 
 export type SettingName = keyof typeof EnvName;
@@ -84,6 +88,7 @@ export type EnvName = (typeof EnvName)[SettingName];
 export const DEFAULT_LEASE_SECONDS = 900;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_REPAIR_CONCURRENCY = 8;
+export const DEFAULT_SCAN_PAGE_TAGS = 1_000;
 /** Longer than the longest deferral (300 s) and retry delay (900 s) a PENDING job may legitimately wait. */
 export const DEFAULT_SWEEP_PENDING_SECONDS = 1_200;
 /** What the copy Lambda keeps back from its time limit (see COPY_RESERVE_SECONDS). */
@@ -240,6 +245,8 @@ const SETTING_SCHEMAS = {
         .optional(),
     ),
   repairConcurrency: wholeNumber(1, 64, DEFAULT_REPAIR_CONCURRENCY),
+  scanQueueUrl: QueueUrlSchema,
+  scanPageTags: wholeNumber(1, 100_000, DEFAULT_SCAN_PAGE_TAGS),
   replicationConfigBucket: optionalMatching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
   replicationConfigKey: optionalMatching(/^[\x21-\x7e]{1,1024}$/, 'must be an S3 object key (printable ASCII)'),
   replicationConfigSha256: optionalMatching(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex'),
@@ -394,26 +401,37 @@ export type CopyLambdaSettings = SettingsOf<
 >;
 
 /**
- * The scheduled repair (drift repair): compares the source registry (its own
- * account and region) with the destination and queues a request per tag that differs.
+ * The scheduled repair (drift repair and backfill), the start of a fan-out scan: lists the source registry (its own
+ * account and region) and sends one scan unit per selected repository to the scan queue.
  */
-export const RepairSettings = defineSettings('repair', [
+export const RepairSettings = defineSettings('repair', ['scanQueueUrl', 'replicationConfig', 'sourceRegistry']);
+export type RepairSettings = SettingsOf<'scanQueueUrl' | 'replicationConfig' | 'sourceRegistry'>;
+
+/**
+ * The scan Lambda (the scan queue's): compares one repository (or page of tags) with the destination, queues a
+ * request per tag that differs, and continues by a message when it runs low on time.
+ */
+export const ScanSettings = defineSettings('repair (scan)', [
   'requestQueueUrl',
+  'scanQueueUrl',
   'replicationConfig',
   'destSecretId',
   'destRegion',
   'destRegistry',
   'sourceRegistry',
   'repairConcurrency',
+  'scanPageTags',
 ]);
-export type RepairSettings = SettingsOf<
+export type ScanSettings = SettingsOf<
   | 'requestQueueUrl'
+  | 'scanQueueUrl'
   | 'replicationConfig'
   | 'destSecretId'
   | 'destRegion'
   | 'destRegistry'
   | 'sourceRegistry'
   | 'repairConcurrency'
+  | 'scanPageTags'
 >;
 
 /**
@@ -462,3 +480,4 @@ export const parseSweepSettings = (env?: Environment): SweepSettings => SweepSet
 export const parseWorkerSettings = (env?: Environment): WorkerSettings => WorkerSettings.parse(env);
 export const parseCopyLambdaSettings = (env?: Environment): CopyLambdaSettings => CopyLambdaSettings.parse(env);
 export const parseRepairSettings = (env?: Environment): RepairSettings => RepairSettings.parse(env);
+export const parseScanSettings = (env?: Environment): ScanSettings => ScanSettings.parse(env);

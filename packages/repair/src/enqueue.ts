@@ -71,12 +71,24 @@ export interface EnqueueOptions {
  * never stops the others.
  */
 export async function enqueuePlan(plan: SyncPlan, options: EnqueueOptions): Promise<EntryResult[]> {
+  return enqueueEntries(plan.entries, plan.plannedAt, options);
+}
+
+/**
+ * Like {@link enqueuePlan}, for entries planned at `plannedAt` (a fan-out scan's units share their scan's time, so a
+ * tag compared by two units is queued once within SQS's deduplication window).
+ */
+export async function enqueueEntries(
+  entries: readonly PlanEntry[],
+  plannedAt: string,
+  options: EnqueueOptions,
+): Promise<EntryResult[]> {
   const eventTime = (options.now?.() ?? new Date()).toISOString();
   const limit = createLimiter(options.concurrency ?? 10);
   const results: EntryResult[] = [];
   await Promise.all(
-    plan.entries.map((entry) => {
-      const request = requestOf(entry, options.source, plan.plannedAt, eventTime, options.origin);
+    entries.map((entry) => {
+      const request = requestOf(entry, options.source, plannedAt, eventTime, options.origin);
       if (request === undefined) return undefined;
       return limit(async () => {
         let result: EntryResult;

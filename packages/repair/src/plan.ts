@@ -94,9 +94,23 @@ export interface PlanOptions {
   now?: () => Date;
 }
 
-interface RepositoryPair {
+/** A selected source repository and the destination repository it maps to. */
+export interface RepositoryPair {
   source: string;
   destination: string;
+}
+
+/** The tags of a repository pair, each side listed once. */
+export interface RepositoryTags {
+  source: string[];
+  destination: string[];
+}
+
+/** What a repository scanner reads and compares with. */
+export interface ScanClients {
+  source: RegistryClient;
+  destination: RegistryClient;
+  config: ReplicationConfig;
 }
 
 /** A failure record for `error`, with where it happened. */
@@ -137,17 +151,16 @@ export function isCarriedReferrerTag(tag: string): boolean {
 }
 
 /**
- * Compares the source registry with the destination and says, per tag, what
- * would make them equal. Only a failure to list the source repositories is
- * thrown; every other failure is recorded in `failures` and the comparison
- * goes on with the rest.
+ * The selected source repositories of a registry listing and their destination names, sorted: repository filters,
+ * then the name mapping. A name the mapping refuses, and source repositories that would map onto one destination
+ * repository (they would undo each other's tags), are recorded in `failures` and left out.
  */
-export async function planSync(options: PlanOptions): Promise<SyncPlan> {
-  const plannedAt = (options.now?.() ?? new Date()).toISOString();
-  const { config } = options;
-  const failures: SyncFailure[] = [];
-
-  const names = [...new Set(await options.listRepositories())].sort();
+export function selectRepositories(
+  listed: readonly string[],
+  config: ReplicationConfig,
+  failures: SyncFailure[],
+): RepositoryPair[] {
+  const names = [...new Set(listed)].sort();
   const pairs: RepositoryPair[] = [];
   for (const name of names) {
     if (!isRepositorySelected(config, name)) continue;
@@ -174,15 +187,28 @@ export async function planSync(options: PlanOptions): Promise<SyncPlan> {
     return false;
   });
 
+  return usable;
+}
+
+/**
+ * Compares the source registry with the destination and says, per tag, what
+ * would make them equal. Only a failure to list the source repositories is
+ * thrown; every other failure is recorded in `failures` and the comparison
+ * goes on with the rest.
+ */
+export async function planSync(options: PlanOptions): Promise<SyncPlan> {
+  const plannedAt = (options.now?.() ?? new Date()).toISOString();
+  const { config } = options;
+  const failures: SyncFailure[] = [];
+
+  const usable = selectRepositories(await options.listRepositories(), config, failures);
+
   const progress: ScanProgress = { repositoriesTotal: usable.length, repositoriesScanned: 0, tagsCompared: 0 };
   options.onProgress?.({ ...progress });
-  const scanner = new RepositoryScanner(
-    options,
-    createLimiter(options.concurrency ?? 8),
-    failures,
-    () => options.onProgress?.({ ...progress }),
-    progress,
-  );
+  const scanner = new RepositoryScanner(options, createLimiter(options.concurrency ?? 8), failures, () => {
+    progress.tagsCompared += 1;
+    options.onProgress?.({ ...progress });
+  });
   const perRepository = await Promise.all(
     usable.map(async (pair) => {
       const result = await scanner.scan(pair);
@@ -210,13 +236,30 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-class RepositoryScanner {
+/**
+ * The tags a scan of a repository pair goes through, in code-point order: the selected source tags that are not
+ * carried referrer tags (those come with their subject), and, with deletes on, the selected destination tags the
+ * source lacks. A fan-out scan pages and continues along this order.
+ */
+export function scanOrder(config: ReplicationConfig, tags: RepositoryTags): string[] {
+  const atSource = new Set(tags.source);
+  const order = new Set(tags.source.filter((tag) => isTagSelected(config, tag) && !isCarriedReferrerTag(tag)));
+  if (config.deletes)
+    for (const tag of tags.destination) if (!atSource.has(tag) && isTagSelected(config, tag)) order.add(tag);
+  return [...order].sort(compareText);
+}
+
+/**
+ * Compares one repository pair, tag by tag, through a shared limiter: the whole of it (`scan`, for a plan), or its
+ * tags listed once (`listTags`) and then compared a window of the scan order at a time (`compare`, for a fan-out
+ * scan). Failures to compare a tag are recorded in `failures`; the comparison goes on.
+ */
+export class RepositoryScanner {
   constructor(
-    private readonly options: PlanOptions,
+    private readonly options: ScanClients,
     private readonly limit: Limiter,
     private readonly failures: SyncFailure[],
-    private readonly report: () => void,
-    private readonly progress: ScanProgress,
+    private readonly onCompared: () => void = () => undefined,
   ) {}
 
   private async digestAt(client: RegistryClient, repository: string, reference: string): Promise<string | undefined> {
@@ -232,30 +275,44 @@ class RepositoryScanner {
     }
   }
 
-  private compared(count = 1): void {
-    this.progress.tagsCompared += count;
-    this.report();
+  private compared(): void {
+    this.onCompared();
   }
 
+  /** Both sides' tags (a repository missing on a side has none). Throws when a listing fails. */
+  async listTags(pair: RepositoryPair): Promise<RepositoryTags> {
+    const [source, destination] = await Promise.all([
+      this.tagsOf(this.options.source, pair.source),
+      this.tagsOf(this.options.destination, pair.destination),
+    ]);
+    return { source, destination };
+  }
+
+  /** The whole pair: its entries, and how many selected source tags it has (referrer tags included). */
   async scan(pair: RepositoryPair): Promise<{ entries: PlanEntry[]; tags: number }> {
-    const { source, destination, config } = this.options;
     const where = { sourceRepository: pair.source, destinationRepository: pair.destination };
-    let sourceTags: string[];
-    let destinationTags: string[];
+    let tags: RepositoryTags;
     try {
-      [sourceTags, destinationTags] = await Promise.all([
-        this.tagsOf(source, pair.source),
-        this.tagsOf(destination, pair.destination),
-      ]);
+      tags = await this.listTags(pair);
     } catch (error) {
       this.failures.push(syncFailure('list', error, where));
       return { entries: [], tags: 0 };
     }
-    const atSource = new Set(sourceTags);
-    const atDestination = new Set(destinationTags);
-    const selected = [...atSource].filter((tag) => isTagSelected(config, tag));
-    const imageTags = selected.filter((tag) => !isCarriedReferrerTag(tag));
-    const referrerTags = selected.filter((tag) => isCarriedReferrerTag(tag));
+    const entries = await this.compare(pair, tags, scanOrder(this.options.config, tags));
+    return { entries, tags: tags.source.filter((tag) => isTagSelected(this.options.config, tag)).length };
+  }
+
+  /**
+   * The entries of `window` (tags of the scan order): image tags compared with the destination, the carried referrer
+   * tags (and referrers API) of the images found equal, and, with deletes on, the window's tags the source lacks.
+   */
+  async compare(pair: RepositoryPair, tags: RepositoryTags, window: readonly string[]): Promise<PlanEntry[]> {
+    const { source, destination, config } = this.options;
+    const where = { sourceRepository: pair.source, destinationRepository: pair.destination };
+    const atSource = new Set(tags.source);
+    const atDestination = new Set(tags.destination);
+    const imageTags = window.filter((tag) => atSource.has(tag));
+    const referrerTags = tags.source.filter((tag) => isTagSelected(config, tag) && isCarriedReferrerTag(tag));
 
     // 1. Image tags: source digest against destination digest.
     const entries: PlanEntry[] = [];
@@ -335,7 +392,7 @@ class RepositoryScanner {
 
     // 3. Deletes: destination tags the source no longer has.
     if (config.deletes) {
-      const gone = [...atDestination].filter((tag) => !atSource.has(tag) && isTagSelected(config, tag));
+      const gone = window.filter((tag) => !atSource.has(tag) && atDestination.has(tag));
       await Promise.all(
         gone.map(async (tag) => {
           try {
@@ -348,7 +405,7 @@ class RepositoryScanner {
         }),
       );
     }
-    return { entries, tags: selected.length };
+    return entries;
   }
 }
 

@@ -8,6 +8,9 @@ import {
   parseEcrImageActionEvent,
   parseJobRecord,
   parseReplicationRequestJson,
+  parseScanUnitJson,
+  isScanPage,
+  type ScanUnit,
   type ReplicationRequest,
 } from '../../src';
 import {
@@ -202,5 +205,34 @@ describe('destination secret', () => {
     expect(described).not.toContain(SECRET_ACCESS_KEY);
     expect(described).not.toContain(ACCESS_KEY_ID);
     expect(described).toContain('aws-us-gov');
+  });
+});
+
+describe('scan unit', () => {
+  const unit = {
+    version: 1,
+    scanId: 'repair-2026-11-30T14:00:00.000Z',
+    origin: 'repair',
+    plannedAt: '2026-11-30T14:00:00.000Z',
+    sourceRepository: 'team/app',
+    part: 0,
+  };
+
+  it('reads a whole-repository unit and a page', () => {
+    expect(parseScanUnitJson(JSON.stringify(unit))).toEqual(unit);
+    expect(isScanPage(unit as ScanUnit)).toBe(false);
+    const page = { ...unit, after: 'v1.9', until: 'v3.0', part: 2 };
+    expect(parseScanUnitJson(JSON.stringify(page))).toEqual(page);
+    expect(isScanPage(page as ScanUnit)).toBe(true);
+    expect(isScanPage({ after: 'a' })).toBe(true);
+  });
+
+  it('names each field that is wrong', () => {
+    const error = validationError(() =>
+      parseScanUnitJson(
+        JSON.stringify({ ...unit, scanId: 'has space', sourceRepository: 'Upper/Case', after: 'bad tag!', part: -1 }),
+      ),
+    );
+    expect(error.issues.map((i) => i.path).sort()).toEqual(['after', 'part', 'scanId', 'sourceRepository']);
   });
 });

@@ -3,14 +3,18 @@ import {
   BuildStateSettings,
   DispatchSettings,
   IngestSettings,
+  RepairSettings,
   RetryForwardSettings,
+  ScanSettings,
   SweepSettings,
   WorkerSettings,
   parseBuildStateSettings,
   parseCopyLambdaSettings,
   parseDispatchSettings,
   parseIngestSettings,
+  parseRepairSettings,
   parseRetryForwardSettings,
+  parseScanSettings,
   parseWorkerSettings,
   DEFAULT_DESTINATION_API_QUOTAS,
 } from '../../src';
@@ -196,6 +200,33 @@ describe('variable lists', () => {
       'COPY_RESERVE_SECONDS',
       'COPY_ASSUMED_MIBPS',
     ]);
+    // The start of a fan-out scan reads no secret: only the scan Lambda compares with the destination.
+    expect(RepairSettings.variables).toEqual(['SCAN_QUEUE_URL', 'REPLICATION_CONFIG', 'SOURCE_REGISTRY']);
+    expect(ScanSettings.variables).toEqual([
+      'REQUEST_QUEUE_URL',
+      'SCAN_QUEUE_URL',
+      'REPLICATION_CONFIG',
+      'DEST_SECRET_ID',
+      'DEST_REGION',
+      'DEST_REGISTRY',
+      'SOURCE_REGISTRY',
+      'REPAIR_CONCURRENCY',
+      'SCAN_PAGE_TAGS',
+    ]);
+  });
+
+  it('bounds the scan page and defaults it', () => {
+    const env = {
+      REQUEST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/r.fifo',
+      SCAN_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/scan',
+      DEST_SECRET_ID: 'secret',
+    };
+    expect(parseScanSettings(env).scanPageTags).toBe(1_000);
+    expect(parseScanSettings({ ...env, SCAN_PAGE_TAGS: '25' }).scanPageTags).toBe(25);
+    expect(validationError(() => parseScanSettings({ ...env, SCAN_PAGE_TAGS: '0' })).message).toContain(
+      'SCAN_PAGE_TAGS: must be a whole number from 1 to 100000',
+    );
+    expect(validationError(() => parseRepairSettings({})).issues.map((i) => i.path)).toEqual(['SCAN_QUEUE_URL']);
   });
 });
 
