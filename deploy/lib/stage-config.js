@@ -351,6 +351,8 @@ const NUMERIC_PARAMS = {
   maxAttempts: [1, 100], // MAX_ATTEMPTS
   leaseSeconds: [60, 43200], // LEASE_SECONDS
   repairConcurrency: [1, 64], // REPAIR_CONCURRENCY
+  scanMaxConcurrency: [2, 1000], // the scan queue's event source maximum concurrency
+  scanPageTags: [1, 100000], // SCAN_PAGE_TAGS
   workerConcurrentBuildLimit: [1, 10000], // the CodeBuild project's ConcurrentBuildLimit
   copyLambdaMemory: [128, 10240], // the copy Lambda's memory (MB); its network share grows with it
 };
@@ -435,6 +437,17 @@ function operatorRole(raw) {
       'param "operatorRoleArn" must be empty or an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)',
     );
   return arn;
+}
+
+/** A queue's allowed senders: the roles `custom.<key>` names (logical ids) and the operator role. */
+function sendersOf(key) {
+  return async ({ resolveVariable }) => {
+    const roles = await resolveVariable(`self:custom.${key}`);
+    return resolver(['operatorRoleArn'], ({ operatorRoleArn }) => {
+      const operator = operatorRole(operatorRoleArn);
+      return [...roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })), ...(operator === '' ? [] : [operator])];
+    })({ resolveVariable });
+  };
 }
 
 module.exports = {
@@ -537,13 +550,9 @@ module.exports = {
     return quotas === 'off' ? 'off' : formatApiQuotas(quotas);
   }),
   /** The principals allowed to send to the request queue: the stack's senders' roles and the operator role. */
-  requestSenders: async ({ resolveVariable }) => {
-    const roles = await resolveVariable('self:custom.requestSenders');
-    return resolver(['operatorRoleArn'], ({ operatorRoleArn }) => {
-      const operator = operatorRole(operatorRoleArn);
-      return [...roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })), ...(operator === '' ? [] : [operator])];
-    })({ resolveVariable });
-  },
+  requestSenders: sendersOf('requestSenders'),
+  /** The principals allowed to send to the scan queue: the repair and scan roles and the operator role. */
+  scanSenders: sendersOf('scanSenders'),
   destinationRegistry: async ({ resolveVariable }) => {
     const region = await resolveVariable('self:provider.region');
     return resolver(['destinationPartition', 'destinationRegion', 'destinationAccountId', 'fips'], (params) => {

@@ -10,7 +10,7 @@ import {
   type ReplicationConfig,
 } from '@ecr-replicate/common';
 import { applyPlan, type EntryResult } from '@ecr-replicate/repair';
-import { enqueuePlan, type SourceRegistryIdentity } from '@ecr-replicate/repair';
+import { fanOutScan } from '@ecr-replicate/repair';
 import { countActions, planSync } from '@ecr-replicate/repair';
 import { listEcrRepositories } from '@ecr-replicate/ecr';
 import type { RegistryEndpoint } from '@ecr-replicate/ecr';
@@ -35,11 +35,10 @@ export interface SyncArguments extends RegistryAccess {
   source: string;
   destination: string;
   config: ReplicationConfig;
-  /** `direct`: copy here; `enqueue`: queue a request per differing tag for the workers. */
+  /** `direct`: copy here; `enqueue`: one scan unit per repository for the deployed scan Lambdas. */
   mode: 'direct' | 'enqueue';
+  /** The scan queue (enqueue mode). */
   queueUrl?: string;
-  /** The source registry the queued requests name (enqueue mode). */
-  sourceIdentity?: SourceRegistryIdentity;
   dryRun: boolean;
   /** Images copied at once; four times as many requests while comparing. */
   concurrency: number;
@@ -47,9 +46,7 @@ export interface SyncArguments extends RegistryAccess {
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-const FIFO_QUEUE_URL = /^https?:\/\/[^\s/]+\/\S+\.fifo$/;
-const ACCOUNT_ID = /^\d{12}$/;
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+const QUEUE_URL = /^https?:\/\/[^\s/]+\/\S+$/;
 
 function registryHost(raw: string, role: string): string {
   if (!HOST.test(raw)) {
@@ -89,8 +86,6 @@ const SYNC_OPTIONS = {
   'dry-run': { type: 'boolean' },
   direct: { type: 'boolean' },
   enqueue: { type: 'string' },
-  'source-account': { type: 'string' },
-  'source-region': { type: 'string' },
 } as const;
 
 export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): SyncArguments | 'help' {
@@ -115,15 +110,15 @@ export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): Sync
   if (values.direct === true && values.enqueue !== undefined)
     throw new UsageError('--direct and --enqueue are exclusive: give one');
   const queueUrl = values.enqueue;
-  if (queueUrl !== undefined && !FIFO_QUEUE_URL.test(queueUrl)) {
+  if (queueUrl !== undefined && !QUEUE_URL.test(queueUrl)) {
     throw new UsageError(
-      `--enqueue "${queueUrl}" is not the URL of a FIFO queue (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo)`,
+      `--enqueue "${queueUrl}" is not the URL of an SQS queue (https://sqs.<region>.amazonaws.com/<account>/<name>)`,
     );
   }
-  const sourceIdentity =
-    queueUrl === undefined ? undefined : enqueueSource(source, values['source-account'], values['source-region']);
-  if (queueUrl === undefined && (values['source-account'] !== undefined || values['source-region'] !== undefined)) {
-    throw new UsageError('--source-account and --source-region only go with --enqueue');
+  if (queueUrl !== undefined && queueUrl.endsWith('.fifo')) {
+    throw new UsageError(
+      `--enqueue "${queueUrl}" is a FIFO queue (the request queue): give the scan queue (the stack's ScanQueueUrl output); the deployed scan Lambdas compare each repository and queue the requests`,
+    );
   }
   const access = parseRegistryAccess(values, env);
   return {
@@ -133,33 +128,10 @@ export function parseSyncArguments(argv: string[], env: NodeJS.ProcessEnv): Sync
     config: readConfig(values.config, env),
     mode: queueUrl === undefined ? 'direct' : 'enqueue',
     ...(queueUrl !== undefined ? { queueUrl } : {}),
-    ...(sourceIdentity !== undefined ? { sourceIdentity } : {}),
     dryRun: values['dry-run'] === true,
     concurrency: positiveInteger(values.concurrency, '--concurrency', 4, 64),
     json: values.json === true,
   };
-}
-
-/**
- * The ECR registry queued requests name as their source: the source host's, or the one given for a stand-in registry.
- */
-function enqueueSource(host: string, account: string | undefined, region: string | undefined): SourceRegistryIdentity {
-  const ecr = tryParseEcrHost(host);
-  if (ecr !== undefined) {
-    if (account !== undefined || region !== undefined)
-      throw new UsageError(
-        `--source-account and --source-region are for a source that is not an ECR host; ${host} is ECR`,
-      );
-    return { accountId: ecr.accountId, region: ecr.region };
-  }
-  if (account === undefined || region === undefined) {
-    throw new UsageError(
-      `--enqueue needs the source's ECR account and region: ${host} is not an ECR host, so give --source-account and --source-region`,
-    );
-  }
-  if (!ACCOUNT_ID.test(account)) throw new UsageError(`--source-account "${account}" is not a 12-digit AWS account id`);
-  if (!REGION.test(region)) throw new UsageError(`--source-region "${region}" is not an AWS region such as us-east-1`);
-  return { accountId: account, region };
 }
 
 /** The region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), when it says. */
@@ -225,18 +197,50 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     });
     const { source, destination } = registries;
     const sourceEcr = tryParseEcrHost(args.source);
+    const listRepositories =
+      sourceEcr !== undefined
+        ? () =>
+            listEcrRepositories(
+              sourceEcr,
+              undefined,
+              args.sourceProfile !== undefined ? { profile: args.sourceProfile } : {},
+            )
+        : () => source.listRepositories();
+    if (!args.dryRun && args.mode === 'enqueue') {
+      // The fan-out: one scan unit per selected repository; the deployed scan Lambdas do the comparing.
+      const queueUrl = args.queueUrl as string;
+      const region = regionOfQueueUrl(queueUrl);
+      const sqs = new SQSClient(region !== undefined ? { region } : {});
+      try {
+        const fanOut = await fanOutScan({
+          listRepositories,
+          config: args.config,
+          sqs,
+          scanQueueUrl: queueUrl,
+          origin: 'sync',
+          onUnit: (unit, outcome) => reporter.unit({ sourceRepository: unit.sourceRepository, ...outcome }),
+        });
+        for (const failure of fanOut.failures.filter((f) => f.stage !== 'enqueue'))
+          reporter.unit({ sourceRepository: failure.sourceRepository ?? '', failure });
+        reporter.fanOutSummary({
+          mode: 'enqueue',
+          source: args.source,
+          queue: queueUrl,
+          scanId: fanOut.scanId,
+          repositories: fanOut.repositories,
+          queued: fanOut.queued,
+          failed: fanOut.failures.length,
+          seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        });
+        return fanOut.failures.length === 0 ? EXIT_OK : EXIT_FAILED;
+      } finally {
+        sqs.destroy();
+      }
+    }
     const plan = await planSync({
       source,
       destination,
-      listRepositories:
-        sourceEcr !== undefined
-          ? () =>
-              listEcrRepositories(
-                sourceEcr,
-                undefined,
-                args.sourceProfile !== undefined ? { profile: args.sourceProfile } : {},
-              )
-          : () => source.listRepositories(),
+      listRepositories,
       config: args.config,
       concurrency: args.concurrency * 4,
       onProgress: (progress) => reporter.scan(progress),
@@ -244,20 +248,7 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     reporter.plan(plan);
 
     let results: EntryResult[] = [];
-    if (!args.dryRun && args.mode === 'enqueue') {
-      const region = regionOfQueueUrl(args.queueUrl as string);
-      const sqs = new SQSClient(region !== undefined ? { region } : {});
-      try {
-        results = await enqueuePlan(plan, {
-          sqs,
-          queueUrl: args.queueUrl as string,
-          source: args.sourceIdentity as SourceRegistryIdentity,
-          onResult: (result) => reporter.result(result),
-        });
-      } finally {
-        sqs.destroy();
-      }
-    } else if (!args.dryRun) {
+    if (!args.dryRun) {
       const endpoint = destinationEndpoint(args.destination, args);
       const secret = registries.secret;
       const keys =
@@ -277,7 +268,7 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
     const failed = plan.failures.length + results.filter((r) => r.outcome === 'failed').length;
     const changes = counts.copy + counts.update + counts.delete;
     const summary: SyncSummary = {
-      mode: args.dryRun ? 'dry-run' : args.mode,
+      mode: args.dryRun ? 'dry-run' : 'direct',
       source: args.source,
       destination: args.destination,
       repositories: plan.repositories,
@@ -285,14 +276,12 @@ export async function syncCommand(argv: string[], io: CliIo): Promise<number> {
       ...counts,
       ...(args.dryRun
         ? {}
-        : args.mode === 'enqueue'
-          ? { queued: results.filter((r) => r.outcome === 'queued').length }
-          : { done: results.filter((r) => r.outcome === 'done' && r.restored === undefined).length }),
-      ...(args.dryRun || args.mode === 'enqueue'
-        ? {}
-        : { bytesCopied: results.reduce((sum, r) => sum + (r.bytesCopied ?? 0), 0) }),
+        : {
+            done: results.filter((r) => r.outcome === 'done' && r.restored === undefined).length,
+            bytesCopied: results.reduce((sum, r) => sum + (r.bytesCopied ?? 0), 0),
+          }),
       failed,
-      equal: failed === 0 && (changes === 0 || (!args.dryRun && args.mode === 'direct')),
+      equal: failed === 0 && (changes === 0 || !args.dryRun),
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
     };
     reporter.summary(summary);

@@ -14,25 +14,44 @@ import { StatusLine, bar, humanBytes, humanSeconds } from './status-line';
 
 /** The end of a sync, as printed last; the action counts are the plan's entries by action. */
 export interface SyncSummary extends ActionCounts {
-  mode: 'dry-run' | 'direct' | 'enqueue';
+  mode: 'dry-run' | 'direct';
   source: string;
   destination: string;
   /** Selected source repositories and tags. */
   repositories: number;
   tags: number;
-  /** Entries done right here (direct) or queued for the workers (enqueue). */
+  /** Entries done right here (direct). */
   done?: number;
-  queued?: number;
   bytesCopied?: number;
   /** Entries or repositories that could not be compared or done. */
   failed: number;
-  /** True when nothing differs any more (direct), or nothing differed (dry run, enqueue). */
+  /** True when nothing differs any more (direct), or nothing differed (dry run). */
   equal: boolean;
+  seconds: number;
+}
+
+/** The end of `sync --enqueue`: a fan-out scan handed to the deployed scan Lambdas. */
+export interface FanOutSummary {
+  mode: 'enqueue';
+  source: string;
+  /** The scan queue the units went to. */
+  queue: string;
+  /** The scan's id: the scan Lambdas' logs carry it. */
+  scanId: string;
+  /** Selected source repositories: one scan unit each. */
+  repositories: number;
+  /** Units on the scan queue. */
+  queued: number;
+  /** Repositories left out (a mapping the configuration refuses) and units SQS refused. */
+  failed: number;
   seconds: number;
 }
 
 /** Receives a sync's progress, plan, results and end. */
 export interface SyncReporter {
+  /** `--enqueue`: one scan unit sent (or refused: `failure`). */
+  unit(unit: { sourceRepository: string; messageId?: string; failure?: SyncFailure }): void;
+  fanOutSummary(summary: FanOutSummary): void;
   scan(progress: ScanProgress): void;
   plan(plan: SyncPlan): void;
   copyEvent(event: CopyEvent): void;
@@ -58,6 +77,13 @@ export class JsonSyncReporter implements SyncReporter {
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
   }
   scan(): void {}
+  unit(unit: { sourceRepository: string; messageId?: string; failure?: SyncFailure }): void {
+    if (unit.failure !== undefined) this.write({ event: 'failed', ...unit.failure });
+    else this.write({ event: 'queued', sourceRepository: unit.sourceRepository, messageId: unit.messageId });
+  }
+  fanOutSummary(summary: FanOutSummary): void {
+    this.write({ event: 'summary', ...summary });
+  }
   plan(plan: SyncPlan): void {
     for (const entry of plan.entries) this.write({ event: 'plan', ...entry });
     for (const failure of plan.failures) this.write({ event: 'failure', ...failure });
@@ -143,6 +169,21 @@ export class TerminalSyncReporter implements SyncReporter {
     this.status.draw(() => this.text());
   }
 
+  unit(unit: { sourceRepository: string; messageId?: string; failure?: SyncFailure }): void {
+    if (unit.failure !== undefined)
+      this.status.message(`failed to queue the scan of ${whereOf(unit.failure)}: ${unit.failure.message}`);
+  }
+
+  fanOutSummary(s: FanOutSummary): void {
+    this.status.clear();
+    const repositories = `${s.repositories} ${s.repositories === 1 ? 'repository' : 'repositories'}`;
+    this.out.write(
+      `queued the scan of ${s.queued} of ${repositories} (scan ${s.scanId}) on ${s.queue} in ${s.seconds.toFixed(1)} s: ` +
+        'the deployed scan Lambdas compare them and queue a request per tag that differs (README, "Backfill")\n',
+    );
+    if (s.failed > 0) this.err.write(`${s.failed} failed (named above)\n`);
+  }
+
   result(result: EntryResult): void {
     this.finished += 1;
     if (result.outcome === 'failed') {
@@ -183,8 +224,6 @@ export class TerminalSyncReporter implements SyncReporter {
     let text: string;
     if (s.mode === 'dry-run') text = `dry run, nothing changed: ${changes} to change ${counts}; ${scope} ${time}`;
     else if (changes === 0) text = `already equal: ${plural(s.ok, 'tag')} equal; ${scope} ${time}`;
-    else if (s.mode === 'enqueue')
-      text = `queued ${s.queued ?? 0} of ${plural(changes, 'request')} ${counts}; ${scope} ${time}`;
     else
       text = `synced ${s.done ?? 0} of ${changes} ${counts}; ${scope}, ${humanBytes(s.bytesCopied ?? 0)} copied ${time}`;
     this.out.write(`${text}\n`);

@@ -123,12 +123,12 @@ Modes:
   --direct                 (default) copy, update and delete right here with the
                            copy engine; deletes use ECR BatchDeleteImage on ECR,
                            else DELETE by tag, falling back to by digest
-  --enqueue QUEUE_URL      queue one replication request per differing tag on the
-                           FIFO request queue for the deployed workers (the
-                           workers' configuration decides whether deletes happen)
-  --source-account ID, --source-region REGION
-                           with --enqueue and a source that is not an ECR host
-                           (local runs): the ECR registry the requests name
+  --enqueue QUEUE_URL      hand the scan to the deployed stack: one scan unit per
+                           selected repository on its scan queue (QUEUE_URL: the
+                           stack's ScanQueueUrl output); its scan Lambdas compare
+                           them in parallel and queue a request per differing tag
+                           for the workers (the deployed configuration decides the
+                           mapping, the tag filters and whether deletes happen)
 
 Options:
   --config FILE            the replication configuration (JSON; default the

@@ -10,3 +10,4 @@ export * from './wait';
 export * from './report';
 export * from './registry-gate';
 export * from './chaos';
+export * from './scan';

@@ -37,6 +37,7 @@ import { LocalFunction, type AsyncFailureRecord, type LambdaHandler, type LocalI
 import { routeComponentLogs, type LogRouter } from './log-router';
 import { EventSourceMapping, LocalQueue, LocalServiceError } from './queues';
 import { startRegistryGate, type RegistryGate } from './registry-gate';
+import { LocalScan } from './scan';
 import { startRecordingProxy, type DynamoCall, type DynamoFault, type RecordingDynamoDb } from './table-history';
 import { sleep, waitFor } from './wait';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -60,6 +61,7 @@ const { installAwsStubs } = require('../preload/aws-stubs.cjs') as {
  *     build end → build-state handler → retry queue (DelaySeconds) → retry handler → FIFO queue
  *     refused StartBuild / throttles → retry queue (deferral) → retry handler → FIFO queue
  *     every few (scaled) minutes: the sweeper → FIFO queue (stranded jobs)
+ *   repair() → the scheduled repair → scan queue (a unit per repository) → scan Lambdas → FIFO queue (scan.ts)
  *
  * Time is scaled by `timeScale`: SQS delays and visibility timeouts, Lambda's
  * retry waits and timeouts (with a floor), leases (LEASE_SECONDS), CodeBuild's
@@ -159,6 +161,12 @@ export interface LocalRunnerOptions {
    * records nothing and `faults.dynamo` is never asked).
    */
   recordTable?: boolean;
+  /** Scan invocations at once (default 4; deployed: scanMaxConcurrency, 10). */
+  scanMaxConcurrency?: number;
+  /** SCAN_PAGE_TAGS of the scan Lambda (default 1000, as deployed). */
+  scanPageTags?: number;
+  /** The scan's timeout in seconds before scaling (default 300, as deployed; the timeout floor applies). */
+  scanTimeoutSeconds?: number;
   /** POWERTOOLS_LOG_LEVEL of the handlers and the worker (default INFO). */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Send the components' JSON logs to `logFile` instead of stdout/stderr (default true). */
@@ -177,7 +185,8 @@ export type RunnerEvent =
   | { type: 'copy'; phase: 'start' | 'end'; invocation: LocalInvocation }
   | { type: 'retry-forwarded'; records: number; failed: number }
   | { type: 'dead-letter'; queue: string; body: string }
-  | { type: 'sweep'; result: unknown };
+  | { type: 'sweep'; result: unknown }
+  | { type: 'scan'; records: number; failed: number };
 
 /** Faults to inject; each decides per call. Set and clear them at any time. */
 export interface RunnerFaults {
@@ -295,6 +304,8 @@ export interface LocalRunner {
   readonly copyInvocations: readonly LocalInvocation[];
   /** The modelled delays, scaled, as applied: the copy Lambda's cold start and timeout, CodeBuild's provisioning. */
   readonly models: { coldStartMs: number; copyTimeoutMs: number; copyReserveSeconds: number; provisioningMs: number };
+  /** The fan-out scan: the scan queue, its dead-letter queue, the repair and scan functions. */
+  readonly scan: LocalScan;
   /** The source registry as events name it. */
   readonly sourceIdentity: { account: string; region: string };
   /** Registry credentials of the destination (for tools run by hand: `--dest-creds AWS:<password>`). */
@@ -303,11 +314,16 @@ export interface LocalRunner {
   readonly logFile: string;
   readonly tempDir: string;
   /** Lambda invocations so far, per function. */
-  invocations(): Record<'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep' | 'copy', number>;
+  invocations(): Record<
+    'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep' | 'copy' | 'repair' | 'scan',
+    number
+  >;
   /** Dispatcher invocations that ran past their (scaled) timeout. */
   dispatcherTimeouts(): number;
   /** Runs the sweeper now (as its schedule does). */
   sweep(): Promise<unknown>;
+  /** Runs the scheduled repair now (as its schedule does): a fan-out scan starts. Resolves with its summary. */
+  repair(): Promise<unknown>;
 
   /** Delivers an ECR event to ingest (as EventBridge does: an asynchronous invocation, retried on error). */
   emit(event: EcrImageActionEvent): Promise<IngestOutcome>;
@@ -504,10 +520,26 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       fifo: false,
       visibilityTimeoutSeconds: 30,
     });
+    const scan = new LocalScan({
+      queueOptions,
+      functionOptions: { region: LOCAL_REGION, account: LOCAL_ACCOUNT, timeScale, minTimeoutMs: lambdaMinTimeoutMs },
+      ...(options.scanTimeoutSeconds === undefined ? {} : { timeoutSeconds: options.scanTimeoutSeconds }),
+      ...(options.scanMaxConcurrency === undefined ? {} : { maxConcurrency: options.scanMaxConcurrency }),
+      failDelete: () => faults.sqsDelete?.() === true,
+      onBatch: ({ records, failed }) => notify({ type: 'scan', records, failed }),
+    });
     const reported = new Set<string>();
-    const queues = [requestQueue, requestDeadLetterQueue, retryQueue, retryDeadLetterQueue, eventsDeadLetterQueue];
+    const queues = [
+      requestQueue,
+      requestDeadLetterQueue,
+      retryQueue,
+      retryDeadLetterQueue,
+      eventsDeadLetterQueue,
+      scan.queue,
+      scan.deadLetterQueue,
+    ];
     cleanups.push(() => queues.forEach((q) => q.close()));
-    for (const dlq of [requestDeadLetterQueue, retryDeadLetterQueue, eventsDeadLetterQueue]) {
+    for (const dlq of [requestDeadLetterQueue, retryDeadLetterQueue, eventsDeadLetterQueue, scan.deadLetterQueue]) {
       dlq.onChange(() => {
         const last = dlq.sent.at(-1);
         if (last !== undefined && !reported.has(last.messageId)) {
@@ -530,6 +562,15 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     );
     const provisioningMs = (options.buildProvisioningSeconds ?? 0) * 1000 * timeScale;
     const replicationConfigJson = JSON.stringify(config);
+    const destinationSecret = {
+      user: 'ecr-replicate-local',
+      accesskey: 'AKIALOCALDESTINATION',
+      secretaccesskey: 'local-destination-fake-secret-access-key',
+      partition: DESTINATION_PARTITION,
+      accountid: DESTINATION_ACCOUNT,
+      region: DESTINATION_REGION,
+    };
+    const localEcrToken = Buffer.from(`AWS:${password}`).toString('base64');
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -545,7 +586,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       DEST_API_QUOTAS: workerPacing,
       MAX_ATTEMPTS: String(settings.maxAttempts),
       COPY_FUNCTION_NAME: copyLambdaEnabled ? copyFunctionName : '',
-      // The copy Lambda's environment (the worker's, but its jobs; plus its budget).
+      // The copy Lambda's environment (the worker's, but its jobs; plus its budget), and the scan Lambda's.
       DEST_SECRET_ID: destinationSecretId,
       DEST_REGION: DESTINATION_REGION,
       DEST_REGISTRY: destinationGate.url,
@@ -556,6 +597,8 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         Math.max(1, Math.round((options.sweepPendingSeconds ?? 1_200) * settings.timeScale)),
       ),
       POWERTOOLS_LOG_LEVEL: logLevel,
+      // The scan Lambda's (it compares the registries the workers read and write: DEST_* and SOURCE_REGISTRY above).
+      ...scan.environment(options.scanPageTags),
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
@@ -644,14 +687,6 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const functions = [ingest, dispatcher, buildState, retry, sweeper, ...(copyFunction ? [copyFunction] : [])];
     cleanups.push(() => functions.forEach((f) => f.cancelRetries()));
 
-    const destinationSecret = {
-      user: 'ecr-replicate-local',
-      accesskey: 'AKIALOCALDESTINATION',
-      secretaccesskey: 'local-destination-fake-secret-access-key',
-      partition: DESTINATION_PARTITION,
-      accountid: DESTINATION_ACCOUNT,
-      region: DESTINATION_REGION,
-    };
     const project: WorkerProject = {
       name: projectName,
       image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
@@ -681,7 +716,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         AWS_ACCESS_KEY_ID: FAKE_ACCESS_KEY_ID,
         AWS_SECRET_ACCESS_KEY: FAKE_SECRET_ACCESS_KEY,
         AWS_ENDPOINT_URL_DYNAMODB: tableEndpoint,
-        LOCAL_ECR_TOKEN: Buffer.from(`AWS:${password}`).toString('base64'),
+        LOCAL_ECR_TOKEN: localEcrToken,
         LOCAL_DEST_SECRET_JSON: JSON.stringify(destinationSecret),
         LOCAL_DEST_REGION: DESTINATION_REGION,
       },
@@ -751,16 +786,17 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         });
         return { StatusCode: 202, $metadata: { requestId: randomUUID() } };
       });
-    if (copyFunction !== undefined) {
-      // The copy Lambda's ECR token and destination secret, stubbed on the very client classes it loads (in a bundle
-      // of the local programs too: these imports are the bundle's copies).
+    {
+      // The ECR token and destination secret of the Lambdas that read registries in this process (the scan; the copy
+      // Lambda when its path is on), stubbed on the very client classes they load (in a bundle of the local programs
+      // too: these imports are the bundle's copies).
       const modules: Record<string, unknown> = {
         'aws-sdk-client-mock': { mockClient },
         '@aws-sdk/client-ecr': { ECRClient, GetAuthorizationTokenCommand },
         '@aws-sdk/client-secrets-manager': { SecretsManagerClient, GetSecretValueCommand },
       };
       const restoreStubs = installAwsStubs({
-        token: Buffer.from(`AWS:${password}`).toString('base64'),
+        token: localEcrToken,
         secretJson: JSON.stringify(destinationSecret),
         destinationRegion: DESTINATION_REGION,
         secretId: () => destinationSecretId,
@@ -788,10 +824,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const mappings = [requestMapping, retryMapping];
     cleanups.push(async () => {
       stopping = true;
-      await Promise.all(mappings.map((m) => m.stop()));
+      await Promise.all([...mappings.map((m) => m.stop()), scan.stop()]);
     });
     requestMapping.start();
     retryMapping.start();
+    scan.start();
 
     // ---- the sweeper's schedule ----------------------------------------------------
     let sweeping: Promise<unknown> | undefined;
@@ -845,6 +882,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       for (const fn of functions)
         if (fn !== sweeper && fn.pending > 0) reasons.push(`${fn.name}: ${fn.pending} pending`);
       if (copiesWaiting > 0) reasons.push(`copy Lambda: ${copiesWaiting} invocation(s) waiting for its concurrency`);
+      reasons.push(...scan.busy());
       return reasons;
     };
 
@@ -885,6 +923,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
       copyLambda: copyLambdaEnabled,
       copyInvocations: copyFunction?.runs ?? [],
       models: { coldStartMs, copyTimeoutMs, copyReserveSeconds, provisioningMs },
+      scan,
       sourceIdentity: identity,
       destinationCredentials: { username: 'AWS', password },
       logFile,
@@ -896,9 +935,11 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         retry: retry.invocations,
         sweep: sweeper.invocations,
         copy: copyFunction?.invocations ?? 0,
+        ...scan.invocations(),
       }),
       dispatcherTimeouts: () => dispatcher.timeouts,
       sweep,
+      repair: () => scan.repair(),
       emit,
       async emitPush(repository, image, tag) {
         const results: Array<{ event: EcrImageActionEvent; outcome: IngestOutcome }> = [];

@@ -12,14 +12,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  ErrorCode,
-  jobKeyOf,
-  messageGroupIdOf,
-  parseReplicationRequestJson,
-  type ReplicationConfigInput,
-  type ReplicationRequest,
-} from '@ecr-replicate/common';
+import { ErrorCode, parseScanUnitJson, type ReplicationConfigInput } from '@ecr-replicate/common';
 import { jsonLinesOf, runCli, type CliRun } from '../support/cli';
 import {
   cosignSignature,
@@ -38,6 +31,7 @@ import {
 const USER = 'AWS';
 const PASSWORD = 'sync-test-password';
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ecr-replicate-requests.fifo';
+const SCAN_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/ecr-replicate-scan';
 
 const sqs = mockClient(SQSClient);
 const ecr = mockClient(ECRClient);
@@ -375,102 +369,68 @@ describe('ecr-replicate sync', () => {
   });
 
   describe('--enqueue', () => {
-    it('sends one request per differing tag to the FIFO queue and copies nothing', async () => {
+    it('sends one scan unit per selected repository to the scan queue and compares nothing here', async () => {
       const image = dockerImage({ seed: 'sync-enqueue' });
-      const old = dockerImage({ seed: 'sync-enqueue-old' });
       await pushImage(source, 's7/app', image, 'v1');
-      await pushImage(source, 's7/app', image, 'v2');
-      await pushImage(source, 's7/app', image, 'same');
-      await pushImage(destination, 'mirror/s7/app', old, 'v2');
-      await pushImage(destination, 'mirror/s7/app', image, 'same');
-      await pushImage(destination, 'mirror/s7/app', old, 'gone');
-      sqs.on(SendMessageCommand).callsFake((input: { MessageDeduplicationId: string }) => ({
-        MessageId: `m-${input.MessageDeduplicationId.slice(5, 13)}`,
+      await pushImage(source, 's7/web', image, 'v1');
+      await pushImage(source, 's7x/other', image, 'v1');
+      sqs.on(SendMessageCommand).callsFake((input: { MessageBody: string }) => ({
+        MessageId: `m-${(JSON.parse(input.MessageBody) as { sourceRepository: string }).sourceRepository}`,
       }));
-      const config = {
-        repositories: { include: ['s7/app'] },
-        mapping: { prefixes: [{ from: 's7/', to: 'mirror/s7/' }] },
-        deletes: true,
-      };
       const before = Date.now();
       const run = await sync(
-        config,
+        { repositories: { include: ['prefix:s7/'] }, mapping: { prefixes: [{ from: 's7/', to: 'mirror/s7/' }] } },
         '--enqueue',
-        QUEUE_URL,
-        '--source-account',
-        '123456789012',
-        '--source-region',
-        'us-east-1',
+        SCAN_QUEUE_URL,
       );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(summaryOf(run)).toMatchObject({
+      const summary = summaryOf(run);
+      expect(summary).toMatchObject({
         mode: 'enqueue',
-        copy: 1,
-        update: 1,
-        delete: 1,
-        ok: 1,
-        queued: 3,
+        queue: SCAN_QUEUE_URL,
+        repositories: 2,
+        queued: 2,
         failed: 0,
+        scanId: expect.stringMatching(/^sync-/),
       });
-
-      const calls = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
-      expect(calls).toHaveLength(3);
-      const requests = calls.map((input) => {
-        expect(input.QueueUrl).toBe(QUEUE_URL);
-        const request = parseReplicationRequestJson(input.MessageBody as string);
-        expect(input.MessageGroupId).toBe(messageGroupIdOf(request));
-        expect(input.MessageGroupId).toBe(`mirror/s7/app:${request.tag}`);
-        expect(input.MessageDeduplicationId).toBe(request.eventId);
-        expect(request.eventId).toMatch(/^sync-[0-9a-f]{64}$/);
-        expect(Date.parse(request.eventTime)).toBeGreaterThanOrEqual(before - 1000);
-        expect(request.source).toEqual({ accountId: '123456789012', region: 'us-east-1', repository: 's7/app' });
-        return request;
+      const units = sqs.commandCalls(SendMessageCommand).map((c) => {
+        expect(c.args[0].input.QueueUrl).toBe(SCAN_QUEUE_URL);
+        return parseScanUnitJson(c.args[0].input.MessageBody as string);
       });
-      const byTag = new Map<string | undefined, ReplicationRequest>(requests.map((r) => [r.tag, r]));
-      expect(byTag.get('v1')).toMatchObject({
-        action: 'PUSH',
-        digest: image.root.digest,
-        destination: { repository: 'mirror/s7/app' },
-      });
-      expect(byTag.get('v2')).toMatchObject({ action: 'PUSH', digest: image.root.digest });
-      expect(byTag.get('gone')).toMatchObject({ action: 'DELETE', digest: old.root.digest });
-      expect(new Set(requests.map((r) => r.eventId)).size).toBe(3);
+      expect(units.map((u) => u.sourceRepository).sort()).toEqual(['s7/app', 's7/web']);
+      for (const unit of units) {
+        expect(unit).toMatchObject({ version: 1, origin: 'sync', part: 0, scanId: summary.scanId });
+        expect(Date.parse(unit.plannedAt)).toBeGreaterThanOrEqual(before - 1000);
+      }
       expect(
         records(run)
           .filter((r) => r.event === 'queued')
-          .map((r) => r.messageId),
-      ).toHaveLength(3);
-      // Nothing was copied here: the workers do it.
+          .map((r) => r.messageId)
+          .sort(),
+      ).toEqual(['m-s7/app', 'm-s7/web']);
+      // Nothing was compared or copied here: the scan Lambdas and the workers do it.
+      expect(records(run).filter((r) => r.event === 'plan')).toEqual([]);
       expect(await digestOrAbsent(destination, 'mirror/s7/app', 'v1')).toBeUndefined();
-      expect(await manifestDigestOf(destination, 'mirror/s7/app', 'v2')).toBe(old.root.digest);
-      expect(jobKeyOf(byTag.get('v1')!)).toBe('mirror/s7/app:v1');
     });
 
-    it('names a request SQS refused, sends the others and exits 1', async () => {
+    it('names a unit SQS refused, sends the others and exits 1', async () => {
       const image = dockerImage({ seed: 'sync-enqueue-fail' });
       await pushImage(source, 's8/app', image, 'v1');
-      await pushImage(source, 's8/app', image, 'v2');
-      sqs.on(SendMessageCommand).callsFake((input: { MessageGroupId: string }) => {
-        if (input.MessageGroupId.endsWith(':v2'))
+      await pushImage(source, 's8/web', image, 'v1');
+      sqs.on(SendMessageCommand).callsFake((input: { MessageBody: string }) => {
+        if (input.MessageBody.includes('"s8/web"'))
           throw Object.assign(new Error('throttled'), { name: 'RequestThrottled' });
         return { MessageId: 'm-1' };
       });
-      const run = await sync(
-        { repositories: { include: ['s8/app'] } },
-        '--enqueue',
-        QUEUE_URL,
-        '--source-account',
-        '123456789012',
-        '--source-region',
-        'us-east-1',
-      );
+      const run = await sync({ repositories: { include: ['prefix:s8/'] } }, '--enqueue', SCAN_QUEUE_URL);
       expect(run.code).toBe(1);
       expect(records(run)).toContainEqual(
         expect.objectContaining({
           event: 'failed',
-          tag: 'v2',
-          error: expect.objectContaining({ code: 'AWS_SERVICE', message: expect.stringContaining('RequestThrottled') }),
+          sourceRepository: 's8/web',
+          code: 'AWS_SERVICE',
+          message: expect.stringContaining('RequestThrottled'),
         }),
       );
       expect(summaryOf(run)).toMatchObject({ queued: 1, failed: 1 });
@@ -488,50 +448,13 @@ describe('ecr-replicate sync', () => {
       /--direct and --enqueue are exclusive/,
     ],
     [
-      [
-        'sync',
-        '127.0.0.1:5000',
-        '127.0.0.1:5001',
-        '--enqueue',
-        'https://sqs.us-east-1.amazonaws.com/123456789012/standard',
-      ],
-      /is not the URL of a FIFO queue/,
-    ],
-    [
       ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', QUEUE_URL],
-      /--enqueue needs the source's ECR account and region: 127.0.0.1:5000 is not an ECR host/,
+      /--enqueue ".*requests.fifo" is a FIFO queue \(the request queue\): give the scan queue \(the stack's ScanQueueUrl output\)/,
     ],
+    [['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', 'not-a-url'], /is not the URL of an SQS queue/],
     [
-      [
-        'sync',
-        '127.0.0.1:5000',
-        '127.0.0.1:5001',
-        '--enqueue',
-        QUEUE_URL,
-        '--source-account',
-        '12',
-        '--source-region',
-        'us-east-1',
-      ],
-      /--source-account "12" is not a 12-digit/,
-    ],
-    [
-      [
-        'sync',
-        '111111111111.dkr.ecr.us-east-1.amazonaws.com',
-        '127.0.0.1:5001',
-        '--enqueue',
-        QUEUE_URL,
-        '--source-account',
-        '123456789012',
-        '--source-region',
-        'us-east-1',
-      ],
-      /111111111111.dkr.ecr.us-east-1.amazonaws.com is ECR/,
-    ],
-    [
-      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--source-region', 'us-east-1'],
-      /--source-account and --source-region only go with --enqueue/,
+      ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--enqueue', SCAN_QUEUE_URL, '--source-region', 'us-east-1'],
+      /unknown option --source-region/,
     ],
     [
       ['sync', '127.0.0.1:5000', '127.0.0.1:5001', '--config', '/nonexistent/config.json'],
@@ -580,7 +503,6 @@ describe('ecr-replicate sync', () => {
       '--concurrency',
       '--retries',
       '--json',
-      '--source-account',
     ]) {
       expect(run.stdout).toContain(option);
     }

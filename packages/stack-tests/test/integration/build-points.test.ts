@@ -114,6 +114,7 @@ const FUNCTION_IDS = [
   'BuildStateLambdaFunction',
   'RetryLambdaFunction',
   'RepairLambdaFunction',
+  'ScanLambdaFunction',
 ];
 const workerVariables = (stack: PackagedStack): Record<string, Loose> =>
   Object.fromEntries(
@@ -186,7 +187,7 @@ describe('configuration: 500 repository mappings, China (cn-north-1)', () => {
 });
 
 describe("an adopted secret (the older system's) and an operator role, GovCloud prod", () => {
-  test('no secret, key or secret policy is created; the worker and repair read the adopted ARN and decrypt with its key', () => {
+  test('no secret, key or secret policy is created; the worker and scan read the adopted ARN and decrypt with its key', () => {
     const t = get('adopted').template;
     for (const id of [
       'DestinationSecret',
@@ -196,9 +197,9 @@ describe("an adopted secret (the older system's) and an operator role, GovCloud 
     ])
       expect(t.Resources[id]).toBeUndefined();
     expect(workerVariables(get('adopted')).DEST_SECRET_ID).toBe(ADOPTED_SECRET);
-    expect(environment(get('adopted'), 'RepairLambdaFunction').DEST_SECRET_ID).toBe(ADOPTED_SECRET);
-    const repairRole = target(props(t, 'RepairLambdaFunction').Role)!;
-    for (const role of ['WorkerRole', repairRole]) {
+    expect(environment(get('adopted'), 'ScanLambdaFunction').DEST_SECRET_ID).toBe(ADOPTED_SECRET);
+    const scanRole = target(props(t, 'ScanLambdaFunction').Role)!;
+    for (const role of ['WorkerRole', scanRole]) {
       const statements = roleStatements(t, role);
       expect(statementsAllowing(statements, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
         ADOPTED_SECRET,
@@ -210,11 +211,16 @@ describe("an adopted secret (the older system's) and an operator role, GovCloud 
     expect(t.Outputs?.DestinationSecretId?.Value).toBe(ADOPTED_SECRET);
   });
 
-  test('the operator role may send to the request queue too', () => {
-    const policy = props(get('adopted').template, 'RequestQueuePolicy', 'AWS::SQS::QueuePolicy');
-    const senders = policy.PolicyDocument.Statement[0].Condition.ArnNotEquals['aws:PrincipalArn'] as Loose[];
-    expect(senders).toHaveLength(4);
-    expect(senders).toContain(OPERATOR);
+  test('the operator role may send to the request queue and the scan queue too', () => {
+    for (const [id, count] of [
+      ['RequestQueuePolicy', 5],
+      ['ScanQueuePolicy', 3],
+    ] as const) {
+      const policy = props(get('adopted').template, id, 'AWS::SQS::QueuePolicy');
+      const senders = policy.PolicyDocument.Statement[0].Condition.ArnNotEquals['aws:PrincipalArn'] as Loose[];
+      expect(senders).toHaveLength(count);
+      expect(senders).toContain(OPERATOR);
+    }
   });
 });
 
@@ -222,7 +228,7 @@ describe('FIPS on both sides, repository creation off, 3 builds at once: commerc
   test('every SDK client of each side and both registry hosts use FIPS endpoints', () => {
     const stack = get('fips');
     for (const id of FUNCTION_IDS) expect(environment(stack, id).AWS_USE_FIPS_ENDPOINT).toBe('true');
-    expect(environment(stack, 'RepairLambdaFunction').DEST_USE_FIPS_ENDPOINT).toBe('true');
+    expect(environment(stack, 'ScanLambdaFunction').DEST_USE_FIPS_ENDPOINT).toBe('true');
     expect(workerVariables(stack)).toMatchObject({ AWS_USE_FIPS_ENDPOINT: 'true', DEST_USE_FIPS_ENDPOINT: 'true' });
   });
 

@@ -225,7 +225,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
-  test("the secret's key: rotated; decrypt only for the worker's, repair's and copy Lambda's roles, with the secret's encryption context", async () => {
+  test("the secret's key: rotated; decrypt only for the worker's, scan's and copy Lambda's roles, with the secret's encryption context", async () => {
     const kms = new KMSClient(clientConfig(region));
     const aliases = (await kms.send(new ListAliasesCommand({}))).Aliases ?? [];
     const alias = aliases.find((a) => a.AliasName === `alias/${name('destination-secret')}`);
@@ -242,7 +242,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     const policy = substitute(
       resolveGetAtt((await deployedTemplate(region)).DestinationSecretKey.Properties.KeyPolicy, {
         WorkerRole: await roleArn(region, 'WorkerRole'),
-        RepairIamRoleLambdaExecution: await roleArn(region, 'RepairIamRoleLambdaExecution'),
+        ScanIamRoleLambdaExecution: await roleArn(region, 'ScanIamRoleLambdaExecution'),
         CopyIamRoleLambdaExecution: await roleArn(region, 'CopyIamRoleLambdaExecution'),
       }),
       region,
@@ -255,7 +255,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
     expect(principals).toHaveLength(3);
     for (const principal of principals)
       expect(principal).toMatch(new RegExp(`^arn:${partition}:iam::${ACCOUNT}:role/`));
-    expect(principals.some((p) => p.includes('repair'))).toBe(true);
+    expect(principals.some((p) => p.includes('scan'))).toBe(true);
     expect(principals.some((p) => p.includes('copy'))).toBe(true);
     for (const statement of decrypting) {
       expect(statement.Condition.StringEquals['kms:ViaService']).toBe(`secretsmanager.${region}.amazonaws.com`);
@@ -287,7 +287,7 @@ describeWithMoto.each(REGIONS)('sls deploy into moto_server, dev in %s', (region
   test('the configuration store: the object the functions name is deployed, and hashes to what they expect', async () => {
     const lambda = new LambdaClient(clientConfig(region));
     const s3 = new S3Client(clientConfig(region));
-    for (const fn of ['ingest', 'repair', 'copy']) {
+    for (const fn of ['ingest', 'repair', 'copy', 'scan']) {
       const configuration = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name(fn) }));
       const variables = configuration.Environment?.Variables ?? {};
       expect(variables.REPLICATION_CONFIG).toBeUndefined();

@@ -69,8 +69,10 @@ const FUNCTIONS = {
   dispatcher: 'DispatcherLambdaFunction',
   buildState: 'BuildStateLambdaFunction',
   retry: 'RetryLambdaFunction',
+  sweep: 'SweepLambdaFunction',
   repair: 'RepairLambdaFunction',
   copy: 'CopyLambdaFunction',
+  scan: 'ScanLambdaFunction',
 } as const;
 
 const WORKER_ZIP = 'build-worker.zip';
@@ -211,7 +213,8 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const mappings = resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').map(
       ([, m]) => m.Properties as Record<string, Loose>,
     );
-    expect(mappings).toHaveLength(2);
+    // And the scan's, on the scan queue (its own test).
+    expect(mappings).toHaveLength(3);
     const dispatcher = mappings.find((m) => target(m.FunctionName) === FUNCTIONS.dispatcher)!;
     expect(target(dispatcher.EventSourceArn)).toBe('RequestQueue');
     expect(dispatcher.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
@@ -268,11 +271,21 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         .filter((v) => v.Name)
         .map((v) => [v.Name, v.Value]),
     );
+    // The start of a fan-out scan: where to send the units; no secret, no destination.
     expect(environmentOf(t, FUNCTIONS.repair)).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
       AWS_USE_FIPS_ENDPOINT: fips,
+      SCAN_QUEUE_URL: { Ref: 'ScanQueue' },
+      ...store,
+    });
+    expect(environmentOf(t, FUNCTIONS.scan)).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_LOG_LEVEL: run.stage === 'dev' ? 'DEBUG' : 'INFO',
+      AWS_USE_FIPS_ENDPOINT: fips,
       REQUEST_QUEUE_URL: { Ref: 'RequestQueue' },
+      SCAN_QUEUE_URL: { Ref: 'ScanQueue' },
+      SCAN_PAGE_TAGS: '1000',
       // What the worker is given: the secret's name, the destination region and FIPS, the configuration.
       DEST_SECRET_ID: props(t, 'DestinationSecret').Name,
       DEST_REGION: workerVariables.DEST_REGION,
@@ -298,7 +311,6 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(fn.FunctionName).toBe(`ecr-partition-replicate-${run.stage}-repair`);
     expect(fn.Handler).toBe('packages/repair/src/handler.handler');
     expect(fn.Timeout).toBe(900);
-    expect(fn.MemorySize).toBe(512);
     const invokeConfig = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').filter(
       ([, c]) => target(c.Properties?.FunctionName) === FUNCTIONS.repair,
     );
@@ -328,6 +340,35 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
         SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
       }),
     ]);
+  });
+
+  test('the scan function takes one unit at a time from the scan queue, in parallel up to the parameter; failed units go to its dead-letter queue', () => {
+    const t = template();
+    const fn = props(t, FUNCTIONS.scan, 'AWS::Lambda::Function');
+    expect(fn.FunctionName).toBe(`ecr-partition-replicate-${run.stage}-scan`);
+    expect(fn.Handler).toBe('packages/repair/src/scan-handler.handler');
+    expect(fn.Timeout).toBe(300);
+    expect(fn.MemorySize).toBe(512);
+    const mappings = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping')
+      .map(([, m]) => m.Properties as Record<string, Loose>)
+      .filter((m) => target(m.FunctionName) === FUNCTIONS.scan);
+    expect(mappings).toHaveLength(1);
+    expect(target(mappings[0]!.EventSourceArn)).toBe('ScanQueue');
+    expect(mappings[0]).toMatchObject({
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const queue = props(t, 'ScanQueue', 'AWS::SQS::Queue');
+    expect(queue.QueueName).toBe(`ecr-partition-replicate-${run.stage}-scan`);
+    expect(queue.FifoQueue).toBeUndefined();
+    // AWS's advice for SQS event sources: six times the function's timeout.
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Timeout);
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(target(queue.RedrivePolicy.deadLetterTargetArn)).toBe('ScanDeadLetterQueue');
+    expect(queue.RedrivePolicy.maxReceiveCount).toBe(3);
+    expect(props(t, 'ScanDeadLetterQueue', 'AWS::SQS::Queue').MessageRetentionPeriod).toBe(1209600);
+    expect(target(t.Outputs?.ScanQueueUrl?.Value)).toBe('ScanQueue');
   });
 
   test('each function has a role of its own; no IAM statement allows a wildcard action, or anything but ecr:GetAuthorizationToken on "*"', () => {
@@ -411,61 +452,85 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     ).toEqual(['RetryQueue']);
   });
 
-  test("the repair function's role reads the source repositories, the secret and its key, queues requests, and nothing more", () => {
+  test("the repair function's role lists the repositories and sends scan units, and nothing more", () => {
     const t = template();
     const repair = roleStatements(t, roleOf(t, FUNCTIONS.repair));
+    expect([...allowedActions(repair)].filter((a) => !a.startsWith('logs:')).sort()).toEqual(
+      ['ecr:describerepositories', 'sqs:sendmessage', 's3:getobject'].sort(),
+    );
+    expect(repair.every((s) => s.Effect === 'Allow')).toBe(true);
+    expect(repair.filter((s) => asArray<Loose>(s.Resource).includes('*'))).toEqual([]);
+    expect(
+      statementsAllowing(repair, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target),
+    ).toEqual(['ScanQueue']);
+    // Listing every repository is authorized on repository/* (of this account and region only).
+    expect(allStrings(statementsAllowing(repair, 'ecr:DescribeRepositories').map((s) => s.Resource))).toEqual([
+      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
+    ]);
+  });
+
+  test("the scan function's role reads the source repositories, the secret and its key, queues requests and scan units, and nothing more", () => {
+    const t = template();
+    const scan = roleStatements(t, roleOf(t, FUNCTIONS.scan));
     const expected = [
       'ecr:getauthorizationtoken',
-      'ecr:describerepositories',
       'ecr:listimages',
       'ecr:batchgetimage',
       'ecr:describeimages',
       'secretsmanager:getsecretvalue',
       'kms:decrypt',
       'sqs:sendmessage',
+      // Its event source.
+      'sqs:receivemessage',
+      'sqs:deletemessage',
+      'sqs:getqueueattributes',
       's3:getobject',
     ];
-    expect([...allowedActions(repair)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([...expected].sort());
-    for (const action of allowedActions(repair))
+    expect([...allowedActions(scan)].filter((a) => !a.startsWith('logs:')).sort()).toEqual([...expected].sort());
+    for (const action of allowedActions(scan))
       if (action.startsWith('ecr:'))
         expect(isReadOnlyAction(action) || action === 'ecr:getauthorizationtoken').toBe(true);
-    expect(repair.every((s) => s.Effect === 'Allow')).toBe(true);
+    expect(scan.every((s) => s.Effect === 'Allow')).toBe(true);
 
     // Only the token is on "*"; the logs statements are the function's own log group.
-    const onAny = repair.filter((s) => asArray<Loose>(s.Resource).includes('*'));
+    const onAny = scan.filter((s) => asArray<Loose>(s.Resource).includes('*'));
     expect(onAny.map((s) => asArray(s.Action))).toEqual([['ecr:GetAuthorizationToken']]);
-    for (const s of repair.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')))) {
+    for (const s of scan.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')))) {
       expect(
         allStrings(s.Resource).every((r) =>
-          r.includes(`:log-group:/aws/lambda/ecr-partition-replicate-${run.stage}-repair:`),
+          r.includes(`:log-group:/aws/lambda/ecr-partition-replicate-${run.stage}-scan:`),
         ),
       ).toBe(true);
     }
 
     expect(
-      statementsAllowing(repair, 'sqs:SendMessage')
+      statementsAllowing(scan, 'sqs:SendMessage')
+        .flatMap((s) => asArray<Loose>(s.Resource))
+        .map(target)
+        .sort(),
+    ).toEqual(['RequestQueue', 'ScanQueue']);
+    expect(
+      statementsAllowing(scan, 'sqs:ReceiveMessage')
         .flatMap((s) => asArray<Loose>(s.Resource))
         .map(target),
-    ).toEqual(['RequestQueue']);
-    expect(statementsAllowing(repair, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
+    ).toEqual(['ScanQueue']);
+    expect(statementsAllowing(scan, 'secretsmanager:GetSecretValue').map((s) => s.Resource)).toEqual([
       SECRET_ARN_PATTERN(run.stage),
     ]);
-    const decrypt = statementsAllowing(repair, 'kms:Decrypt');
+    const decrypt = statementsAllowing(scan, 'kms:Decrypt');
     expect(decrypt.map((s) => s.Resource)).toEqual([KEYS_OF_ACCOUNT]);
     expect(decrypt[0]!.Condition).toEqual(SECRET_DECRYPT_CONDITION(run.stage));
     expect(decrypt[0]!.Condition).toEqual(
       statementsAllowing(roleStatements(t, 'WorkerRole'), 'kms:Decrypt')[0]!.Condition,
     );
-    // Listing every repository is authorized on repository/* (of this account and region only).
-    expect(allStrings(statementsAllowing(repair, 'ecr:DescribeRepositories').map((s) => s.Resource))).toEqual([
-      'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*',
-    ]);
     // Tags and manifests: the repositories the worker may read, no more.
     const workerRead = allStrings(
       statementsAllowing(roleStatements(t, 'WorkerRole'), 'ecr:BatchGetImage').map((s) => s.Resource),
     );
     for (const action of ['ecr:BatchGetImage', 'ecr:ListImages', 'ecr:DescribeImages']) {
-      expect(allStrings(statementsAllowing(repair, action).map((s) => s.Resource))).toEqual(workerRead);
+      expect(allStrings(statementsAllowing(scan, action).map((s) => s.Resource))).toEqual(workerRead);
     }
   });
 
@@ -730,23 +795,27 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     expect(properties.MaximumRetryAttempts).toBe(2);
   });
 
-  test("the request queue takes requests only from the stack's senders (ingest, retry, repair)", () => {
+  test.each([
+    ['RequestQueue', 'RequestQueuePolicy', ['ingest', 'retry', 'sweep', 'scan']],
+    ['ScanQueue', 'ScanQueuePolicy', ['repair', 'scan']],
+  ] as const)("the %s takes messages only from the stack's senders", (queue, policyId, sendingFunctions) => {
     const t = template();
-    const policy = props(t, 'RequestQueuePolicy', 'AWS::SQS::QueuePolicy');
-    expect(policy.Queues).toEqual([{ Ref: 'RequestQueue' }]);
+    const ids = sendingFunctions.map((fn) => FUNCTIONS[fn]);
+    const policy = props(t, policyId, 'AWS::SQS::QueuePolicy');
+    expect(policy.Queues).toEqual([{ Ref: queue }]);
     const [statement] = policy.PolicyDocument.Statement;
     expect(statement).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 'sqs:SendMessage' });
-    expect(target(statement.Resource)).toBe('RequestQueue');
+    expect(target(statement.Resource)).toBe(queue);
     expect(statement.Condition.ArnNotEquals['aws:PrincipalArn']).toEqual(
-      [FUNCTIONS.ingest, FUNCTIONS.retry, FUNCTIONS.repair].map((id) => ({ 'Fn::GetAtt': [roleOf(t, id), 'Arn'] })),
+      ids.map((id) => ({ 'Fn::GetAtt': [roleOf(t, id), 'Arn'] })),
     );
     // Every role that may send is one of them.
     const senders = Object.values(FUNCTIONS).filter((id) =>
       statementsAllowing(roleStatements(t, roleOf(t, id)), 'sqs:SendMessage').some((s) =>
-        asArray<Loose>(s.Resource).some((r) => target(r) === 'RequestQueue'),
+        asArray<Loose>(s.Resource).some((r) => target(r) === queue),
       ),
     );
-    expect(senders.sort()).toEqual([FUNCTIONS.ingest, FUNCTIONS.retry, FUNCTIONS.repair].sort());
+    expect(senders.sort()).toEqual([...ids].sort());
   });
 
   test('the job table: on-demand, point-in-time recovery, encrypted, TTL on expiresAt, key jobKey, repository index, kept when the stack goes', () => {
@@ -781,7 +850,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
     const root = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
     const readers = [
       { 'Fn::GetAtt': ['WorkerRole', 'Arn'] },
-      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.repair), 'Arn'] },
+      { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.scan), 'Arn'] },
       { 'Fn::GetAtt': [roleOf(t, FUNCTIONS.copy), 'Arn'] },
     ];
     const statements = key.KeyPolicy.Statement as Loose[];
@@ -853,7 +922,7 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       expect(arn).toMatch(/^arn:\$\{AWS::Partition\}:/);
   });
 
-  test('alarms watch the dead-letter queues, failed replications, failed worker builds, ingest errors and repair runs', () => {
+  test('alarms watch the dead-letter queues, failed replications, failed worker builds, ingest errors, repair runs and scans', () => {
     const t = template();
     const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Record<string, Loose>);
     const find = (
@@ -868,7 +937,12 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
           JSON.stringify(a.Dimensions) ===
             JSON.stringify(Object.entries(dimension).map(([Name, Value]) => ({ Name, Value }))),
       );
-    for (const queue of ['RequestDeadLetterQueue', 'RetryDeadLetterQueue', 'EventsDeadLetterQueue']) {
+    for (const queue of [
+      'RequestDeadLetterQueue',
+      'RetryDeadLetterQueue',
+      'EventsDeadLetterQueue',
+      'ScanDeadLetterQueue',
+    ]) {
       const alarm = find('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: props(t, queue).QueueName });
       expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     }
@@ -883,6 +957,14 @@ describe.each(SOURCE_RUNS)('source stack, $stage in $region', (run) => {
       Threshold: 0,
       Statistic: 'Sum',
     });
+    expect(find('AWS/Lambda', 'Errors', { FunctionName: props(t, FUNCTIONS.scan).FunctionName })).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+    });
+    // A backfill that stops moving: the scan queue's oldest unit.
+    expect(
+      find('AWS/SQS', 'ApproximateAgeOfOldestMessage', { QueueName: props(t, 'ScanQueue').QueueName }),
+    ).toMatchObject({ Threshold: 21600, ComparisonOperator: 'GreaterThanThreshold' });
 
     // Jobs given up by the dispatcher and by the worker: one alarm on the sum of both (either may have no data).
     const failed = props(t, 'ReplicationsFailedAlarm', 'AWS::CloudWatch::Alarm');
