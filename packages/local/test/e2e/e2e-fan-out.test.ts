@@ -14,7 +14,7 @@ import { startLocalRunner, type LocalRunner } from '../../src';
 
 let runner: LocalRunner;
 const REPOSITORIES = 200;
-const BIG = 'fan/r007';
+const BIG = 'fan/r011';
 const BIG_TAGS = Array.from({ length: 12 }, (_, i) => `b${String(i).padStart(2, '0')}`);
 
 beforeAll(async () => {
@@ -25,7 +25,9 @@ beforeAll(async () => {
       deletes: true,
     },
     timeScale: 0.1,
-    maxConcurrentBuilds: 3,
+    maxConcurrentBuilds: 4,
+    // Requests trickle in from the scan units: gather them into full batches (one worker build per batch).
+    batchingWindowMs: 1_000,
     scanMaxConcurrency: 4,
     scanPageTags: 5,
     logLevel: 'WARN',
@@ -47,13 +49,13 @@ it(`fans out over ${REPOSITORIES} repositories: every tag replicated, the extra 
     ReturnType<typeof dockerImage>,
   ];
   const limit = createLimiter(8);
-  // Four kinds of drift, one per repository in turn: a tag to copy beside an equal one, a tag at another digest,
-  // an extra destination tag (deletes on), a repository the destination lacks.
+  // Four kinds of drift, one per repository in turn for half of them: a tag to copy beside an equal one, a tag at
+  // another digest, an extra destination tag (deletes on), a repository the destination lacks; the other half equal.
   await Promise.all(
     Array.from({ length: REPOSITORIES }, (_, i) =>
       limit(async () => {
         const repository = name(i);
-        switch (i % 4) {
+        switch (i % 8) {
           case 0:
             await pushImage(runner.source, repository, a, 'v1');
             await pushImage(runner.source, repository, b, 'v2');
@@ -68,8 +70,12 @@ it(`fans out over ${REPOSITORIES} repositories: every tag replicated, the extra 
             await pushImage(runner.destination, mirror(repository), a, 'v1');
             await pushImage(runner.destination, mirror(repository), c, 'old');
             break;
-          default:
+          case 3:
             await pushImage(runner.source, repository, a, 'v1');
+            break;
+          default:
+            await pushImage(runner.source, repository, b, 'v1');
+            await pushImage(runner.destination, mirror(repository), b, 'v1');
         }
       }),
     ),
@@ -114,7 +120,8 @@ it(`fans out over ${REPOSITORIES} repositories: every tag replicated, the extra 
     runner.eventsDeadLetterQueue.size,
   ]).toEqual([0, 0, 0, 0]);
 
-  // One unit per repository, and the large repository's further pages (5 tags a page: (b04, b09] and (b09, …)).
+  // One unit per repository, and the large repository's further pages (5 tags a page: (b04, b09] and (b09, …);
+  // its scan order is b00 … b11, v1).
   const units = runner.scan.queue.sent.map((m) => parseScanUnitJson(m.body));
   expect(units.filter((u) => u.after === undefined && u.part === 0)).toHaveLength(REPOSITORIES);
   expect(
@@ -124,16 +131,23 @@ it(`fans out over ${REPOSITORIES} repositories: every tag replicated, the extra 
     ['b09', undefined],
   ]);
   expect(new Set(units.map((u) => u.scanId)).size).toBe(1);
-  // Each differing tag was queued once: 50 of each kind, and the large repository's 12 more (its v1 is a copy).
-  const requests = runner.requestQueue.sent.length;
-  expect(requests).toBe(50 + 50 + 50 + 50 + BIG_TAGS.length);
+  // Each differing tag was queued once: 25 of each kind, and the large repository's 12 more (its v1 is a copy).
+  // (The request queue also carries the dispatcher's deferrals, forwarded with deduplication ids of their own.)
+  const fromScan = (): Array<{ origin?: string; destination: { repository: string }; tag?: string }> =>
+    runner.requestQueue.sent
+      .filter((m) => (m.deduplicationId ?? '').startsWith('sync-'))
+      .map((m) => JSON.parse(m.body) as { origin?: string; destination: { repository: string }; tag?: string });
+  const requests = fromScan().length;
+  expect(requests).toBe(4 * 25 + BIG_TAGS.length);
+  expect(new Set(fromScan().map((r) => `${r.destination.repository}:${r.tag}`)).size).toBe(requests);
+  expect(fromScan().every((r) => r.origin === 'repair')).toBe(true);
   const jobs = await runner.jobs();
   expect(jobs.filter((j) => j.status !== 'COMPLETE')).toEqual([]);
 
   // A second scan: nothing differs, nothing is queued.
   expect(await runner.repair()).toMatchObject({ repositories: REPOSITORIES, queued: REPOSITORIES });
   await runner.waitForIdle(300_000);
-  expect(runner.requestQueue.sent.length).toBe(requests);
+  expect(fromScan()).toHaveLength(requests);
   expect(runner.scan.deadLetterQueue.size).toBe(0);
 
   process.stdout.write(

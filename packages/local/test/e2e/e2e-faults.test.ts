@@ -181,7 +181,9 @@ describe('(3) one clock', () => {
     const first = tags.map((tag) => dockerImage({ seed: `faults-skew-${tag}-1` }));
     for (const [i, tag] of tags.entries()) await pushImage(runner.source, repository, first[i] as SyntheticImage, tag);
 
-    // The operator's clock is 2 minutes fast: every `new Date()` of the CLI says so (the pipeline's clocks do not).
+    // The operator's clock is 2 minutes fast: every `new Date()` of the CLI says so, and of the scan Lambdas (in this
+    // process) until the scan is done, so the requests they queue carry the fast stamps. The pipeline's clocks
+    // (Date.now) are right.
     const RealDate = Date;
     class FastDate extends RealDate {
       constructor(...args: unknown[]) {
@@ -206,11 +208,7 @@ describe('(3) one clock', () => {
           '--dest-creds',
           `AWS:${runner.destinationCredentials.password}`,
           '--enqueue',
-          runner.requestQueue.url,
-          '--source-account',
-          runner.sourceIdentity.account,
-          '--source-region',
-          runner.sourceIdentity.region,
+          runner.scan.queue.url,
         ],
         {
           stdout,
@@ -221,12 +219,18 @@ describe('(3) one clock', () => {
           },
         },
       );
+      await waitFor(() => runner.scan.busy().length === 0, { timeoutMs: 60_000, what: 'the scan to finish' });
     } finally {
       globalThis.Date = RealDate;
     }
     expect(code).toBe(0);
     const summary = JSON.parse(text.trim().split('\n').at(-1) as string) as Record<string, unknown>;
-    expect(summary).toMatchObject({ queued: 3 });
+    expect(summary).toMatchObject({ mode: 'enqueue', repositories: 1, queued: 1 });
+    const queued = runner.requestQueue.sent
+      .map((m) => JSON.parse(m.body) as { origin?: string; eventTime: string; source: { repository: string } })
+      .filter((r) => r.origin === 'sync' && r.source.repository === repository);
+    expect(queued).toHaveLength(3);
+    for (const request of queued) expect(Date.parse(request.eventTime)).toBeGreaterThan(Date.now() + 60_000);
     for (const [i, tag] of tags.entries()) await settle(repository, tag, (first[i] as SyntheticImage).root.digest);
 
     // Within the 2 minutes: real pushes, whose ECR event times are earlier than the sync requests' stamps.

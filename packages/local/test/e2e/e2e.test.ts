@@ -452,17 +452,15 @@ describe('backfill through the queue: ecr-replicate sync --enqueue', () => {
       };
     };
 
-    const queued = await sync(
-      '--enqueue',
-      runner.requestQueue.url,
-      '--source-account',
-      runner.sourceIdentity.account,
-      '--source-region',
-      runner.sourceIdentity.region,
-    );
+    // One scan unit for the repository on the scan queue; the scan Lambda compares and queues what differs.
+    const queued = await sync('--enqueue', runner.scan.queue.url);
     expect(queued.code).toBe(0);
-    expect(queued.lines.at(-1)).toMatchObject({ copy: 2, update: 1, queued: 3 });
+    expect(queued.lines.at(-1)).toMatchObject({ mode: 'enqueue', repositories: 1, queued: 1 });
     await runner.waitForIdle(60_000);
+    const requests = runner.requestQueue.sent
+      .map((m) => JSON.parse(m.body) as { origin?: string; tag?: string; source: { repository: string } })
+      .filter((r) => r.origin === 'sync' && r.source.repository === repository);
+    expect(requests.map((r) => r.tag).sort()).toEqual(['a', 'b', 'c']);
     await expectReplicated(repository, 'a', (before[0] as (typeof before)[number]).image.root.digest);
     await expectReplicated(repository, 'b', (before[1] as (typeof before)[number]).image.root.digest);
     await expectReplicated(repository, 'c', moved.root.digest);
