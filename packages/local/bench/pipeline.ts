@@ -13,6 +13,7 @@ import { runChild } from './pipeline/child';
 import * as backfill from './pipeline/backfill';
 import * as handoff from './pipeline/handoff';
 import * as latency from './pipeline/latency';
+import * as scan from './pipeline/scan';
 import { meets, type BenchOptions, type CaseReport, type Figure } from './pipeline/report';
 
 interface CaseModule {
@@ -25,6 +26,7 @@ const CASES: Record<string, CaseModule> = {
   latency,
   handoff,
   backfill,
+  scan,
 };
 
 function option(name: string): string | undefined {

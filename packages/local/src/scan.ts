@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { LocalFunction, type LambdaHandler, type LocalFunctionOptions } from './lambda';
+import { LocalFunction, type LambdaHandler, type LocalFunctionOptions, type LocalInvocation } from './lambda';
 import { EventSourceMapping, LocalQueue, type LocalQueueOptions } from './queues';
 
 /**
@@ -104,6 +104,11 @@ export class LocalScan {
   async repair(): Promise<unknown> {
     if (this.repairFunction === undefined) throw new Error('the local scan is not started');
     return this.repairFunction.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+  }
+
+  /** Every scan invocation: when its handler started and ended. */
+  runs(): readonly LocalInvocation[] {
+    return this.scanFunction?.runs ?? [];
   }
 
   invocations(): { repair: number; scan: number } {
