@@ -4,7 +4,7 @@ import { toReplicationError, type ReplicationRequest } from '@ecr-replicate/comm
 import { sendRequest } from '@ecr-replicate/common/queue';
 import { createLimiter } from '@ecr-replicate/oci';
 import type { EntryResult } from './apply';
-import type { PlanEntry, SyncPlan } from './plan';
+import type { PlanEntry } from './plan';
 
 /** The source registry the requests name: the workers read the source by its account and region. */
 export interface SourceRegistryIdentity {
@@ -66,17 +66,10 @@ export interface EnqueueOptions {
 }
 
 /**
- * Sends one request per entry that differs to the FIFO request queue, through
- * ingest's sender (group = job key, deduplication = event id). One failed send
- * never stops the others.
- */
-export async function enqueuePlan(plan: SyncPlan, options: EnqueueOptions): Promise<EntryResult[]> {
-  return enqueueEntries(plan.entries, plan.plannedAt, options);
-}
-
-/**
- * Like {@link enqueuePlan}, for entries planned at `plannedAt` (a fan-out scan's units share their scan's time, so a
- * tag compared by two units is queued once within SQS's deduplication window).
+ * Sends one request per entry that differs to the FIFO request queue, through ingest's sender (group = job key,
+ * deduplication = event id). The entries were planned at `plannedAt`: a fan-out scan's units share their scan's time,
+ * so a tag compared by two units (a unit delivered twice) is queued once within SQS's deduplication window. One failed
+ * send never stops the others.
  */
 export async function enqueueEntries(
   entries: readonly PlanEntry[],
