@@ -113,3 +113,41 @@ it('hands a large image to a worker build mid-copy when the budget runs low: equ
     runner.destinationGate.setBlobUploadRate(undefined);
   }
 }, 120_000);
+
+it("sends a job to a worker build when the copy Lambda's run ends at its time limit: Lambda's retry hands it over", async () => {
+  // One 15 MiB layer: at the assumed 8 MiB/s it fits a third of the time left, so it starts; the link moves 1.2 MiB/s,
+  // so the run reaches its 8 s limit mid-blob (the budget never stops a blob under way). Lambda's retry (1.2 s later)
+  // finds its job held by that failed run and hands it to a worker build at the lease's next epoch.
+  const image = dockerImage({ seed: 'lambda-timeout', layerSizes: [15 * MiB] });
+  await pushImage(runner.source, 'lambda/timeout', image, 'v1');
+  runner.destinationGate.setBlobUploadRate(1.2 * MiB);
+  const builds = runner.codebuild.builds.length;
+  const invocations = runner.copyInvocations.length;
+  try {
+    await runner.emitPush('lambda/timeout', image, 'v1');
+    const record = await waitFor(
+      async () => {
+        const found = await runner.job('lambda/timeout:v1');
+        return found?.status === 'COMPLETE' ? found : false;
+      },
+      { timeoutMs: 90_000, intervalMs: 100, what: 'the job to complete' },
+    );
+    expect(record).toMatchObject({ replicatedDigest: image.root.digest, executor: 'codebuild' });
+    expect(await runner.digestAt('destination', 'lambda/timeout', 'v1')).toBe(image.root.digest);
+    const runs = runner.copyInvocations.slice(invocations);
+    expect(runs.map((r) => r.outcome)).toEqual(['timeout', 'ok']);
+    // The retry is the same payload (same owner); the build it started keeps that owner.
+    const handedTo = runner.codebuild.builds.slice(builds);
+    expect(handedTo).toHaveLength(1);
+    expect(handedTo[0]?.leaseOwner).toBe((runs[0]?.event as { leaseOwner: string }).leaseOwner);
+    // The epochs: the dispatcher's (1), the first run's (2), the retry's (3), the hand-over (4).
+    const epochs = runner.table
+      .changesOf('lambda/timeout:v1')
+      .map((c) => c.image?.leaseEpoch)
+      .filter((e): e is number => typeof e === 'number');
+    expect(Math.max(...epochs)).toBe(4);
+    expect([runner.requestDeadLetterQueue.size, runner.eventsDeadLetterQueue.size]).toEqual([0, 0]);
+  } finally {
+    runner.destinationGate.setBlobUploadRate(undefined);
+  }
+}, 150_000);
