@@ -13,6 +13,11 @@ import type * as Cli from '../src/main';
 
 // A computed path, so that esbuild leaves the CLI out of this bundle.
 const cliPath = join(__dirname, '..', '..', '..', 'dist', 'main.js');
+// As bin/ecr-replicate.js does first: the connections to both registries open while the command loads.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+(require(join(cliPath, '..', 'preconnect.js')) as { preconnectCopy: (argv: string[]) => void }).preconnectCopy(
+  process.argv.slice(2),
+);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { main } = require(cliPath) as typeof Cli;
 

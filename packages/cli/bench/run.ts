@@ -76,6 +76,8 @@ Options:
   --storage DIR     where the registries keep their data (default /dev/shm when it has
                     3 GiB free, so that disk writes do not bound the transfer; else the temp dir)
   --json FILE       also write every measurement to FILE
+  --trace DIR       run ours with --debug and keep each run's request trace in DIR
+                    (ours-<image>-<run>.log): where its time goes, request by request
   -h, --help        this help
 `;
 
@@ -88,6 +90,7 @@ interface Options {
   cases: CaseId[];
   storage?: string;
   json?: string;
+  trace?: string;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -101,6 +104,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       cases: { type: 'string' },
       storage: { type: 'string' },
       json: { type: 'string' },
+      trace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -124,6 +128,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     cases: CASES.map((info) => info.id).filter((id) => cases.includes(id)),
     ...(values.storage !== undefined ? { storage: values.storage } : {}),
     ...(values.json !== undefined ? { json: values.json } : {}),
+    ...(values.trace !== undefined ? { trace: values.trace } : {}),
   };
 }
 
@@ -243,7 +248,7 @@ async function main(argv: string[]): Promise<number> {
     out(USAGE);
     return 0;
   }
-  const { rounds, quick, latencyMs } = options;
+  const { rounds, quick, latencyMs, trace } = options;
   const began = performance.now();
   const entry = join(__dirname, 'copy-entry.cjs');
   const runDir = mkdtempSync(join(tmpdir(), 'ecr-bench-'));
@@ -416,11 +421,15 @@ async function main(argv: string[]): Promise<number> {
       return { outcome, ...(outcome.timeCpuSeconds !== undefined ? { cpuSeconds: outcome.timeCpuSeconds } : {}) };
     }
     if (tool === 'ours') {
-      const outcome = await runMeasured(process.execPath, [entry, 'copy', from, to], {
-        env: baseEnv,
-        timeoutMs: COPY_TIMEOUT_MS,
-        timeFile,
-      });
+      const outcome = await runMeasured(
+        process.execPath,
+        [entry, 'copy', from, to, ...(trace === undefined ? [] : ['--debug'])],
+        { env: baseEnv, timeoutMs: COPY_TIMEOUT_MS, timeFile },
+      );
+      if (trace !== undefined) {
+        mkdirSync(trace, { recursive: true });
+        writeFileSync(join(trace, `ours-${image.key}-${runCount}.log`), outcome.stderr);
+      }
       if (outcome.code !== 0)
         throw new Error(
           `ours: copy ${from} ${to} exited ${outcome.code ?? outcome.signal}:\n${(outcome.stderr + outcome.stdout).trim().slice(-3000)}`,

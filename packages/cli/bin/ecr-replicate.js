@@ -15,6 +15,12 @@ if (entry === undefined) {
   );
   process.exit(1);
 }
+// Connections to the registries of `copy SOURCE DESTINATION` open while the command loads (src/preconnect.ts).
+try {
+  require(join(entry, '..', 'preconnect.js')).preconnectCopy(process.argv.slice(2), process.env);
+} catch {
+  // only a head start
+}
 // Ctrl-C ends a command that runs until stopped (status --watch) cleanly; a second Ctrl-C kills it as usual.
 const stop = new AbortController();
 if (process.argv.includes('--watch')) {

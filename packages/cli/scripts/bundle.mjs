@@ -48,6 +48,8 @@ await build({
   plugins: [lazy('./')],
 });
 await Promise.all([
+  // What bin/ecr-replicate.js runs before it loads the command: node:net and a few lines, nothing more.
+  build({ ...common, entryPoints: [join(root, 'src/preconnect.ts')], outfile: join(out, 'preconnect.js') }),
   ...LAZY_COMMANDS.map((name) =>
     build({
       ...common,

@@ -290,11 +290,15 @@ export function plainHttpFor(host: string, access: Pick<RegistryAccess, 'plainHt
   return usesPlainHttp(host);
 }
 
-/** A trace line for `--debug`: method, credential-free URL, status, milliseconds, the auth scheme only. */
-export function traceLine(record: RequestTrace): string {
+/**
+ * A trace line for `--debug`: method, credential-free URL, status, milliseconds, the auth scheme only, and when the
+ * request started (milliseconds since the process started: which requests overlapped, where the time went).
+ */
+export function traceLine(record: RequestTrace, now: number = performance.now()): string {
   return (
     `debug: ${record.method} ${maskedUrl(record.url)} -> ${record.status ?? `failed (${record.error ?? 'no answer'})`}` +
-    ` ${record.milliseconds} ms${record.authorization !== undefined ? ` [authorization: ${record.authorization}]` : ''}\n`
+    ` ${record.milliseconds} ms${record.authorization !== undefined ? ` [authorization: ${record.authorization}]` : ''}` +
+    ` (started at +${Math.max(0, Math.round(now - record.milliseconds))} ms)\n`
   );
 }
 

@@ -6,6 +6,8 @@ import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  ErrorCode,
+  ReplicationError,
   jobKeyOf,
   originOf,
   parseReplicationRequestJson,
@@ -43,11 +45,53 @@ export interface DispatchDependencies {
   /** Jitter of deferral delays (tests). */
   random?: () => number;
   /**
-   * The invocation's remaining time (Lambda's context.getRemainingTimeInMillis). When less than half of the time the
-   * batch started with is left, the records not handled yet are deferred rather than risk the timeout, which would
-   * fail the whole batch, use up a receive of every message and bring back the ones already deferred a second time.
+   * The invocation's remaining time (Lambda's context.getRemainingTimeInMillis). The batch never runs into the
+   * timeout, which would fail it whole, use up a receive of every message (the fifth sends them to the dead-letter
+   * queue) and bring back the ones already deferred a second time. See `TIME_SHARES`.
    */
   remainingMs?: () => number;
+}
+
+/**
+ * How a batch spends its invocation's time, as shares of the time it started with. No record starts once less than
+ * `startRecords` is left; a record still waiting for DynamoDB when `recordsEnd` is left is abandoned and deferred;
+ * the build starts only while `startBuild` is left, and a StartBuild still unanswered when `buildEnd` is left is
+ * given up (its leases released, its requests deferred); recording the started build with its leases stops at
+ * `buildsRecordedEnd` (the worker records it too). What remains after that is for the deferrals themselves.
+ * An abandoned call may still land: a lease it takes records no build, covers nothing, and the deferred request
+ * takes it over when it comes back.
+ */
+export const TIME_SHARES = {
+  startRecords: 0.5,
+  recordsEnd: 0.35,
+  startBuild: 0.3,
+  buildEnd: 0.15,
+  buildsRecordedEnd: 0.1,
+} as const;
+
+const OUT_OF_TIME = Symbol('out of time');
+
+/**
+ * The work's result, or OUT_OF_TIME when it is still running once only `reserveMs` of the invocation is left (the
+ * work goes on unobserved: its failure is swallowed).
+ */
+async function beforeDeadline<T>(
+  work: Promise<T>,
+  remainingMs: (() => number) | undefined,
+  reserveMs: number,
+): Promise<T | typeof OUT_OF_TIME> {
+  if (remainingMs === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<typeof OUT_OF_TIME>((resolve) => {
+    timer = setTimeout(() => resolve(OUT_OF_TIME), Math.max(0, remainingMs() - reserveMs));
+  });
+  try {
+    const outcome = await Promise.race([work, deadline]);
+    if (outcome === OUT_OF_TIME) work.catch(() => undefined);
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -120,8 +164,10 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const jobOfMessage = new Map<string, string>();
   const jobs = new Map<string, JobDisposition>();
   let deferredRecords = 0;
-  const reserveMs = deps.remainingMs === undefined ? 0 : deps.remainingMs() / 2;
-  const outOfTime = (): boolean => deps.remainingMs !== undefined && deps.remainingMs() < reserveMs;
+  const startedWithMs = deps.remainingMs?.() ?? 0;
+  const share = (name: keyof typeof TIME_SHARES): number => startedWithMs * TIME_SHARES[name];
+  const lessThan = (name: keyof typeof TIME_SHARES): boolean =>
+    deps.remainingMs !== undefined && deps.remainingMs() < share(name);
 
   /** Sends a message's body to the retry queue; false when that failed too (the message must fail). */
   const defer = async (record: SQSRecord, kind: Deferral, reason: string): Promise<boolean> => {
@@ -147,8 +193,20 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
     }
   };
 
+  /** Records the request and takes the job's lease unless a run has it or covers it; what the job became. */
+  const recordAndLease = async (request: ReplicationRequest, jobKey: string, messageId: string) => {
+    const recorded = await store.recordRequest(request, clock());
+    if (jobs.get(jobKey) === 'acquired') return 'acquired';
+    if (recorded.outcome === 'stale' && isCoveredByRun(recorded.record, clock(), request)) {
+      logger.debug('request already covered by a run', { messageId, jobKey, eventId: request.eventId });
+      return 'covered';
+    }
+    return store.acquireLease(jobKey, leaseOwner, deps.leaseMs, clock());
+  };
+
   const handleRecord = async (record: SQSRecord): Promise<void> => {
-    if (outOfTime() && (await defer(record, 'transient', 'the invocation is running out of time'))) {
+    const outOfTime = 'the invocation is running out of time';
+    if (lessThan('startRecords') && (await defer(record, 'transient', outOfTime))) {
       deferredRecords += 1;
       return;
     }
@@ -156,20 +214,24 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
       const request = parseReplicationRequestJson(record.body);
       const jobKey = jobKeyOf(request);
       jobOfMessage.set(record.messageId, jobKey);
-      const recorded = await store.recordRequest(request, clock());
-      if (jobs.get(jobKey) === 'acquired') return;
-      if (recorded.outcome === 'stale' && isCoveredByRun(recorded.record, clock(), request)) {
-        logger.debug('request already covered by a run', {
-          messageId: record.messageId,
-          jobKey,
-          eventId: request.eventId,
-        });
+      const outcome = await beforeDeadline(
+        recordAndLease(request, jobKey, record.messageId),
+        deps.remainingMs,
+        share('recordsEnd'),
+      );
+      if (outcome === OUT_OF_TIME) {
+        if (await defer(record, 'transient', `${outOfTime} (DynamoDB has not answered)`)) {
+          deferredRecords += 1;
+          return;
+        }
+        throw new ReplicationError(ErrorCode.AwsService, 'DynamoDB did not answer in the time the batch has left');
+      }
+      if (outcome === 'covered') {
         if (!jobs.has(jobKey)) jobs.set(jobKey, 'covered');
         return;
       }
-      const lease = await store.acquireLease(jobKey, leaseOwner, deps.leaseMs, clock());
-      jobs.set(jobKey, lease);
-      if (lease === 'held') {
+      jobs.set(jobKey, outcome);
+      if (outcome === 'held') {
         logger.info('job is being reconciled by another run; marked it dirty', { jobKey, eventId: request.eventId });
         metrics.addMetric('JobsMarkedDirty', MetricUnit.Count, 1);
       }
@@ -227,16 +289,25 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   }
   if (acquired.length > 0 && !invoked) {
     try {
-      const buildId = await startWorkerBuild(deps.codebuild, {
-        projectName: deps.workerProjectName,
-        jobKeys: acquired,
-        leaseOwner,
-      });
+      if (lessThan('startBuild'))
+        throw new ReplicationError(ErrorCode.AwsService, 'no time left in the invocation to start a worker build');
+      const buildId = await beforeDeadline(
+        startWorkerBuild(deps.codebuild, { projectName: deps.workerProjectName, jobKeys: acquired, leaseOwner }),
+        deps.remainingMs,
+        share('buildEnd'),
+      );
+      // Should the build start after all, its worker finds the leases released and writes nothing (fencing).
+      if (buildId === OUT_OF_TIME)
+        throw new ReplicationError(ErrorCode.AwsService, 'CodeBuild StartBuild did not answer in the time left');
       started = acquired.length;
       logger.info('started a worker build', { buildId, leaseOwner, jobKeys: acquired });
       metrics.addMetric('BuildsStarted', MetricUnit.Count, 1);
       metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
-      await recordLeaseBuilds(acquired, leaseOwner, buildId, deps, clock);
+      await beforeDeadline(
+        recordLeaseBuilds(acquired, leaseOwner, buildId, deps, clock),
+        deps.remainingMs,
+        share('buildsRecordedEnd'),
+      );
     } catch (error) {
       const failure = toReplicationError(error);
       const messages = event.Records.filter((r) => acquired.includes(jobOfMessage.get(r.messageId) ?? ''));

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --operations N --tags N --fault-rate R]`: the
+ * `npm run chaos [-- --seed N --operations N --tags N --fault-rate R --time-scale S]`: the
  * seeded chaos run on the local runner (see src/chaos.ts). Prints its seed
  * first (replay a failure with `--seed`), a report last; exits 1 when the
  * pipeline did not converge.
@@ -29,6 +29,7 @@ async function main(): Promise<number> {
     operations: numberOption('operations', 1000),
     tags: numberOption('tags', 100),
     faultRate: numberOption('fault-rate', 0.05),
+    timeScale: numberOption('time-scale', 0.05),
   });
   const ok =
     report.mismatches.length === 0 &&

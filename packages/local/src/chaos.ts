@@ -42,8 +42,13 @@ export interface ChaosOptions {
   redeliverRate?: number;
   /** Operations in flight at once (default 8). */
   concurrency?: number;
+  /**
+   * Multiplies the pipeline's clocks: leases, CodeBuild's queue timeout, SQS delays, the sweeper (default 0.05: a
+   * 15-minute lease lasts 45 s). Below about 0.03 a busy two-core machine runs its builds and handlers slower than
+   * the scaled clocks allow, and the run measures the machine rather than the pipeline.
+   */
   timeScale?: number;
-  /** Time allowed to converge after the last operation (default 240 s). */
+  /** Time allowed to go quiet, and again to converge, after the last operation (default 480 s each). */
   settleTimeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -60,6 +65,8 @@ export interface ChaosReport {
   /** Jobs not settled (not COMPLETE, or still leased). */
   unsettled: string[];
   deadLetters: { requests: number; retries: number; events: number };
+  /** Per Lambda function: invocations, failed ones, and timed-out ones among those (what sends work to a DLQ). */
+  functions: ReturnType<LocalRunner['functionStats']>;
 }
 
 /** mulberry32: a small seeded generator (uniform in [0, 1)). */
@@ -76,6 +83,22 @@ export function seededRandom(seed: number): () => number {
 
 const MIRROR = (repository: string): string => `mirror/${repository}`;
 
+/**
+ * The run's own pushes and deletes at the source (what a user's client does, not the pipeline): a busy registry
+ * can fail one, and a user's client tries again, so they are retried a few times before the run gives up.
+ */
+async function atTheSource(what: string, operation: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await operation();
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw new Error(`chaos: ${what} failed ${attempt} times at the source`, { cause: error });
+      await sleep(200 * attempt);
+    }
+  }
+}
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const seed = options.seed >>> 0;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -91,9 +114,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const faultDraw = seededRandom(seed ^ 0x9e3779b9);
   const runner: LocalRunner = await startLocalRunner({
     config: { deletes: true, mapping: { prefixes: [{ from: 'chaos/', to: 'mirror/chaos/' }] } },
-    timeScale: options.timeScale ?? 0.02,
+    timeScale: options.timeScale ?? 0.05,
+    // Lambda gives every invocation a CPU of its own; here all the handlers, the registries' gates and the table's
+    // proxy share one process on a machine the workers keep busy, so an invocation gets 30 s whatever the scale.
+    lambdaMinTimeoutMs: 30_000,
     sweepEverySeconds: 120,
-    sweepPendingSeconds: 600,
   });
   const faultCounts = { dynamo: 0, sqsSend: 0, sqsDelete: 0, startBuild: 0, registry: 0 };
   const counts = { pushes: 0, deletes: 0, redelivered: 0, killed: 0 };
@@ -141,16 +166,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const current = atSource.get(index);
       let event: Parameters<LocalRunner['emit']>[0];
       if (current !== undefined && roll < 0.2) {
-        const deleted = await registryRequest(runner.source, 'DELETE', `/v2/${repository}/manifests/${current}`);
-        if (deleted.status !== 202) throw new Error(`chaos: could not delete ${repository}:${tag} (${deleted.status})`);
+        let tries = 0;
+        await atTheSource(`delete ${repository}:${tag}`, async () => {
+          tries += 1;
+          const deleted = await registryRequest(runner.source, 'DELETE', `/v2/${repository}/manifests/${current}`);
+          // A failed answer may still have deleted it: then the next try finds it gone.
+          if (deleted.status === 202 || (tries > 1 && deleted.status === 404)) return;
+          throw new Error(`could not delete ${repository}:${tag} (${deleted.status})`);
+        });
         atSource.set(index, undefined);
         counts.deletes += 1;
         event = runner.event({ action: 'DELETE', repository, tag, digest: current });
       } else {
         const config = imageConfig('docker', { os: 'linux', architecture: 'amd64' }, [layer], `chaos-${seed}-${n}`);
         const manifest = imageManifest('docker', config, [layer]);
-        await pushBlob(runner.source, repository, config);
-        await putManifest(runner.source, repository, tag, manifest);
+        await atTheSource(`push ${repository}:${tag}`, async () => {
+          await pushBlob(runner.source, repository, config);
+          await putManifest(runner.source, repository, tag, manifest);
+        });
         atSource.set(index, manifest.digest);
         counts.pushes += 1;
         event = runner.event({
@@ -205,7 +238,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const operationsSeconds = (Date.now() - started) / 1000;
     // The pipeline works through it all with the faults still on, until it goes quiet.
     await waitFor(() => runner.busy().length === 0, {
-      timeoutMs: options.settleTimeoutMs ?? 240_000,
+      timeoutMs: options.settleTimeoutMs ?? 480_000,
       intervalMs: 250,
       what: 'the pipeline to go quiet under faults',
     }).catch(() => undefined);
@@ -253,7 +286,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await sleep(200);
           return false;
         },
-        { timeoutMs: options.settleTimeoutMs ?? 240_000, intervalMs: 250, what: 'the chaos run to converge' },
+        { timeoutMs: options.settleTimeoutMs ?? 480_000, intervalMs: 250, what: 'the chaos run to converge' },
       );
     } catch {
       last = await problems();
@@ -272,6 +305,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         retries: runner.retryDeadLetterQueue.size,
         events: runner.eventsDeadLetterQueue.size,
       },
+      functions: runner.functionStats(),
     };
     const ok =
       report.mismatches.length === 0 &&

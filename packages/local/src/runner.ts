@@ -266,6 +266,9 @@ function workerFiles(): { workerEntry: string; preload: string } {
   return { workerEntry, preload: require.resolve('@ecr-replicate/local/preload/worker-stubs.cjs') };
 }
 
+/** The Lambda functions the runner drives in this process. */
+export type FunctionName = 'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep' | 'copy' | 'repair' | 'scan';
+
 export interface LocalRunner {
   readonly config: ReplicationConfig;
   readonly options: Required<
@@ -314,12 +317,17 @@ export interface LocalRunner {
   readonly logFile: string;
   readonly tempDir: string;
   /** Lambda invocations so far, per function. */
-  invocations(): Record<
-    'ingest' | 'dispatcher' | 'buildState' | 'retry' | 'sweep' | 'copy' | 'repair' | 'scan',
-    number
-  >;
+  invocations(): Record<FunctionName, number>;
   /** Dispatcher invocations that ran past their (scaled) timeout. */
   dispatcherTimeouts(): number;
+  /**
+   * Per function of an event's path: invocations (each try), the ones that failed, and those of them that ran past
+   * the timeout.
+   */
+  functionStats(): Record<
+    Exclude<FunctionName, 'repair' | 'scan'>,
+    { invocations: number; errors: number; timeouts: number }
+  >;
   /** Runs the sweeper now (as its schedule does). */
   sweep(): Promise<unknown>;
   /** Runs the scheduled repair now (as its schedule does): a fan-out scan starts. Resolves with its summary. */
@@ -444,7 +452,7 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
     const started = await Promise.allSettled([
       startRegistry(),
       startRegistry({ htpasswd: { username: 'AWS', password } }),
-      startLocalDynamoDb(),
+      startLocalDynamoDb({ childProcess: true }),
     ]);
     for (const result of started) if (result.status === 'fulfilled') cleanups.push(() => result.value.stop());
     const failedStart = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -938,6 +946,21 @@ export async function startLocalRunner(options: LocalRunnerOptions = {}): Promis
         ...scan.invocations(),
       }),
       dispatcherTimeouts: () => dispatcher.timeouts,
+      functionStats: () => {
+        const stats = (f: { invocations: number; errors: number; timeouts: number }) => ({
+          invocations: f.invocations,
+          errors: f.errors,
+          timeouts: f.timeouts,
+        });
+        return {
+          ingest: stats(ingest),
+          dispatcher: stats(dispatcher),
+          buildState: stats(buildState),
+          retry: stats(retry),
+          sweep: stats(sweeper),
+          copy: copyFunction === undefined ? { invocations: 0, errors: 0, timeouts: 0 } : stats(copyFunction),
+        };
+      },
       sweep,
       repair: () => scan.repair(),
       emit,

@@ -60,17 +60,6 @@ export interface ManifestHead {
 /** Outcome of starting an upload: mounted from another repository, or a location to upload to. */
 export type UploadStart = { mounted: true } | { mounted: false; location: string };
 
-/** Is `host` (with optional port) a loopback address, served over plain HTTP by default? */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name);
-}
-
-/** Plain HTTP only for loopback hosts and hosts named explicitly; TLS everywhere else. */
-export function usesPlainHttp(host: string, plainHttpHosts: readonly string[] = []): boolean {
-  return isLoopbackHost(host) || plainHttpHosts.includes(host);
-}
-
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512'): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }

@@ -216,7 +216,7 @@ describe('the command line', () => {
   it('writes every error to stderr, in JSON mode too (where stdout also gets it as a JSON line)', async () => {
     const copy = await cli(['copy', `${source.host}/apps/conv:nope`, `${destination.host}/x/conv`, '--json']);
     expect(copy.code).toBe(1);
-    expect(copy.stderr).toMatch(/^ecr-replicate: error \(NOT_FOUND\): .*apps\/conv/);
+    expect(copy.stderr).toMatch(/^ecr-replicate: error \(NOT_FOUND\): .*apps\/conv/m);
     expect(jsonLinesOf(copy).at(-1)).toMatchObject({ event: 'error', code: 'NOT_FOUND' });
     const sync = await cli(['sync', '127.0.0.1:9', destination.host, '--retries', '0']);
     expect(sync.code).toBe(1);

@@ -242,10 +242,12 @@ describe('--debug', () => {
       ]);
       expect(run.code).toBe(0);
       expect(run.stderr).toMatch(
-        new RegExp(`debug: GET http://${source.host}/v2/apps/net/manifests/v1 -> 200 \\d+ ms`),
+        new RegExp(
+          `debug: GET http://${source.host}/v2/apps/net/manifests/v1 -> 200 \\d+ ms \\(started at \\+\\d+ ms\\)`,
+        ),
       );
       expect(run.stderr).toMatch(
-        /debug: PUT http:\/\/127\.0\.0\.1:\d+\/v2\/debug\/net\/manifests\/v1 -> 201 \d+ ms \[authorization: Basic \*\*\*\]/,
+        /debug: PUT http:\/\/127\.0\.0\.1:\d+\/v2\/debug\/net\/manifests\/v1 -> 201 \d+ ms \[authorization: Basic \*\*\*\] \(started at \+\d+ ms\)/,
       );
       expect(run.stderr).not.toContain(password);
       expect(run.stderr).not.toContain(Buffer.from(`dbg:${password}`).toString('base64'));

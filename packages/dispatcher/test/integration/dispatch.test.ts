@@ -342,15 +342,13 @@ describe('dispatchBatch', () => {
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([young.body]);
   });
 
-  it('defers the records left when the invocation runs out of time, instead of timing out with the batch', async () => {
-    const d = await dispatcher();
-    const readings = [3_000, 2_900, 500, 400];
+  /** Runs a batch with an invocation that has `remainingMs()` left (real time unless the test moves it). */
+  async function runTimed(event: SQSEvent, store: JobStore, remainingMs: () => number) {
     const { logger, metrics } = quietObservability();
-    const v1 = sqsRecord(request('v1'));
-    const v2 = sqsRecord(request('v2'));
+    const started = Date.now();
     const { result } = await captureOutput(() =>
-      dispatchBatch(sqsEvent(v1, v2), {
-        store: d.store,
+      dispatchBatch(event, {
+        store,
         codebuild: new CodeBuildClient({ region: 'us-west-2' }),
         sqs: new SQSClient({ region: 'us-west-2' }),
         retryQueueUrl: RETRY_QUEUE_URL,
@@ -358,13 +356,53 @@ describe('dispatchBatch', () => {
         leaseMs: LEASE_MS,
         logger,
         metrics,
-        remainingMs: () => readings.shift() ?? 100,
+        remainingMs,
       }),
     );
-    expect(result?.batchItemFailures).toEqual([]);
+    return { failures: result?.batchItemFailures, ms: Date.now() - started };
+  }
+
+  it('defers the records left when the invocation runs out of time, instead of timing out with the batch', async () => {
+    const d = await dispatcher();
+    let left = 3_000;
+    const record = d.store.recordRequest.bind(d.store);
+    jest.spyOn(d.store, 'recordRequest').mockImplementation(async (...args) => {
+      const recorded = await record(...args);
+      left = 1_000; // the first record took two seconds: less than half is left
+      return recorded;
+    });
+    const v1 = sqsRecord(request('v1'));
+    const v2 = sqsRecord(request('v2'));
+    const { failures } = await runTimed(sqsEvent(v1, v2), d.store, () => left);
+    expect(failures).toEqual([]);
     expect(jobKeysOf(startBuildInputs()[0]!)).toEqual([keyOf('v1')]);
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v2.body]);
     expect(await d.store.get(keyOf('v2'))).toBeUndefined();
+  });
+
+  it('abandons and defers a record whose DynamoDB call hangs, and returns before the timeout', async () => {
+    const d = await dispatcher();
+    jest.spyOn(d.store, 'recordRequest').mockReturnValue(new Promise(() => undefined));
+    const v1 = sqsRecord(request('v1'));
+    const deadline = Date.now() + 2_000;
+    const { failures, ms } = await runTimed(sqsEvent(v1), d.store, () => deadline - Date.now());
+    expect(failures).toEqual([]);
+    expect(ms).toBeLessThan(2_000);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v1.body]);
+    expect(startBuildInputs()).toEqual([]);
+  });
+
+  it('gives up a StartBuild that does not answer in time: leases released, requests deferred, nothing failed', async () => {
+    const d = await dispatcher();
+    codebuildMock.on(StartBuildCommand).callsFake(() => new Promise(() => undefined));
+    const v1 = sqsRecord(request('v1'));
+    const deadline = Date.now() + 2_000;
+    const { failures, ms } = await runTimed(sqsEvent(v1), d.store, () => deadline - Date.now());
+    expect(failures).toEqual([]);
+    expect(ms).toBeLessThan(2_000);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v1.body]);
+    const job = await d.store.get(keyOf('v1'));
+    expect(job?.leaseOwner).toBeUndefined();
   });
 
   it('takes over a lease no build holds: StartBuild and the lease release both failed, the redelivery starts a build', async () => {

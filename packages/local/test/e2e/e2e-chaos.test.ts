@@ -18,6 +18,7 @@ it('converges under random faults: every tag equal to the source, every job sett
     tags: 20,
     faultRate: 0.05,
     killRate: 0.03,
+    timeScale: 0.02,
     settleTimeoutMs: 150_000,
     log: (line) => {
       lines.push(line);

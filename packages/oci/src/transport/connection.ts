@@ -1,5 +1,7 @@
 import { rootCertificates } from 'node:tls';
-import { Agent, loadEnvHttpProxyAgent, type Dispatcher } from './undici';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, loadEnvHttpProxyAgent, type Connector, type Dispatcher } from './undici';
+import { takePreconnected } from './preconnect';
 
 /**
  * How the registry client reaches a registry: through a proxy or not, which certificate authorities it trusts, and
@@ -128,6 +130,41 @@ function tracing(trace: NonNullable<ConnectionSettings['trace']>): Dispatcher.Di
   };
 }
 
+/**
+ * undici's connector, taking a connection opened ahead of time to the same host and port first (see preconnect.ts):
+ * TLS, when the registry speaks it, is negotiated over that socket as over a new one. A plain socket still
+ * connecting is handed over once connected; when it fails, or does not connect within the connect timeout, a new
+ * connection is made as usual.
+ */
+function preconnectedFirst(options: { timeout: number }): Connector {
+  const connectNew = buildConnector(options);
+  return (target: Parameters<Connector>[0], callback: Parameters<Connector>[1]) => {
+    const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
+    const early = takePreconnected(target.hostname, port);
+    if (early === undefined) return connectNew(target, callback);
+    if (target.protocol === 'https:') return connectNew({ ...target, httpSocket: early }, callback);
+    // undici expects the answer later, never from inside this call (as its own connector answers on 'connect').
+    if (!early.connecting) {
+      process.nextTick(() => callback(null, early));
+      return early;
+    }
+    const settle = (socket: Socket | undefined): void => {
+      clearTimeout(timer);
+      early.off('connect', onConnect).off('error', onError);
+      if (socket !== undefined) callback(null, socket);
+      else {
+        early.destroy();
+        connectNew(target, callback);
+      }
+    };
+    const onConnect = (): void => settle(early);
+    const onError = (): void => settle(undefined);
+    const timer = setTimeout(onError, options.timeout);
+    early.once('connect', onConnect).once('error', onError);
+    return early;
+  };
+}
+
 /** A dispatcher that can be closed (an Agent, a proxy agent, or either behind an interceptor). */
 export type ClosableDispatcher = Dispatcher;
 
@@ -162,7 +199,7 @@ export function createDispatcher(pool: PoolOptions, settings: ConnectionSettings
       requestTls: connect,
     } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   } else {
-    dispatcher = new Agent(agentOptions);
+    dispatcher = new Agent({ ...agentOptions, connect: preconnectedFirst(connect) });
   }
   return settings.trace === undefined ? dispatcher : dispatcher.compose(tracing(settings.trace));
 }

@@ -13,3 +13,14 @@ export function sameOrigin(a: string | URL, b: string | URL): boolean {
     return false;
   }
 }
+
+/** Is `host` (with optional port) a loopback address, served over plain HTTP by default? */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name);
+}
+
+/** Plain HTTP only for loopback hosts and hosts named explicitly; TLS everywhere else. */
+export function usesPlainHttp(host: string, plainHttpHosts: readonly string[] = []): boolean {
+  return isLoopbackHost(host) || plainHttpHosts.includes(host);
+}

@@ -8,16 +8,20 @@
  * its first request. This module requires the two files it needs instead
  * (undici's version is pinned by the lockfile; a test checks the index stays out).
  */
-import type { Agent as AgentClass, Dispatcher, EnvHttpProxyAgent } from 'undici';
+import type { Agent as AgentClass, Dispatcher, EnvHttpProxyAgent, buildConnector as BuildConnector } from 'undici';
 
 type RequestFunction = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const Agent = require('undici/lib/dispatcher/agent') as typeof AgentClass;
 const dispatchRequest = require('undici/lib/api/api-request') as RequestFunction;
+/** undici's default connector (TCP, or TLS over it), the one an Agent uses unless given another. */
+export const buildConnector = require('undici/lib/core/connect') as typeof BuildConnector;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export type Agent = AgentClass;
+/** A connector as undici's Agent takes it (`connect` option). */
+export type Connector = ReturnType<typeof BuildConnector>;
 export type { Dispatcher };
 
 /** undici's `request(url, options)` on an explicit dispatcher. */
