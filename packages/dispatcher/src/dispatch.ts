@@ -55,9 +55,10 @@ export interface DispatchDependencies {
 /**
  * How a batch spends its invocation's time, as shares of the time it started with. No record starts once less than
  * `startRecords` is left; a record still waiting for DynamoDB when `recordsEnd` is left is abandoned and deferred;
- * the build starts only while `startBuild` is left, and a StartBuild still unanswered when `buildEnd` is left is
- * given up (its leases released, its requests deferred); recording the started build with its leases stops at
- * `buildsRecordedEnd` (the worker records it too). What remains after that is for the deferrals themselves.
+ * the build starts only while `startBuild` is left, and a copy Lambda Invoke or a StartBuild still unanswered
+ * when `buildEnd` is left is given up (an Invoke for a build; a build for its leases released and its requests
+ * deferred); recording the run with its leases stops at `buildsRecordedEnd` (the worker records it too). What
+ * remains after that is for the deferrals themselves.
  * An abandoned call may still land: a lease it takes records no build, covers nothing, and the deferred request
  * takes it over when it comes back.
  */
@@ -266,17 +267,28 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   let invoked = false;
   if (acquired.length > 0 && deps.copyLambda !== undefined) {
     try {
-      const invocationId = await invokeCopyLambda(deps.copyLambda.client, {
-        functionName: deps.copyLambda.functionName,
-        jobKeys: acquired,
-        leaseOwner,
-      });
+      const invocationId = await beforeDeadline(
+        invokeCopyLambda(deps.copyLambda.client, {
+          functionName: deps.copyLambda.functionName,
+          jobKeys: acquired,
+          leaseOwner,
+        }),
+        deps.remainingMs,
+        share('buildEnd'),
+      );
+      // Should it run after all, the copy Lambda finds the leases released or taken and writes nothing (fencing).
+      if (invocationId === OUT_OF_TIME)
+        throw new ReplicationError(ErrorCode.AwsService, 'Lambda Invoke did not answer in the time left');
       invoked = true;
       started = acquired.length;
       logger.info('handed jobs to the copy Lambda', { invocationId, leaseOwner, jobKeys: acquired });
       metrics.addMetric('CopyInvocations', MetricUnit.Count, 1);
       metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
-      await recordLeaseBuilds(acquired, leaseOwner, invocationId, deps, clock);
+      await beforeDeadline(
+        recordLeaseBuilds(acquired, leaseOwner, invocationId, deps, clock),
+        deps.remainingMs,
+        share('buildsRecordedEnd'),
+      );
     } catch (error) {
       // The jobs are not lost: the same leases go to a worker build below.
       logger.warn('could not invoke the copy Lambda; starting a worker build instead', {
