@@ -342,6 +342,9 @@ describe('dispatchBatch', () => {
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([young.body]);
   });
 
+  /** An invocation's time in the tests that hang a call: a busy machine still runs the deferrals in its last 15%. */
+  const INVOCATION_MS = 8_000;
+
   /** Runs a batch with an invocation that has `remainingMs()` left (real time unless the test moves it). */
   async function runTimed(event: SQSEvent, store: JobStore, remainingMs: () => number) {
     const { logger, metrics } = quietObservability();
@@ -384,10 +387,10 @@ describe('dispatchBatch', () => {
     const d = await dispatcher();
     jest.spyOn(d.store, 'recordRequest').mockReturnValue(new Promise(() => undefined));
     const v1 = sqsRecord(request('v1'));
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + INVOCATION_MS;
     const { failures, ms } = await runTimed(sqsEvent(v1), d.store, () => deadline - Date.now());
     expect(failures).toEqual([]);
-    expect(ms).toBeLessThan(2_000);
+    expect(ms).toBeLessThan(INVOCATION_MS);
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v1.body]);
     expect(startBuildInputs()).toEqual([]);
   });
@@ -396,10 +399,10 @@ describe('dispatchBatch', () => {
     const d = await dispatcher();
     codebuildMock.on(StartBuildCommand).callsFake(() => new Promise(() => undefined));
     const v1 = sqsRecord(request('v1'));
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + INVOCATION_MS;
     const { failures, ms } = await runTimed(sqsEvent(v1), d.store, () => deadline - Date.now());
     expect(failures).toEqual([]);
-    expect(ms).toBeLessThan(2_000);
+    expect(ms).toBeLessThan(INVOCATION_MS);
     expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody)).toEqual([v1.body]);
     const job = await d.store.get(keyOf('v1'));
     expect(job?.leaseOwner).toBeUndefined();

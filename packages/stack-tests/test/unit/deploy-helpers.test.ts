@@ -107,7 +107,10 @@ describe('stage parameters → rule, permissions, settings', () => {
       maxAttempts: '5',
       leaseSeconds: 900,
       repairConcurrency: 8,
+      scanMaxConcurrency: 10,
+      scanPageTags: 1000,
       workerConcurrentBuildLimit: 10,
+      copyLambdaMemory: 1769,
     };
     expect(checkTuning(good)).toMatchObject({
       batchSize: 10,
