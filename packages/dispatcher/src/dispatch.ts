@@ -265,29 +265,35 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
   const acquired = [...jobs].filter(([, disposition]) => disposition === 'acquired').map(([jobKey]) => jobKey);
   let started = 0;
   let invoked = false;
+  /**
+   * Starts the run of the acquired jobs (`start`: a copy Lambda Invoke or a StartBuild) within the batch's time, tells
+   * `onStarted` its id, and records it with each lease. Should a run given up start after all, it finds its leases
+   * released or taken over and writes nothing (fencing).
+   */
+  const launch = async (what: string, start: Promise<string>, onStarted: (runId: string) => void): Promise<void> => {
+    const runId = await beforeDeadline(start, deps.remainingMs, share('buildEnd'));
+    if (runId === OUT_OF_TIME)
+      throw new ReplicationError(ErrorCode.AwsService, `${what} did not answer in the time left`);
+    started = acquired.length;
+    onStarted(runId);
+    metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
+    await beforeDeadline(
+      recordLeaseBuilds(acquired, leaseOwner, runId, deps, clock),
+      deps.remainingMs,
+      share('buildsRecordedEnd'),
+    );
+  };
   if (acquired.length > 0 && deps.copyLambda !== undefined) {
+    const { client, functionName } = deps.copyLambda;
     try {
-      const invocationId = await beforeDeadline(
-        invokeCopyLambda(deps.copyLambda.client, {
-          functionName: deps.copyLambda.functionName,
-          jobKeys: acquired,
-          leaseOwner,
-        }),
-        deps.remainingMs,
-        share('buildEnd'),
-      );
-      // Should it run after all, the copy Lambda finds the leases released or taken and writes nothing (fencing).
-      if (invocationId === OUT_OF_TIME)
-        throw new ReplicationError(ErrorCode.AwsService, 'Lambda Invoke did not answer in the time left');
-      invoked = true;
-      started = acquired.length;
-      logger.info('handed jobs to the copy Lambda', { invocationId, leaseOwner, jobKeys: acquired });
-      metrics.addMetric('CopyInvocations', MetricUnit.Count, 1);
-      metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
-      await beforeDeadline(
-        recordLeaseBuilds(acquired, leaseOwner, invocationId, deps, clock),
-        deps.remainingMs,
-        share('buildsRecordedEnd'),
+      await launch(
+        'Lambda Invoke',
+        invokeCopyLambda(client, { functionName, jobKeys: acquired, leaseOwner }),
+        (invocationId) => {
+          invoked = true;
+          logger.info('handed jobs to the copy Lambda', { invocationId, leaseOwner, jobKeys: acquired });
+          metrics.addMetric('CopyInvocations', MetricUnit.Count, 1);
+        },
       );
     } catch (error) {
       // The jobs are not lost: the same leases go to a worker build below.
@@ -303,22 +309,13 @@ export async function dispatchBatch(event: SQSEvent, deps: DispatchDependencies)
     try {
       if (lessThan('startBuild'))
         throw new ReplicationError(ErrorCode.AwsService, 'no time left in the invocation to start a worker build');
-      const buildId = await beforeDeadline(
+      await launch(
+        'CodeBuild StartBuild',
         startWorkerBuild(deps.codebuild, { projectName: deps.workerProjectName, jobKeys: acquired, leaseOwner }),
-        deps.remainingMs,
-        share('buildEnd'),
-      );
-      // Should the build start after all, its worker finds the leases released and writes nothing (fencing).
-      if (buildId === OUT_OF_TIME)
-        throw new ReplicationError(ErrorCode.AwsService, 'CodeBuild StartBuild did not answer in the time left');
-      started = acquired.length;
-      logger.info('started a worker build', { buildId, leaseOwner, jobKeys: acquired });
-      metrics.addMetric('BuildsStarted', MetricUnit.Count, 1);
-      metrics.addMetric('JobsDispatched', MetricUnit.Count, acquired.length);
-      await beforeDeadline(
-        recordLeaseBuilds(acquired, leaseOwner, buildId, deps, clock),
-        deps.remainingMs,
-        share('buildsRecordedEnd'),
+        (buildId) => {
+          logger.info('started a worker build', { buildId, leaseOwner, jobKeys: acquired });
+          metrics.addMetric('BuildsStarted', MetricUnit.Count, 1);
+        },
       );
     } catch (error) {
       const failure = toReplicationError(error);

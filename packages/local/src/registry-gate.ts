@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import type { PacedApi } from '@ecr-replicate/common';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -135,23 +135,26 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
       },
     });
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<number> =>
+  /**
+   * Sends `req` on to the registry (with `headers`), relays its answer to `res` (a `Location` on the registry's
+   * origin pointing back at the gate), and resolves with its status: 502 when the registry could not be reached.
+   * `send` writes the request's body into the upstream request.
+   */
+  const relay = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: OutgoingHttpHeaders,
+    send: (upstream: ClientRequest) => void,
+  ): Promise<number> =>
     new Promise((resolve) => {
       const upstream = httpRequest(
-        {
-          hostname: targetUrl.hostname,
-          port: targetUrl.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...upstreamHeaders(req.headers, targetUrl), 'content-length': String(body.length) },
-          agent,
-        },
+        { hostname: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers, agent },
         (answer) => {
-          const headers = { ...answer.headers };
-          const location = headers.location;
+          const answerHeaders = { ...answer.headers };
+          const location = answerHeaders.location;
           if (typeof location === 'string' && location.startsWith(targetUrl.origin))
-            headers.location = gateOrigin + location.slice(targetUrl.origin.length);
-          res.writeHead(answer.statusCode ?? 502, headers);
+            answerHeaders.location = gateOrigin + location.slice(targetUrl.origin.length);
+          res.writeHead(answer.statusCode ?? 502, answerHeaders);
           answer.pipe(res);
           resolve(answer.statusCode ?? 502);
         },
@@ -161,42 +164,21 @@ export async function startRegistryGate(target: { url: string }): Promise<Regist
         else res.destroy();
         resolve(502);
       });
-      upstream.end(body);
+      send(upstream);
     });
 
+  /** Forwards a request whose body was read (manifests: small, and looked at). */
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<number> =>
+    relay(req, res, { ...upstreamHeaders(req.headers, targetUrl), 'content-length': String(body.length) }, (up) =>
+      up.end(body),
+    );
+
+  /** Forwards a request as it streams (blobs of gigabytes are never held), at the upload rate when one is set. */
   const forwardStreaming = (req: IncomingMessage, res: ServerResponse): Promise<number> =>
-    new Promise((resolve) => {
-      const upstream = httpRequest(
-        {
-          hostname: targetUrl.hostname,
-          port: targetUrl.port,
-          method: req.method,
-          path: req.url,
-          headers: upstreamHeaders(req.headers, targetUrl),
-          agent,
-        },
-        (answer) => {
-          const headers = { ...answer.headers };
-          const location = headers.location;
-          if (typeof location === 'string' && location.startsWith(targetUrl.origin))
-            headers.location = gateOrigin + location.slice(targetUrl.origin.length);
-          res.writeHead(answer.statusCode ?? 502, headers);
-          answer.pipe(res);
-          resolve(answer.statusCode ?? 502);
-        },
-      );
-      upstream.once('error', () => {
-        if (!res.headersSent) res.writeHead(502).end();
-        else res.destroy();
-        resolve(502);
-      });
+    relay(req, res, upstreamHeaders(req.headers, targetUrl), (upstream) => {
       req.once('error', () => upstream.destroy());
-      if (
-        uploadRate !== undefined &&
-        (req.method === 'PATCH' || req.method === 'PUT') &&
-        /\/blobs\/uploads\//.test(req.url ?? '')
-      )
-        req.pipe(throttle()).pipe(upstream);
+      const upload = (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(req.url ?? '');
+      if (uploadRate !== undefined && upload) req.pipe(throttle()).pipe(upstream);
       else req.pipe(upstream);
     });
 
