@@ -126,6 +126,16 @@ function summarizePlatforms(parsed: ParsedManifest): string[] {
 }
 
 /**
+ * Like Promise.all, but the error is the earliest one in the list, not the first to arrive: asked at once, the
+ * source's answer (no such image) outranks the destination's (no credentials) whatever the timing. A failure is
+ * thrown as soon as everything before it in the list has succeeded; nothing after it is waited for.
+ */
+async function allInOrder<A, B, C>(a: Promise<A>, b: Promise<B>, c: Promise<C>): Promise<[A, B, C]> {
+  for (const promise of [a, b, c]) promise.catch(() => undefined);
+  return [await a, await b, await c];
+}
+
+/**
  * Copies one image — a single manifest or an index with every child — with
  * its blobs and referrers, from one registry to another. Manifests travel as
  * their exact bytes, so digests are equal at both ends; blobs are streamed
@@ -188,13 +198,13 @@ class ImageCopy {
     // The source's root and, at once, what the destination holds at the tag (or, for a copy by digest, at the
     // digest) and whether the destination lists tags in the repository.
     const atReference = tag ?? (isDigest(reference) ? reference : undefined);
-    const [sourceRoot, atTag, repositoryKnown] = await Promise.all([
+    const [sourceRoot, atTag, repositoryKnown] = await allInOrder(
       this.src.client.getManifest(this.src.repository, reference),
       atReference === undefined
         ? Promise.resolve(undefined)
         : this.dst.client.lookupManifest(this.dst.repository, atReference),
       this.dst.client.repositoryKnown(this.dst.repository),
-    ]);
+    );
     if (atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown) this.destination = 'absent';
     else if (!repositoryKnown) this.destination = 'untagged';
     const root = this.selectPlatforms(sourceRoot);

@@ -278,6 +278,23 @@ describe('faults that do not heal', () => {
     });
   });
 
+  it("reports the source's answer when both ends fail at once, whichever answers first", async () => {
+    // The source is slow to say the tag does not exist; the destination at once refuses a client without credentials.
+    srcProxy.latencyMs = 300;
+    try {
+      await expect(
+        copyImage({
+          source: { client: client(srcProxy.host), repository: 'apps/oci', reference: 'no-such-tag' },
+          destination: { client: client(dstProxy.host), repository: 'faults/both', tag: 'v1' },
+          retry: FAST_RETRY,
+        }),
+      ).rejects.toMatchObject({ code: ErrorCode.NotFound });
+      expect(dstProxy.requests.some((r) => r.status === 401)).toBe(true);
+    } finally {
+      srcProxy.latencyMs = 0;
+    }
+  });
+
   it('reports an unreachable registry as a network error', async () => {
     const nowhere = client('127.0.0.1:9');
     await expect(
