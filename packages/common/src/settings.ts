@@ -278,6 +278,9 @@ const SETTING_SCHEMAS = {
 /** The parsed values of the settings `K`. */
 export type SettingsOf<K extends SettingName> = { [P in K]: z.output<(typeof SETTING_SCHEMAS)[P]> };
 
+/** The settings a definition parses (its names, derived from the list it was given). */
+export type SettingsOfDefinition<D> = D extends SettingsDefinition<infer K> ? SettingsOf<K> : never;
+
 /** One component's settings: the variables it reads, and their parser. */
 export interface SettingsDefinition<K extends SettingName> {
   readonly component: string;
@@ -308,7 +311,7 @@ export function defineSettings<K extends SettingName>(component: string, names: 
 
 /** Ingest (EventBridge rule): where to queue requests and what to replicate. */
 export const IngestSettings = defineSettings('ingest', ['requestQueueUrl', 'replicationConfig']);
-export type IngestSettings = SettingsOf<'requestQueueUrl' | 'replicationConfig'>;
+export type IngestSettings = SettingsOfDefinition<typeof IngestSettings>;
 
 /** Dispatcher, FIFO queue handler: records requests, takes leases, starts worker builds. */
 export const DispatchSettings = defineSettings('dispatcher (queue)', [
@@ -318,9 +321,7 @@ export const DispatchSettings = defineSettings('dispatcher (queue)', [
   'retryQueueUrl',
   'copyFunctionName',
 ]);
-export type DispatchSettings = SettingsOf<
-  'jobTable' | 'workerProjectName' | 'leaseSeconds' | 'retryQueueUrl' | 'copyFunctionName'
->;
+export type DispatchSettings = SettingsOfDefinition<typeof DispatchSettings>;
 
 /** Dispatcher, build-state handler: retries or fails the jobs of worker builds that died. */
 export const BuildStateSettings = defineSettings('dispatcher (build state)', [
@@ -329,11 +330,11 @@ export const BuildStateSettings = defineSettings('dispatcher (build state)', [
   'maxAttempts',
   'workerProjectName',
 ]);
-export type BuildStateSettings = SettingsOf<'jobTable' | 'retryQueueUrl' | 'maxAttempts' | 'workerProjectName'>;
+export type BuildStateSettings = SettingsOfDefinition<typeof BuildStateSettings>;
 
 /** Dispatcher, retry handler: forwards delayed retries into the FIFO queue. */
 export const RetryForwardSettings = defineSettings('dispatcher (retry)', ['requestQueueUrl']);
-export type RetryForwardSettings = SettingsOf<'requestQueueUrl'>;
+export type RetryForwardSettings = SettingsOfDefinition<typeof RetryForwardSettings>;
 
 /** Dispatcher, sweeper (scheduled): re-queues stranded jobs. */
 export const SweepSettings = defineSettings('dispatcher (sweep)', [
@@ -341,7 +342,7 @@ export const SweepSettings = defineSettings('dispatcher (sweep)', [
   'requestQueueUrl',
   'sweepPendingSeconds',
 ]);
-export type SweepSettings = SettingsOf<'jobTable' | 'requestQueueUrl' | 'sweepPendingSeconds'>;
+export type SweepSettings = SettingsOfDefinition<typeof SweepSettings>;
 
 /** The worker (CodeBuild): its jobs, its lease, the destination credentials and the configuration. */
 export const WorkerSettings = defineSettings('worker', [
@@ -356,18 +357,7 @@ export const WorkerSettings = defineSettings('worker', [
   'destRegion',
   'destApiQuotas',
 ]);
-export type WorkerSettings = SettingsOf<
-  | 'jobTable'
-  | 'jobKeys'
-  | 'leaseOwner'
-  | 'destSecretId'
-  | 'replicationConfig'
-  | 'leaseSeconds'
-  | 'destRegistry'
-  | 'sourceRegistry'
-  | 'destRegion'
-  | 'destApiQuotas'
->;
+export type WorkerSettings = SettingsOfDefinition<typeof WorkerSettings>;
 
 /**
  * The copy Lambda: the worker's settings but its jobs and lease owner (they come with each invocation), the project it
@@ -386,26 +376,14 @@ export const CopyLambdaSettings = defineSettings('copy Lambda', [
   'copyReserveSeconds',
   'copyAssumedMibps',
 ]);
-export type CopyLambdaSettings = SettingsOf<
-  | 'jobTable'
-  | 'destSecretId'
-  | 'replicationConfig'
-  | 'leaseSeconds'
-  | 'destRegistry'
-  | 'sourceRegistry'
-  | 'destRegion'
-  | 'destApiQuotas'
-  | 'workerProjectName'
-  | 'copyReserveSeconds'
-  | 'copyAssumedMibps'
->;
+export type CopyLambdaSettings = SettingsOfDefinition<typeof CopyLambdaSettings>;
 
 /**
  * The scheduled repair (drift repair and backfill), the start of a fan-out scan: lists the source registry (its own
  * account and region) and sends one scan unit per selected repository to the scan queue.
  */
 export const RepairSettings = defineSettings('repair', ['scanQueueUrl', 'replicationConfig', 'sourceRegistry']);
-export type RepairSettings = SettingsOf<'scanQueueUrl' | 'replicationConfig' | 'sourceRegistry'>;
+export type RepairSettings = SettingsOfDefinition<typeof RepairSettings>;
 
 /**
  * The scan Lambda (the scan queue's): compares one repository (or page of tags) with the destination, queues a
@@ -422,17 +400,7 @@ export const ScanSettings = defineSettings('repair (scan)', [
   'repairConcurrency',
   'scanPageTags',
 ]);
-export type ScanSettings = SettingsOf<
-  | 'requestQueueUrl'
-  | 'scanQueueUrl'
-  | 'replicationConfig'
-  | 'destSecretId'
-  | 'destRegion'
-  | 'destRegistry'
-  | 'sourceRegistry'
-  | 'repairConcurrency'
-  | 'scanPageTags'
->;
+export type ScanSettings = SettingsOfDefinition<typeof ScanSettings>;
 
 /**
  * Where a component's replication configuration comes from: the configuration
@@ -446,13 +414,11 @@ export const ConfigSourceSettings = defineSettings('configuration', [
   'replicationConfigKey',
   'replicationConfigSha256',
 ]);
-export type ConfigSourceSettings = SettingsOf<
-  'replicationConfig' | 'replicationConfigBucket' | 'replicationConfigKey' | 'replicationConfigSha256'
->;
+export type ConfigSourceSettings = SettingsOfDefinition<typeof ConfigSourceSettings>;
 
 /** FIPS endpoints of each side: the source (its SDK clients and registry host) and the destination. */
 export const FipsSettings = defineSettings('FIPS', ['useFipsEndpoint', 'destUseFipsEndpoint']);
-export type FipsSettings = SettingsOf<'useFipsEndpoint' | 'destUseFipsEndpoint'>;
+export type FipsSettings = SettingsOfDefinition<typeof FipsSettings>;
 
 export const parseFipsSettings = (env?: Environment): FipsSettings => FipsSettings.parse(env);
 
@@ -467,9 +433,7 @@ export const WorkerGuardSettings = defineSettings('worker', [
   'useFipsEndpoint',
   'destUseFipsEndpoint',
 ]);
-export type WorkerGuardSettings = SettingsOf<
-  'sourceAccountId' | 'sourceRegion' | 'createRepositories' | 'useFipsEndpoint' | 'destUseFipsEndpoint'
->;
+export type WorkerGuardSettings = SettingsOfDefinition<typeof WorkerGuardSettings>;
 export const parseWorkerGuardSettings = (env?: Environment): WorkerGuardSettings => WorkerGuardSettings.parse(env);
 
 export const parseIngestSettings = (env?: Environment): IngestSettings => IngestSettings.parse(env);
