@@ -1,8 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ReplicationError, formatReference, parseReference, type ImageReference } from '@ecr-replicate/common/core';
-import { copyImage, type CopyResult } from '@ecr-replicate/oci';
-import type { CopyEvent } from '@ecr-replicate/oci';
-import { parsePlatform, type Platform } from '@ecr-replicate/oci';
+import {
+  copyImage,
+  DEFAULT_BLOB_CONCURRENCY,
+  parsePlatform,
+  type CopyEvent,
+  type CopyResult,
+  type Platform,
+} from '@ecr-replicate/oci';
 import {
   REGISTRY_ACCESS_OPTIONS,
   openRegistries,
@@ -115,7 +120,7 @@ export function parseCopyArguments(argv: string[], env: NodeJS.ProcessEnv): Copy
     platforms,
     referrers: values['no-referrers'] !== true,
     includeForeignLayers: values['include-foreign-layers'] === true,
-    concurrency: positiveInteger(values.concurrency, '--concurrency', 8, 64),
+    concurrency: positiveInteger(values.concurrency, '--concurrency', DEFAULT_BLOB_CONCURRENCY, 64),
     json: values.json === true,
   };
 }

@@ -78,7 +78,7 @@ ${REGISTRY_ACCESS_HELP}  --platform OS/ARCH[/VARIANT]
   --include-foreign-layers copy foreign and non-distributable layers (Windows base
                            layers) when the source has them; by default they are
                            not fetched and the manifest still points at their URLs
-  --concurrency N          blobs transferred at once (default 8)
+  --concurrency N          blobs transferred at once (default 16)
   --json                   one JSON object per event on stdout (the default when
                            stdout is not a terminal)
   -h, --help               show this help

@@ -25,6 +25,13 @@ export interface CopyEndpoint {
   repository: string;
 }
 
+/**
+ * Blobs one copy transfers at once. A multi-platform image of four platforms has a dozen or more; on a long link each
+ * stream is held to one window per round trip, so such an image copies fastest with all of them in flight. Each
+ * stream holds a few socket and stream buffers (about 64 KiB each), whatever the blob's size.
+ */
+export const DEFAULT_BLOB_CONCURRENCY = 16;
+
 export interface CopyImageOptions {
   /** Where to read: a tag or a digest in a repository. */
   source: CopyEndpoint & { reference: string };
@@ -39,7 +46,7 @@ export interface CopyImageOptions {
    * not fetched: the manifest is copied as it is and points at their URLs, as at the source.
    */
   includeForeignLayers?: boolean;
-  /** Blob transfers at once (default 8). */
+  /** Blob transfers at once (default `DEFAULT_BLOB_CONCURRENCY`). */
   concurrency?: number;
   retry?: RequestRetryPolicy;
   onEvent?: CopyEventListener;
@@ -179,7 +186,7 @@ class ImageCopy {
   constructor(private readonly options: CopyImageOptions) {
     this.src = options.source;
     this.dst = options.destination;
-    const concurrency = options.concurrency ?? 8;
+    const concurrency = options.concurrency ?? DEFAULT_BLOB_CONCURRENCY;
     this.blobLimit = createLimiter(concurrency);
     this.manifestLimit = createLimiter(Math.max(4, concurrency));
     this.retry = options.retry ?? DEFAULT_REQUEST_RETRY_POLICY;

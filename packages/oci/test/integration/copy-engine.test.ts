@@ -4,7 +4,7 @@
  * harness's own HTTP code and with skopeo, never with the engine's client.
  */
 import { ErrorCode, referrersTagOf } from '@ecr-replicate/common';
-import { RegistryClient, copyImage, type CopyEvent, type CopyResult } from '../../src';
+import { DEFAULT_BLOB_CONCURRENCY, RegistryClient, copyImage, type CopyEvent, type CopyResult } from '../../src';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -20,7 +20,9 @@ import {
   pushReferrer,
   skopeoInspectDigest,
   startFaultProxy,
+  startLatencyLink,
   startRegistry,
+  type LinkRequest,
   type LocalRegistry,
   type SyntheticImage,
 } from '@ecr-replicate/testing';
@@ -196,6 +198,45 @@ describe('copy', () => {
       expect(proxy.requests.some((r) => r.url === `/v2/apps/api/referrers/${subject.root.digest}`)).toBe(true);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('keeps at most its concurrency of blobs in flight (16 by default), and uses all of it on a slow link', async () => {
+    // 23 layers and a config: more blobs than the default lets through at once.
+    const wide = dockerImage({ seed: 'wide', layerSizes: Array.from({ length: 23 }, () => 4 * 1024) });
+    await pushImage(source, 'apps/wide', wide, 'v1');
+    const link = await startLatencyLink(destination, { latencyMs: 150 });
+    /** The most PATCHes the destination had open at one moment. */
+    const mostPatchesAtOnce = (requests: readonly LinkRequest[]): number => {
+      const edges = requests
+        .filter((r) => r.method === 'PATCH' && r.answeredAt !== undefined)
+        .flatMap((r) => [
+          { at: r.sentAt, step: 1 },
+          { at: r.answeredAt as number, step: -1 },
+        ])
+        .sort((a, b) => a.at - b.at || a.step - b.step);
+      let open = 0;
+      let most = 0;
+      for (const edge of edges) most = Math.max(most, (open += edge.step));
+      return most;
+    };
+    try {
+      for (const [into, concurrency, expected] of [
+        ['wide/default', undefined, DEFAULT_BLOB_CONCURRENCY],
+        ['wide/four', 4, 4],
+      ] as const) {
+        link.clearRequests();
+        const result = await copyImage({
+          source: { client: sourceClient(), repository: 'apps/wide', reference: 'v1' },
+          destination: { client: destinationClient(link.host), repository: into, tag: 'v1' },
+          ...(concurrency !== undefined ? { concurrency } : {}),
+        });
+        expect(result.blobs.copied).toBe(wide.blobs.length);
+        expect(mostPatchesAtOnce(link.requests)).toBe(expected);
+        await expectSameDigest('apps/wide', 'v1', wide.root.digest, into);
+      }
+    } finally {
+      await link.stop();
     }
   });
 
