@@ -22,6 +22,7 @@ import {
   type SyntheticImage,
 } from '@ecr-replicate/testing';
 import { writeFloorScript } from './floor';
+import { runBlobBench } from './blob';
 import { runSyncBench } from './sync';
 import {
   cpuSecondsOf,
@@ -71,8 +72,10 @@ Options:
   --rounds N        rounds of every case (default 3; 1 with --quick)
   --quick           1 round, small images (4 MiB layers, 64 MiB single layer): a sanity run
   --latency-ms N    latency the links add each way (default 25)
-  --cases LIST      comma-separated subset of cold,warm,latency,sync (default all); sync is
-                    ecr-replicate sync against skopeo sync --all: 20 repositories, 160 tags
+  --cases LIST      comma-separated subset of cold,warm,latency,sync,blob (default all but blob); sync is
+                    ecr-replicate sync against skopeo sync --all: 20 repositories, 160 tags; blob
+                    is the data path of one 512 MiB layer, start-up excluded: the floor's curl
+                    pipe against our client with and without the digest verifier (no goal)
   --storage DIR     where the registries keep their data (default /dev/shm when it has
                     3 GiB free, so that disk writes do not bound the transfer; else the temp dir)
   --json FILE       also write every measurement to FILE
@@ -84,6 +87,8 @@ Options:
 interface Options {
   /** Whether to run the sync case (`cases` holds the copy cases). */
   sync: boolean;
+  /** Whether to run the blob case (bench/blob.ts). */
+  blob: boolean;
   rounds: number;
   quick: boolean;
   latencyMs: number;
@@ -118,10 +123,11 @@ function parseOptions(argv: string[]): Options | 'help' {
   const quick = values.quick === true;
   const cases = (values.cases ?? 'cold,warm,latency,sync').split(',').map((c) => c.trim());
   for (const c of cases)
-    if (c !== 'sync' && !CASES.some((info) => info.id === c))
-      throw new Error(`--cases: unknown case "${c}" (cold, warm, latency, sync)`);
+    if (c !== 'sync' && c !== 'blob' && !CASES.some((info) => info.id === c))
+      throw new Error(`--cases: unknown case "${c}" (cold, warm, latency, sync, blob)`);
   return {
     sync: cases.includes('sync'),
+    blob: cases.includes('blob'),
     rounds: whole(values.rounds, '--rounds', quick ? 1 : 3, 1),
     quick,
     latencyMs: whole(values['latency-ms'], '--latency-ms', 25, 0),
@@ -287,6 +293,27 @@ async function main(argv: string[]): Promise<number> {
       parseUsage,
     });
     out(`load: 1-minute load average ${loadAverage().toFixed(2)} at the end of the sync case`);
+    if (options.cases.length === 0 && !options.blob) return 0;
+    out();
+  }
+
+  if (options.blob) {
+    out(`load: 1-minute load average ${loadAverage().toFixed(2)} at the start of the blob case`);
+    await runBlobBench({
+      rounds,
+      quick,
+      latencyMs,
+      entry: join(__dirname, 'blob-entry.cjs'),
+      env: baseEnv,
+      runDir,
+      startRegistries: () => startRegistriesIn(chooseStorage(options.storage)),
+      track: ({ registry, link }) => {
+        if (registry !== undefined) resources.registries.push(registry);
+        if (link !== undefined) resources.links.push(link);
+      },
+      out,
+    });
+    out(`load: 1-minute load average ${loadAverage().toFixed(2)} at the end of the blob case`);
     if (options.cases.length === 0) return 0;
     out();
   }
