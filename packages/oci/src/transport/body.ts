@@ -74,14 +74,12 @@ export async function readCapped(
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  const deadlineMs = options.deadlineMs ?? SMALL_BODY_DEADLINE_MS;
   const deadline = setTimeout(() => {
     body.destroy(
-      new ReplicationError(
-        ErrorCode.Network,
-        `${what}: the answer did not arrive whole within ${options.deadlineMs} ms`,
-      ),
+      new ReplicationError(ErrorCode.Network, `${what}: the answer did not arrive whole within ${deadlineMs} ms`),
     );
-  }, options.deadlineMs ?? SMALL_BODY_DEADLINE_MS);
+  }, deadlineMs);
   try {
     for await (const chunk of body) {
       const buffer = chunk as Buffer;

@@ -31,7 +31,7 @@ export interface TransportTimeouts {
   bodyIdle: number;
 }
 
-export const DEFAULT_TIMEOUTS: TransportTimeouts = { connect: 15_000, headers: 30_000, bodyIdle: 60_000 };
+export const DEFAULT_TIMEOUTS: TransportTimeouts = { connect: 15_000, headers: 30_000, bodyIdle: 30_000 };
 
 export interface TransportOptions {
   /** `host[:port]` as in an image reference. */
@@ -180,7 +180,7 @@ export class RegistryTransport {
         return Object.assign(response, { request: { method: options.method, url: credentialFreeUrl(options.url) } });
       }
       drain(response);
-      const challenge = header(response, 'www-authenticate');
+      const challenge = response.headers['www-authenticate'];
       if (attempt > 0) {
         this.auth.reset();
         throw new ReplicationError(

@@ -1,4 +1,4 @@
-import { ErrorCode, ReplicationError, toReplicationError } from '@ecr-replicate/common/core';
+import { ErrorCode, ReplicationError, safeText, toReplicationError } from '@ecr-replicate/common/core';
 import { RegistryHttpError } from './registry-http-error';
 import { isThrottle } from './pacing';
 
@@ -59,19 +59,52 @@ const CONNECTION_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
   'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
-/** Turns a low-level connection error into a TransientError; other errors pass through. */
+/**
+ * Deadlines that ran out: each already cost a whole deadline (connect, the answer's headers, silence inside a body),
+ * so the request is not tried again at once (a server that accepts and never answers would otherwise hold a command
+ * for a deadline per try). The failure stays retryable for whoever retries whole copies later.
+ */
+const DEADLINES: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'could not connect within the connect deadline',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer within the deadline for its headers',
+  UND_ERR_BODY_TIMEOUT: 'the answer stopped arriving (silent past the body deadline)',
+};
+
+/**
+ * Turns a low-level connection error into a TransientError, a deadline that ran out or an answer that is not valid
+ * HTTP (undici's parser errors, `HPE_*`) into a ReplicationError naming the request; other errors pass through.
+ */
 export function classifyNetworkError(error: unknown, what: string): unknown {
   if (error instanceof ReplicationError) return error;
   const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && DEADLINES[code] !== undefined) {
+    return new ReplicationError(ErrorCode.Network, `${what}: ${DEADLINES[code]} (${code}); not tried again`, {
+      retryable: true,
+      cause: error,
+      details: { code, deadline: true },
+    });
+  }
+  // undici names its parser's errors (its `code` is often unset: its table maps names to numbers, not back).
+  if (
+    (error as { name?: unknown })?.name === 'HTTPParserError' ||
+    (typeof code === 'string' && code.startsWith('HPE_'))
+  ) {
+    const said = error instanceof Error ? error.message : String(error);
+    const reason = safeText(said.replace(/^Response does not match the HTTP\/1\.1 protocol \((.*)\)$/s, '$1')).slice(
+      0,
+      200,
+    );
+    return new ReplicationError(ErrorCode.RegistryProtocol, `${what}: the answer is not valid HTTP/1.1 (${reason})`, {
+      cause: error,
+      ...(typeof code === 'string' ? { details: { code } } : {}),
+    });
+  }
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
     const message = error instanceof Error ? error.message : String(error);
     return new TransientError(ErrorCode.Network, `${what}: connection failed (${code}: ${message})`, {
@@ -115,6 +148,19 @@ export async function withRequestRetries<T>(
       const error = classifyNetworkError(thrown, what);
       if (!isTransient(error)) throw error;
       // A throttled try counts against its own budget; every other transient failure against `attempts`.
+      if (error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxDelayMs) {
+        // The registry asks for a longer wait than any backoff here: waiting the ceiling and asking again is early by
+        // its own word, and a far-future Retry-After would hold the command for every try. Stop now and say so.
+        throw new ReplicationError(
+          error.code,
+          `${error.message}; the registry asked to wait ${Math.ceil(error.retryAfterMs / 1000)} s before another try (Retry-After), longer than the ${Math.ceil(policy.maxDelayMs / 1000)} s this client waits: stopped after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`,
+          {
+            retryable: true,
+            details: { ...error.details, tries: attempt, retryAfterMs: error.retryAfterMs },
+            cause: error,
+          },
+        );
+      }
       const throttled = isThrottle(error) && throttles < (policy.throttledAttempts ?? policy.attempts) - 1;
       if (throttled) throttles += 1;
       else failures += 1;
