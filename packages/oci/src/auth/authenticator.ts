@@ -14,19 +14,57 @@ export interface Challenge {
   params: Record<string, string>;
 }
 
-/** Parses a WWW-Authenticate header (`Bearer realm="...",service="...",scope="..."`). */
-export function parseChallenge(header: string | undefined): Challenge | undefined {
-  if (header === undefined) return undefined;
-  const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
-  if (!match) return undefined;
-  const scheme = (match[1] as string).toLowerCase();
-  if (scheme !== 'basic' && scheme !== 'bearer') return undefined;
-  const params: Record<string, string> = {};
-  const pattern = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
-  for (let m = pattern.exec(match[2] as string); m !== null; m = pattern.exec(match[2] as string)) {
-    params[(m[1] as string).toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string);
+const AUTH_PARAM = /^([\w.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))/;
+const AUTH_SCHEME = /^([A-Za-z][\w.+-]*)/;
+
+/**
+ * Every challenge of WWW-Authenticate (one header or several, each possibly listing several challenges separated by
+ * commas: `Bearer realm="...",service="...", Basic realm="..."`), schemes in lower case. A parameter belongs to the
+ * challenge it follows, so one challenge's realm never overrides another's.
+ */
+export function parseChallenges(header: string | readonly string[] | undefined): Array<{
+  scheme: string;
+  params: Record<string, string>;
+}> {
+  const challenges: Array<{ scheme: string; params: Record<string, string> }> = [];
+  for (const value of header === undefined ? [] : typeof header === 'string' ? [header] : header) {
+    let current: { scheme: string; params: Record<string, string> } | undefined;
+    let rest = value;
+    for (;;) {
+      rest = rest.replace(/^[\s,]+/, '');
+      if (rest === '') break;
+      const param = current === undefined ? null : AUTH_PARAM.exec(rest);
+      if (param !== null && current !== undefined) {
+        const quoted = param[2];
+        current.params[(param[1] as string).toLowerCase()] =
+          quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (param[3] as string);
+        rest = rest.slice(param[0].length);
+        continue;
+      }
+      const scheme = AUTH_SCHEME.exec(rest);
+      if (scheme !== null) {
+        current = { scheme: (scheme[1] as string).toLowerCase(), params: {} };
+        challenges.push(current);
+        rest = rest.slice(scheme[0].length);
+        continue;
+      }
+      rest = rest.slice(1); // a character no grammar rule takes: skip it
+    }
   }
-  return { scheme, params };
+  return challenges;
+}
+
+/**
+ * The challenge to answer among those of a WWW-Authenticate header (`Bearer realm="...",service="...",scope="..."`):
+ * Bearer when offered, else Basic; undefined when neither is.
+ */
+export function parseChallenge(header: string | readonly string[] | undefined): Challenge | undefined {
+  const challenges = parseChallenges(header);
+  for (const scheme of ['bearer', 'basic'] as const) {
+    const found = challenges.find((c) => c.scheme === scheme);
+    if (found !== undefined) return { scheme, params: found.params };
+  }
+  return undefined;
 }
 
 export function basicHeader(credentials: Credentials): string {
@@ -38,6 +76,9 @@ export type TokenFetcher = (
   url: string,
   authorization: string | undefined,
 ) => Promise<{ status: number; body: string }>;
+
+/** A token fit for `Authorization: Bearer`: visible ASCII only (RFC 6750's b64token and opaque tokens alike). */
+const TOKEN = /^[\x21-\x7e]+$/;
 
 interface CachedToken {
   header: string;
@@ -91,7 +132,7 @@ export class Authenticator {
    * and returns a fresh header. Throws AUTH_FAILED when there is nothing to offer.
    */
   async onUnauthorized(
-    wwwAuthenticate: string | undefined,
+    wwwAuthenticate: string | readonly string[] | undefined,
     scope: string,
     rejected: string | undefined,
   ): Promise<string> {
@@ -214,6 +255,14 @@ export class Authenticator {
     }
     if (token === undefined) {
       throw new ReplicationError(ErrorCode.AuthFailed, `the token service of ${this.registry} returned no token`, {});
+    }
+    if (!TOKEN.test(token)) {
+      // Control characters or line breaks would make an invalid (or a forged) header: refuse the token itself.
+      throw new ReplicationError(
+        ErrorCode.AuthFailed,
+        `the token service of ${this.registry} returned a token that cannot be sent in a header (${token.length} characters, not all printable)`,
+        {},
+      );
     }
     // Renew a little early so a token never expires in flight.
     return { header: `Bearer ${token}`, expiresAt: Date.now() + Math.max(1, expiresIn - 10) * 1000 };
