@@ -17,8 +17,13 @@ const SECRET_ASSIGNMENT =
   /\b((?:[\w-]*?[_-])?(?:secret_?access_?key|access_?key(?:_?id)?|password|passwd|token|secret)\b(?:\s*[:=]\s*|\s+(?="|')))(?:"[^"]*"|'[^']*'|[^\s,;"'&]+)/gi;
 /** HTTP credentials: `Basic <base64>` and `Bearer <token>` (an `Authorization: ` prefix or not). */
 const HTTP_CREDENTIALS = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/gi;
-/** `scheme://user:password@host`: the user-information part of a URL. */
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
+/**
+ * `scheme://user:password@host` and `scheme://token@host`: the whole user-information part of a URL (up to its last
+ * `@`, so a password holding one is masked whole).
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+(?:@[^\s/?#@]*)*@/gi;
+/** A JSON Web Token anywhere (`eyJ<header>.<payload>.<signature>`): registries' bearer tokens, echoed bare. */
+const JWT = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /** AWS access key ids. */
 const ACCESS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z0-9]{12,124}\b/g;
 /** Query parameters that carry signatures or tokens (S3's pre-signed URLs, registry upload states). */
@@ -28,6 +33,7 @@ const SECRET_QUERY = /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-To
 export function maskSecretsInText(text: string): string {
   return text
     .replace(URL_USERINFO, `$1${MASK}@`)
+    .replace(JWT, MASK)
     .replace(SECRET_JSON_FIELD, `$1"${MASK}"`)
     .replace(HTTP_CREDENTIALS, `$1 ${MASK}`)
     .replace(SECRET_ASSIGNMENT, `$1${MASK}`)
