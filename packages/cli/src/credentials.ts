@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { DestinationSecret } from '@ecr-replicate/common';
-import { ErrorCode, ReplicationError, ecrHost, tryParseEcrHost } from '@ecr-replicate/common/core';
+import { ErrorCode, ReplicationError, ecrHost, safeText, tryParseEcrHost } from '@ecr-replicate/common/core';
 import type { CredentialSource, Credentials } from '@ecr-replicate/oci';
 import { ecrCredentials } from '@ecr-replicate/ecr';
 
@@ -167,7 +167,7 @@ export async function credentialHelperGet(
     if (/credentials not found/i.test(`${stdout} ${stderr}`)) return undefined;
     throw new ReplicationError(
       ErrorCode.AuthUnavailable,
-      `credential helper ${program} failed for ${server} (exit ${code}): ${stderr.trim().split('\n')[0]?.slice(0, 200) ?? ''}`,
+      `credential helper ${program} failed for ${server} (exit ${code}): ${safeText(stderr.trim().split('\n')[0] ?? '').slice(0, 200)}`,
     );
   }
   let answer: { Username?: unknown; Secret?: unknown };

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent } from '@ecr-replicate/oci';
 import type { CopyResult } from '@ecr-replicate/oci';
+import { safeText } from '@ecr-replicate/common/core';
 import { StatusLine, bar, humanBytes, rateAndEta } from './status-line';
 
 /** Receives a command's events and its end. */
@@ -30,7 +31,7 @@ export interface CopySummary {
 
 /** The line every error also gets on stderr, whatever the output mode. */
 export function errorLine(code: string, message: string): string {
-  return `ecr-replicate: error (${code}): ${message}\n`;
+  return `ecr-replicate: error (${code}): ${safeText(message)}\n`;
 }
 
 /**
@@ -54,7 +55,8 @@ export class JsonReporter implements Reporter {
     this.write({ event: 'result', ...summary });
   }
   error(code: string, message: string): void {
-    this.write({ event: 'error', code, message });
+    // The last line of defence: an error's text may quote a registry or a credential helper.
+    this.write({ event: 'error', code, message: safeText(message) });
     this.err.write(errorLine(code, message));
   }
   close(): void {}

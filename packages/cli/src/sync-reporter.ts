@@ -9,6 +9,7 @@ import {
   type SyncPlan,
 } from '@ecr-replicate/repair';
 import { formatTable } from './io';
+import { safeText } from '@ecr-replicate/common/core';
 import { errorLine } from './reporter';
 import { StatusLine, bar, humanBytes, humanSeconds } from './status-line';
 
@@ -102,7 +103,7 @@ export class JsonSyncReporter implements SyncReporter {
     this.write({ event: 'summary', ...summary });
   }
   error(code: string, message: string): void {
-    this.write({ event: 'error', code, message });
+    this.write({ event: 'error', code, message: safeText(message) });
     this.err.write(errorLine(code, message));
   }
   close(): void {}
