@@ -44,7 +44,13 @@ export async function paginate<T>(
       }
       const link = header(response, 'link');
       const target = link === undefined ? undefined : /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
-      return { items: (list ?? []) as T[], next: target === undefined ? undefined : new URL(target, url).toString() };
+      let following: string | undefined;
+      try {
+        following = target === undefined ? undefined : new URL(target, url).toString();
+      } catch {
+        throw new ReplicationError(ErrorCode.RegistryProtocol, `${options.what}: the next page's Link is not a URL`);
+      }
+      return { items: (list ?? []) as T[], next: following };
     });
     items.push(...page.items);
     if (page.next !== undefined && !transport.owns(page.next)) {

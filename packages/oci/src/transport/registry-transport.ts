@@ -219,7 +219,15 @@ export class RegistryTransport {
       if (location === undefined) {
         throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: redirect without a Location`);
       }
-      const next = new URL(location, target);
+      let next: URL;
+      try {
+        next = new URL(location, target);
+      } catch {
+        throw new ReplicationError(
+          ErrorCode.RegistryProtocol,
+          `${what}: redirect to a Location that is not a URL ("${safeText(location).slice(0, 100)}")`,
+        );
+      }
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
         throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: redirect to a ${next.protocol} URL refused`);
       }

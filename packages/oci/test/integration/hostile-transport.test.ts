@@ -198,6 +198,33 @@ describe('answers that are not valid HTTP', () => {
   });
 });
 
+describe('Locations and Links that are not URLs', () => {
+  it('fails a blob redirect to a Location that does not parse with a protocol error naming it', async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      res.writeHead(302, { location: 'http://[::1/blob' }).end();
+    });
+    const error = await rejection(
+      client(front.host, { credentials: undefined }).openBlob('a/b', `sha256:${'b'.repeat(64)}`),
+    );
+    expect(error.code).toBe(ErrorCode.RegistryProtocol);
+    expect(error.message).toContain('redirect to a Location that is not a URL ("http://[::1/blob")');
+  });
+
+  it("fails a listing whose next page's Link does not parse with a protocol error", async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      res
+        .writeHead(200, { 'content-type': 'application/json', link: '<http://[::1/v2/r/tags/list?last=a>; rel="next"' })
+        .end(JSON.stringify({ name: 'r', tags: ['a'] }));
+    });
+    const error = await rejection(client(front.host, { credentials: undefined }).listTags('r'));
+    expect(error.code).toBe(ErrorCode.RegistryProtocol);
+    expect(error.message).toBe(`GET tags of r from ${front.host}: the next page's Link is not a URL`);
+    expect(front.requests).toHaveLength(1);
+  });
+});
+
 describe('challenges and tokens', () => {
   /** A registry answering 401 with `challenge` until it gets a Bearer token, then the manifest. */
   async function bearerFront(challenge: (realm: string) => string | string[], token: unknown): Promise<TestServer> {
