@@ -136,6 +136,19 @@ export class RegistryClient {
       const bytes = await readCapped(response, MANIFEST_MAX_BYTES, what, {
         tooLarge: (size) => this.tooLarge(what, size),
       });
+      const encoding = header(response, 'content-encoding')?.trim().toLowerCase();
+      if (
+        encoding !== undefined &&
+        encoding !== '' &&
+        encoding !== 'identity' &&
+        !/^\s*\{/.test(bytes.toString('latin1', 0, 64))
+      ) {
+        // Nothing was asked for (no Accept-Encoding): an encoded manifest is the registry's (or a proxy's) error.
+        throw new ReplicationError(
+          ErrorCode.RegistryProtocol,
+          `${what}: the manifest came with Content-Encoding "${safeText(encoding).slice(0, 40)}", which was not asked for; its bytes are not a JSON manifest`,
+        );
+      }
       const mediaType = mediaTypeOf(response);
       let digest: string;
       if (reference.includes(':')) {

@@ -7,6 +7,7 @@
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, readCapped, type ResponseData } from '../../src';
 import { dockerImage, pushImage, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
@@ -195,6 +196,30 @@ describe('answers that are not valid HTTP', () => {
       new RegExp(`^GET manifest a/b:v1 from ${server.host}: the answer is not valid HTTP/1\\.1 \\(.*${reason}`, 'i'),
     );
     expect(error.message).not.toContain('\u001b');
+  });
+});
+
+describe('encodings not asked for', () => {
+  it('says a manifest came gzip-encoded instead of "manifest is not valid JSON"', async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': MANIFEST_TYPE, 'content-encoding': 'gzip' }).end(gzipSync(MANIFEST));
+    });
+    const error = await rejection(client(front.host, { credentials: undefined }).getManifest('a/b', 'v1'));
+    expect(error.code).toBe(ErrorCode.RegistryProtocol);
+    expect(error.message).toBe(
+      `GET manifest a/b:v1 from ${front.host}: the manifest came with Content-Encoding "gzip", which was not asked for; its bytes are not a JSON manifest`,
+    );
+    expect(front.requests).toHaveLength(1);
+  });
+
+  it('keeps a manifest whose bytes are JSON whatever encoding its header names', async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': MANIFEST_TYPE, 'content-encoding': 'gzip' }).end(MANIFEST);
+    });
+    const manifest = await client(front.host, { credentials: undefined }).getManifest('a/b', 'v1');
+    expect(manifest.bytes.toString()).toBe(MANIFEST);
   });
 });
 
