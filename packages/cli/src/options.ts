@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { DestinationSecret } from '@ecr-replicate/common';
 import { didYouMean } from '@ecr-replicate/common/core';
@@ -146,22 +146,55 @@ export interface RegistryAccess {
   env: NodeJS.ProcessEnv;
 }
 
+/** Most bytes read from a credentials file or standard input before its first line must have ended. */
+const CREDENTIALS_READ_CAP = 64 * 1024;
+
+/**
+ * Reads up to the end of the first non-blank line of `fd` (or to its end), at most `cap` bytes: a file that never
+ * ends (a FIFO, `/dev/zero`, `yes | ...` on standard input) is not read into memory without bound.
+ */
+function readFirstLine(fd: number, cap: number): { text: string; capped: boolean } {
+  const buffer = Buffer.alloc(cap);
+  let size = 0;
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(fd, buffer, size, cap - size, null);
+    } catch (error) {
+      // Standard input may be non-blocking (a pipe still empty): wait a little and read again.
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      continue;
+    }
+    if (read === 0) return { text: buffer.toString('utf8', 0, size), capped: false };
+    size += read;
+    const text = buffer.toString('utf8', 0, size);
+    const ended = text.lastIndexOf('\n');
+    if (ended >= 0 && text.slice(0, ended).trim() !== '') return { text, capped: false };
+    if (size >= cap) return { text, capped: true };
+  }
+}
+
 /** Reads `USER:PASSWORD` from a file, or from standard input for `-` (one line; surrounding blanks dropped). */
 function readCredentialsFile(path: string, name: string): string {
-  let text: string;
+  const where = path === '-' ? 'standard input' : `"${path}"`;
+  let read: { text: string; capped: boolean };
+  let fd: number | undefined;
   try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    read = readFirstLine(fd, CREDENTIALS_READ_CAP);
   } catch (error) {
-    throw new UsageError(
-      `${name}: cannot read ${path === '-' ? 'standard input' : `"${path}"`} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
+    throw new UsageError(`${name}: cannot read ${where} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
-  const line = text
+  const line = read.text
     .split(/\r?\n/)
     .find((l) => l.trim() !== '')
     ?.trim();
-  if (line === undefined)
-    throw new UsageError(`${name}: ${path === '-' ? 'standard input' : `"${path}"`} holds no USER:PASSWORD line`);
+  if (read.capped)
+    throw new UsageError(`${name}: ${where} has no USER:PASSWORD line within its first ${CREDENTIALS_READ_CAP} bytes`);
+  if (line === undefined) throw new UsageError(`${name}: ${where} holds no USER:PASSWORD line`);
   return line;
 }
 

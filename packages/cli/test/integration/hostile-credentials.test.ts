@@ -1,8 +1,9 @@
 /**
  * Credentials from sources that misbehave, as the command prints their failures: a credential helper whose error
- * output carries terminal escape sequences and a secret must not reach the terminal or `--json` as it is.
+ * output carries terminal escape sequences and a secret must not reach the terminal or `--json` as it is; a
+ * credentials file without a line end (a FIFO, /dev/zero, an endless pipe) is not read into memory whole.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { dockerImage, pushImage, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
@@ -56,6 +57,22 @@ it('prints a failing credential helper error without its escape sequences or the
     expect(text).toContain('password=***');
     expect(text).not.toContain(PASSWORD);
     expect(text).not.toContain('c2lnbmF0dXJl');
+    // eslint-disable-next-line no-control-regex
     expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   }
+});
+
+it('reads a credentials file only up to a cap when its first line never ends', async () => {
+  // 64 MiB of zero bytes without a line end (sparse: no disk used), standing for /dev/zero or a FIFO that never ends.
+  const endless = join(dir, 'endless-creds');
+  writeFileSync(endless, '');
+  truncateSync(endless, 64 * 1024 * 1024);
+  const started = Date.now();
+  const run = await runCli(
+    ['copy', `${source.host}/apps/creds:v1`, `${destination.host}/endless/creds:v1`, '--src-creds-file', endless],
+    { env: { DOCKER_CONFIG: join(dir, 'no-docker-config') } },
+  );
+  expect(run.code).not.toBe(0);
+  expect(run.stderr).toContain(`--src-creds-file: "${endless}" has no USER:PASSWORD line within its first 65536 bytes`);
+  expect(Date.now() - started).toBeLessThan(5_000);
 });
