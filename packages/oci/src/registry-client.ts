@@ -15,7 +15,7 @@ import { RegistryHttpError, parseRegistryErrorBody } from './transport/registry-
 import { RegistryTransport, type TransportTimeouts } from './transport/registry-transport';
 import type { ConnectionSettings } from './transport/connection';
 import { paced, type Pacer } from './transport/pacing';
-import { BODY_CAPS, discard, drain, header, readCapped } from './transport/body';
+import { BODY_CAPS, discard, drain, failTrickle, header, readCapped } from './transport/body';
 import { paginate } from './api/paginate';
 import { paths } from './api/paths';
 import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, MediaType, isDescriptor, type Descriptor } from './manifest/media-types';
@@ -491,6 +491,7 @@ export class RegistryClient {
         { details: { digest, size, announced: declared } },
       );
     }
+    failTrickle(response.body, what, this.transport.bodyIdleMs);
     return response.body;
   }
 

@@ -100,3 +100,45 @@ export async function readCapped(
   }
   return Buffer.concat(chunks, size);
 }
+
+/** Fewest bytes a streamed body must bring in each idle window while its reader keeps up (see failTrickle). */
+export const TRICKLE_MIN_BYTES = 64 * 1024;
+
+/**
+ * Fails a streamed body that trickles. undici's idle deadline restarts on every chunk, so a byte a second keeps a
+ * blob open for ever; here, every `windowMs`, a body that brought fewer than `minBytes` while its reader kept up (its
+ * buffer never filled) is destroyed with an error naming `what`. A reader that holds the body back (a slow
+ * destination, an upload not started yet) fills the buffer and so suspends the rule for that window; a body that
+ * arrived whole is never judged again.
+ */
+export function failTrickle(body: Readable, what: string, windowMs: number, minBytes = TRICKLE_MIN_BYTES): void {
+  let received = 0;
+  let heldBack = false;
+  const timer = setInterval(() => {
+    if (received < minBytes && !heldBack && body.readableLength < body.readableHighWaterMark && !body.destroyed) {
+      body.destroy(
+        new ReplicationError(
+          ErrorCode.Network,
+          `${what}: the answer trickled (${received} bytes in ${windowMs} ms, fewer than ${minBytes}); not tried again`,
+          { retryable: true, details: { received, windowMs, minBytes } },
+        ),
+      );
+    }
+    received = 0;
+    heldBack = false;
+  }, windowMs);
+  timer.unref();
+  const stop = (): void => clearInterval(timer);
+  const push = body.push.bind(body);
+  body.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null)
+      stop(); // all of it arrived: whenever it is read, nothing more is awaited
+    else if (chunk !== undefined) received += (chunk as Buffer).length;
+    const room = push(chunk, encoding);
+    if (!room) heldBack = true;
+    return room;
+  };
+  body.once('close', stop);
+  body.once('end', stop);
+  body.once('error', stop);
+}

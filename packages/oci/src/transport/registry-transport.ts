@@ -64,6 +64,8 @@ export class RegistryTransport {
   readonly host: string;
   readonly baseUrl: string;
   readonly plainHttp: boolean;
+  /** The longest silence inside a body; also the window in which a streamed body must bring its least bytes. */
+  readonly bodyIdleMs: number;
   private readonly agent: Dispatcher;
   private readonly auth: Authenticator;
   private readonly retry: RequestRetryPolicy;
@@ -76,6 +78,7 @@ export class RegistryTransport {
     this.retry = options.retry ?? DEFAULT_REQUEST_RETRY_POLICY;
     this.onRetry = options.onRetry;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.bodyIdleMs = timeouts.bodyIdle;
     this.agent = createDispatcher(
       {
         connections: options.connections ?? 32,

@@ -6,7 +6,8 @@
  * what was wrong, or succeed where a sound client would.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, readCapped, type ResponseData } from '../../src';
@@ -159,10 +160,49 @@ describe('bounded in time', () => {
       }),
     );
     expect(error.code).toBe(ErrorCode.Network);
-    expect(error.message).toMatch(/stopped arriving/);
+    // The idle deadline or the trickle rule, whichever ends its window first: both say the body stopped.
+    expect(error.message).toMatch(/stopped arriving|trickled \(0 bytes/);
     expect(error.message).toContain(image.blobs.find((b) => b.size === 256 * 1024)!.digest);
     expect(blobGets).toBe(1);
     expect(Date.now() - started).toBeLessThan(BOUND_MS);
+  });
+
+  it('fails a blob that trickles (a few bytes at a time, never silent for a whole idle deadline)', async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': String(1024 * 1024) });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(Buffer.alloc(100, 0x61))), 100);
+    });
+    const started = Date.now();
+    const body = await client(front.host, { credentials: undefined, timeouts: { bodyIdle: 1_000 } }).openBlob(
+      'a/b',
+      `sha256:${'c'.repeat(64)}`,
+      1024 * 1024,
+    );
+    const error = await rejection(pipeline(body, new Writable({ write: (_chunk, _encoding, done) => done() })));
+    expect(error.code).toBe(ErrorCode.Network);
+    expect(error.message).toMatch(/^GET blob a\/b@sha256:c+ from .*: the answer trickled \(\d+ bytes in 1000 ms/);
+    expect(Date.now() - started).toBeLessThan(BOUND_MS);
+  });
+
+  it('does not take a reader that holds a blob back for a trickle', async () => {
+    const src = client(source.host, { credentials: undefined, timeouts: { bodyIdle: 1_000 } });
+    for (const blob of image.blobs.filter((b) => b.size >= 4 * 1024)) {
+      const body = await src.openBlob('apps/transport', blob.digest, blob.size);
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // unread for more than two windows
+      let size = 0;
+      await pipeline(
+        body,
+        new Writable({
+          highWaterMark: 1024,
+          write: (chunk: Buffer, _encoding, done) => {
+            size += chunk.length;
+            setTimeout(done, 20); // a slow destination
+          },
+        }),
+      );
+      expect(size).toBe(blob.size);
+    }
   });
 
   it('says how long a small body had when its deadline ends the read', async () => {
