@@ -2,6 +2,7 @@ import { rootCertificates } from 'node:tls';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, loadEnvHttpProxyAgent, type Connector, type Dispatcher } from './undici';
 import { takePreconnected } from './preconnect';
+import { maskSecretsInText } from '@ecr-replicate/common/core';
 
 /**
  * How the registry client reaches a registry: through a proxy or not, which certificate authorities it trusts, and
@@ -44,9 +45,13 @@ export interface PoolOptions {
   connectTimeout: number;
 }
 
-const SECRET_QUERY_KEY = /signature|credential|token|password|secret|key/i;
+/** Query keys whose values are secrets: S3's and GCS's signatures and tokens, Azure SAS's `sig`. */
+const SECRET_QUERY_KEY = /signature|credential|token|password|secret|key|^sig$/i;
 
-/** The URL with every secret-looking query value replaced by `***` (S3 redirects carry signatures). */
+/**
+ * The URL with every secret-looking query value replaced by `***` (S3, GCS and Azure redirects carry signatures),
+ * and then masked as any text is (`maskSecretsInText`), so a trace never shows what an error would not.
+ */
 export function maskedUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -54,7 +59,7 @@ export function maskedUrl(url: string): string {
     parsed.password = '';
     for (const key of [...parsed.searchParams.keys()])
       if (SECRET_QUERY_KEY.test(key)) parsed.searchParams.set(key, '***');
-    return parsed.toString().replace(/%2A%2A%2A/g, '***');
+    return maskSecretsInText(parsed.toString().replace(/%2A%2A%2A/g, '***'));
   } catch {
     return '(unparseable URL)';
   }

@@ -356,3 +356,27 @@ describe('registry text is masked', () => {
     expect(error.message).not.toContain('ghp_');
   });
 });
+
+describe('the request trace', () => {
+  it('masks an Azure SAS signature (sig=) of a blob redirect', async () => {
+    const front = await hostile((req, res) => {
+      req.resume();
+      if (req.url?.startsWith('/storage')) {
+        res.writeHead(200, { 'content-length': '2' }).end('ok');
+        return;
+      }
+      res
+        .writeHead(307, { location: '/storage/blob?sv=2020-08-04&se=2030-01-01&sr=b&sp=r&sig=AzureSasSecret%3D' })
+        .end();
+    });
+    const traced: string[] = [];
+    const body = await client(front.host, {
+      credentials: undefined,
+      connection: { trace: (record) => traced.push(record.url) },
+    }).openBlob('a/b', `sha256:${'d'.repeat(64)}`);
+    for await (const chunk of body) expect(chunk).toBeDefined();
+    expect(traced).toHaveLength(2);
+    expect(traced[1]).toContain('/storage/blob?sv=2020-08-04&se=2030-01-01&sr=b&sp=r&sig=***');
+    expect(traced.join(' ')).not.toContain('AzureSasSecret');
+  });
+});
