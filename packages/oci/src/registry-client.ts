@@ -18,7 +18,14 @@ import { paced, type Pacer } from './transport/pacing';
 import { BODY_CAPS, discard, drain, failTrickle, header, readCapped } from './transport/body';
 import { paginate } from './api/paginate';
 import { paths } from './api/paths';
-import { MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, MediaType, isDescriptor, type Descriptor } from './manifest/media-types';
+import {
+  MANIFEST_ACCEPT,
+  MANIFEST_MAX_BYTES,
+  MediaType,
+  isDescriptor,
+  manifestMediaType,
+  type Descriptor,
+} from './manifest/media-types';
 
 export interface RegistryClientOptions {
   /** `host[:port]` as in an image reference. */
@@ -149,7 +156,8 @@ export class RegistryClient {
           `${what}: the manifest came with Content-Encoding "${safeText(encoding).slice(0, 40)}", which was not asked for; its bytes are not a JSON manifest`,
         );
       }
-      const mediaType = mediaTypeOf(response);
+      // The manifest's own type, whatever Content-Type the registry served it with: it is sent with the bytes.
+      const mediaType = manifestMediaType(bytes, header(response, 'content-type'));
       let digest: string;
       if (reference.includes(':')) {
         const { algorithm } = parseDigest(reference);

@@ -121,6 +121,11 @@ const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 export const MAX_REFERRER_DEPTH = 4;
 /** Most referrers one copy follows (a hostile source cannot make it walk forever). */
 export const MAX_REFERRERS = 1_000;
+/**
+ * How deep indexes may nest under the root (an index of indexes is 1; real images use at most that): a chain of
+ * indexes from a hostile source fails at once instead of being walked one request at a time.
+ */
+export const MAX_INDEX_DEPTH = 8;
 
 /** Registry answers to a manifest PUT that a concurrent write of the same content can cause: re-check, retry. */
 const RACE_CODES = ['DIGEST_INVALID', 'BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN'];
@@ -174,6 +179,10 @@ class ImageCopy {
   private destination: 'absent' | 'untagged' | 'known' = 'known';
   /** The source repository's tags, listed once (see sourceTags). */
   private sourceTagList: Promise<Set<string> | undefined> | undefined;
+  /** Manifests under the root planned by digest: a child listed many times, or by many indexes, is read once. */
+  private readonly planned = new Map<string, Promise<PlannedManifest | undefined>>();
+  /** Child manifests stored (or being stored) by digest: each is sent once per copy. */
+  private readonly stored = new Map<string, Promise<void>>();
   /** Foreign layers seen, reported once each. */
   private readonly foreignSeen = new Set<string>();
   private readonly stats = {
@@ -215,7 +224,7 @@ class ImageCopy {
     if (atTag !== undefined && 'absent' in atTag && !atTag.repositoryKnown) this.destination = 'absent';
     else if (!repositoryKnown) this.destination = 'untagged';
     const root = this.selectPlatforms(sourceRoot);
-    const parsedRoot = parseManifest(root.bytes, root.mediaType);
+    const parsedRoot = this.parse(root, `${this.src.repository}@${root.digest}`);
     const upToDate = atTag !== undefined && !('absent' in atTag) && atTag.digest === root.digest;
 
     // Referrers (of the root, of each child of an index, and of referrers in turn) are looked up at the source
@@ -261,7 +270,7 @@ class ImageCopy {
   private selectPlatforms(root: ManifestData): ManifestData {
     const wanted = this.options.platforms;
     if (wanted === undefined || wanted.length === 0) return root;
-    const parsed = parseManifest(root.bytes, root.mediaType);
+    const parsed = this.parse(root, `${this.src.repository}@${root.digest}`);
     if (parsed.kind !== 'index') {
       this.emit({
         type: 'warning',
@@ -304,7 +313,11 @@ class ImageCopy {
       this.held = undefined;
       if (plan) {
         const blobs = new Map<string, Descriptor>();
+        const visited = new Set<PlannedManifest>();
         const collect = (node: PlannedManifest): void => {
+          // The plan is a graph: a manifest listed by several indexes is one node, visited once.
+          if (visited.has(node)) return;
+          visited.add(node);
           for (const blob of node.blobs) blobs.set(blob.digest, blob);
           node.children.forEach(collect);
         };
@@ -337,20 +350,42 @@ class ImageCopy {
    * children at once, each read while the destination is asked whether it
    * has it) and starts copying each image's blobs as soon as it is read.
    */
-  private async plan(data: ManifestData, parsed: ParsedManifest): Promise<PlannedManifest> {
+  private async plan(data: ManifestData, parsed: ParsedManifest, depth = 0): Promise<PlannedManifest> {
     if (parsed.kind !== 'index') {
       const blobs = await this.blobsToCopy(parsed.blobs);
       for (const blob of blobs) this.copyBlob(blob).catch(() => undefined);
       return { data, parsed, blobs, children: [] };
     }
-    const children = await Promise.all(
-      parsed.children.map(async (child) => {
+    if (depth >= MAX_INDEX_DEPTH) {
+      throw new ReplicationError(
+        ErrorCode.RegistryProtocol,
+        `manifest ${this.src.repository}@${data.digest}: indexes nest more than ${MAX_INDEX_DEPTH} deep under ${this.src.repository}:${this.options.source.reference}; not copied`,
+        { details: { digest: data.digest, limit: MAX_INDEX_DEPTH } },
+      );
+    }
+    // Each child once, however many times the index (or other indexes of the tree) lists it.
+    const unique = [...new Map(parsed.children.map((child) => [child.digest, child])).values()];
+    const children = await Promise.all(unique.map((child) => this.planChild(child, depth + 1)));
+    return { data, parsed, blobs: [], children: children.filter((c): c is PlannedManifest => c !== undefined) };
+  }
+
+  /** Plans a child of an index once per copy (undefined when the destination has it). */
+  private planChild(child: Descriptor, depth: number): Promise<PlannedManifest | undefined> {
+    let pending = this.planned.get(child.digest);
+    if (pending === undefined) {
+      pending = (async () => {
         // The limiter covers the requests only: a nested index plans its own children outside it.
         const read = await this.manifestLimit(() => this.readChild(child));
-        return read && this.plan(read, parseManifest(read.bytes, read.mediaType));
-      }),
-    );
-    return { data, parsed, blobs: [], children: children.filter((c): c is PlannedManifest => c !== undefined) };
+        return read && this.plan(read, this.parse(read, `${this.src.repository}@${read.digest}`), depth);
+      })();
+      this.planned.set(child.digest, pending);
+    }
+    return pending;
+  }
+
+  /** Parses a manifest read from the source, naming it in any error. */
+  private parse(data: ManifestData, name: string): ParsedManifest {
+    return parseManifest(data.bytes, data.mediaType, name);
   }
 
   /**
@@ -415,11 +450,21 @@ class ImageCopy {
   private async storeDependencies(node: PlannedManifest): Promise<void> {
     await Promise.all([
       ...node.blobs.map((blob) => this.copyBlob(blob)),
-      ...node.children.map(async (child) => {
+      ...node.children.map((c) => this.storeChild(c)),
+    ]);
+  }
+
+  /** Stores a child manifest after what it needs, once per copy whatever number of indexes list it. */
+  private storeChild(child: PlannedManifest): Promise<void> {
+    let pending = this.stored.get(child.data.digest);
+    if (pending === undefined) {
+      pending = (async () => {
         await this.storeDependencies(child);
         await this.manifestLimit(() => this.putManifest(child.data, child.data.digest));
-      }),
-    ]);
+      })();
+      this.stored.set(child.data.digest, pending);
+    }
+    return pending;
   }
 
   private async putManifest(data: ManifestData, reference: string, signal?: AbortSignal): Promise<void> {
@@ -461,7 +506,7 @@ class ImageCopy {
 
   /** Makes sure the destination has what a manifest refers to: its blobs, or its children. */
   private async recheckDependencies(data: ManifestData): Promise<void> {
-    const parsed = parseManifest(data.bytes, data.mediaType);
+    const parsed = this.parse(data, `${this.src.repository}@${data.digest}`);
     const { client, repository } = this.dst;
     if (parsed.kind === 'image') {
       const blobs = await this.blobsToCopy(parsed.blobs);
@@ -478,7 +523,7 @@ class ImageCopy {
       parsed.children.map(async (child) => {
         if (await client.headManifest(repository, child.digest)) return;
         const read = await this.src.client.getManifest(this.src.repository, child.digest);
-        await this.storeDependencies(await this.plan(read, parseManifest(read.bytes, read.mediaType)));
+        await this.storeDependencies(await this.plan(read, this.parse(read, `${this.src.repository}@${read.digest}`)));
         await this.putRacing(read, read.digest);
       }),
     );
@@ -701,7 +746,7 @@ class ImageCopy {
     const descriptors = new Map<string, Descriptor>();
     for (const d of viaApi ?? []) descriptors.set(d.digest, d);
     if (indexData) {
-      const parsed = parseManifest(indexData.bytes, indexData.mediaType);
+      const parsed = this.parse(indexData, `${srcRepo}:${indexTag}`);
       if (parsed.kind === 'index') for (const d of parsed.children) descriptors.set(d.digest, d);
     }
     const tagged: FoundReferrers['tagged'] = [];
@@ -749,7 +794,7 @@ class ImageCopy {
         return;
       }
       const data = await this.src.client.getManifest(this.src.repository, wanted);
-      const plan = await this.plan(data, parseManifest(data.bytes, data.mediaType));
+      const plan = await this.plan(data, this.parse(data, `${this.src.repository}@${data.digest}`));
       await this.storeDependencies(plan);
       await this.putManifest(data, wanted);
       if (tag === undefined) return;

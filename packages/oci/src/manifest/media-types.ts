@@ -84,65 +84,114 @@ export function isDescriptor(value: unknown): value is Descriptor {
   );
 }
 
-function descriptors(value: unknown, field: string, mediaType: string): Descriptor[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every(isDescriptor)) {
-    throw new ReplicationError(
-      ErrorCode.RegistryProtocol,
-      `manifest of type ${mediaType} has a malformed "${field}" list`,
-    );
+/** Why a JSON value is not a descriptor the copy can use, or undefined when it is one. */
+function descriptorProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const d = value as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string') return '"mediaType" is not a string';
+  if (typeof d.digest !== 'string') return '"digest" is not a string';
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
+    return `"size" ${safeText(JSON.stringify(d.size) ?? 'undefined').slice(0, 40)} is not a whole number of bytes`;
   }
-  for (const descriptor of value) {
-    // A digest goes into URLs: it must be one the product can verify before anything uses it.
-    const problem = digestProblem(descriptor.digest);
+  // A digest goes into URLs: it must be one the product can verify before anything uses it.
+  const problem = digestProblem(d.digest);
+  if (problem !== undefined) return `the digest "${safeText(d.digest).slice(0, 200)}" is invalid: ${problem}`;
+  return undefined;
+}
+
+function descriptors(value: unknown, field: string, name: string, mediaType: string): Descriptor[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new ReplicationError(ErrorCode.RegistryProtocol, `${name} (${mediaType}): "${field}" is not a list`);
+  }
+  value.forEach((entry: unknown, i) => {
+    const problem = descriptorProblem(entry);
     if (problem !== undefined) {
       throw new ReplicationError(
         ErrorCode.RegistryProtocol,
-        `manifest of type ${mediaType} lists the digest "${safeText(descriptor.digest).slice(0, 200)}" in "${field}": ${problem}`,
+        `${name} (${mediaType}): "${field}" entry ${i} is not a valid descriptor: ${problem}`,
       );
     }
+  });
+  return value as Descriptor[];
+}
+
+const isManifestType = (type: string | undefined): type is string =>
+  type !== undefined && (INDEX_TYPES.has(type) || IMAGE_TYPES.has(type));
+
+/**
+ * The media type of a manifest: its own `mediaType` field when that names a manifest type (the field is part of the
+ * digested bytes, and the destination checks the Content-Type of a PUT against it), else the registry's
+ * Content-Type when that names one (compared without parameters or case), else the field as it is, else the shape
+ * (an OCI manifest may omit the field). A registry serving `application/json`, no type or another manifest's type
+ * thus changes nothing.
+ */
+function mediaTypeOfManifest(raw: Record<string, unknown>, contentType: string | undefined): string {
+  const declared = typeof raw.mediaType === 'string' ? raw.mediaType : undefined;
+  if (isManifestType(declared)) return declared;
+  const header = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (isManifestType(header)) return header;
+  if (declared !== undefined) return declared;
+  return Array.isArray(raw.manifests) ? MediaType.OciIndex : MediaType.OciManifest;
+}
+
+function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ReplicationError(ErrorCode.RegistryProtocol, `${what} is not valid JSON`);
   }
-  return value;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ReplicationError(ErrorCode.RegistryProtocol, `${what} is not a JSON object`);
+  }
+  return raw as Record<string, unknown>;
 }
 
 /**
- * Parses a manifest's bytes. The media type comes from the registry's
- * Content-Type, falling back to the manifest's own `mediaType` field.
+ * The media type a manifest is stored and sent with (see mediaTypeOfManifest); the Content-Type, without its
+ * parameters, when the bytes are not a JSON object (parseManifest then says what is wrong).
  */
-export function parseManifest(bytes: Buffer, contentType: string | undefined): ParsedManifest {
+export function manifestMediaType(bytes: Buffer, contentType: string | undefined): string {
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    raw = parseObject(bytes, 'manifest');
   } catch {
-    throw new ReplicationError(ErrorCode.RegistryProtocol, 'manifest is not valid JSON');
+    return contentType?.split(';')[0]?.trim() || MediaType.OciManifest;
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ReplicationError(ErrorCode.RegistryProtocol, 'manifest is not a JSON object');
-  }
-  const declared = typeof raw.mediaType === 'string' ? raw.mediaType : undefined;
-  const header = contentType?.split(';')[0]?.trim();
-  let mediaType = header && (INDEX_TYPES.has(header) || IMAGE_TYPES.has(header)) ? header : declared;
-  if (mediaType === undefined) {
-    // An OCI manifest may omit mediaType: tell index from image by shape.
-    mediaType = Array.isArray(raw.manifests) ? MediaType.OciIndex : MediaType.OciManifest;
-  }
+  return mediaTypeOfManifest(raw, contentType);
+}
+
+/**
+ * Parses a manifest's bytes; `what` names it in errors (`repository@digest`). The media type is the manifest's own
+ * when it names one, else the registry's Content-Type (see mediaTypeOfManifest).
+ */
+export function parseManifest(bytes: Buffer, contentType: string | undefined, what?: string): ParsedManifest {
+  const name = what === undefined ? 'manifest' : `manifest ${safeText(what).slice(0, 300)}`;
+  const raw = parseObject(bytes, name);
+  const mediaType = mediaTypeOfManifest(raw, contentType);
   const subject =
     isDescriptor(raw.subject) && digestProblem(raw.subject.digest) === undefined ? raw.subject : undefined;
   const artifactType = typeof raw.artifactType === 'string' ? raw.artifactType : undefined;
   const common = { mediaType, raw, ...(subject ? { subject } : {}), ...(artifactType ? { artifactType } : {}) };
   if (INDEX_TYPES.has(mediaType)) {
-    return { kind: 'index', children: descriptors(raw.manifests, 'manifests', mediaType), ...common };
+    return { kind: 'index', children: descriptors(raw.manifests, 'manifests', name, mediaType), ...common };
   }
   if (IMAGE_TYPES.has(mediaType)) {
     if (raw.schemaVersion === 1) {
-      throw new ReplicationError(ErrorCode.RegistryProtocol, 'Docker schema 1 manifests are not supported');
+      throw new ReplicationError(ErrorCode.RegistryProtocol, `${name}: Docker schema 1 manifests are not supported`);
     }
-    const config = descriptors(isDescriptor(raw.config) ? [raw.config] : [], 'config', mediaType);
-    return { kind: 'image', blobs: [...config, ...descriptors(raw.layers, 'layers', mediaType)], ...common };
+    // A config present but malformed is an error, not a blob to leave behind.
+    const config = descriptors(raw.config === undefined ? undefined : [raw.config], 'config', name, mediaType);
+    return { kind: 'image', blobs: [...config, ...descriptors(raw.layers, 'layers', name, mediaType)], ...common };
   }
-  throw new ReplicationError(ErrorCode.RegistryProtocol, `unsupported manifest media type "${mediaType}"`, {
-    details: { mediaType },
-  });
+  throw new ReplicationError(
+    ErrorCode.RegistryProtocol,
+    `${name}: unsupported manifest media type "${safeText(mediaType).slice(0, 200)}"`,
+    {
+      details: { mediaType },
+    },
+  );
 }
 
 export function formatPlatform(p: Platform): string {
