@@ -230,9 +230,9 @@ class ImageCopy {
     // Referrers (of the root, of each child of an index, and of referrers in turn) are looked up at the source
     // while the image copies, and copied after it.
     const wantReferrers = (this.options.referrers ?? true) && root.digest === sourceRoot.digest;
+    // Each subject once: an index may list a child many times.
     const subjects = [
-      sourceRoot.digest,
-      ...(parsedRoot.kind === 'index' ? parsedRoot.children.map((c) => c.digest) : []),
+      ...new Set([sourceRoot.digest, ...(parsedRoot.kind === 'index' ? parsedRoot.children.map((c) => c.digest) : [])]),
     ];
     const referrers = wantReferrers ? this.findReferrerTree(subjects) : undefined;
     referrers?.catch(() => undefined);
@@ -684,6 +684,7 @@ class ImageCopy {
   private async findReferrerTree(subjects: string[]): Promise<FoundReferrers[]> {
     const levels: FoundReferrers[] = [];
     const visited = new Set<string>(subjects);
+    const tags = new Set<string>();
     let count = 0;
     let current = subjects;
     for (let depth = 1; depth <= MAX_REFERRER_DEPTH && current.length > 0; depth += 1) {
@@ -700,6 +701,8 @@ class ImageCopy {
       for (const { descriptors, tagged } of found) {
         for (const d of descriptors) if (take(d.digest)) level.descriptors.push(d);
         for (const t of tagged) {
+          if (tags.has(t.tag)) continue;
+          tags.add(t.tag);
           // The tag moves even when its manifest came by another path. A cosign tag's manifest may have referrers of
           // its own (looked up once); the referrers index tag's manifest is only a list.
           if (t.tag.includes('.')) take(t.digest);

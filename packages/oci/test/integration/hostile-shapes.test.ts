@@ -9,6 +9,7 @@ import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
 import { MAX_INDEX_DEPTH, RegistryClient, copyImage, type CopyResult } from '../../src';
 import {
   MediaTypes,
+  cosignSignature,
   descriptorOf,
   dockerManifestList,
   manifestDigestOf,
@@ -169,6 +170,33 @@ describe('index shapes that multiply the work', () => {
     expect(result.manifests).toEqual({ copied: 2, skipped: 0 });
     expect(await manifestDigestOf(destination, result.into, 'v1')).toBe(index.digest);
     expect(Date.now() - started).toBeLessThan(BOUND_MS);
+  });
+
+  it('looks up the referrers of a child listed many times once, and copies its signature once', async () => {
+    const child = image();
+    const index = oci({ manifests: Array.from({ length: 1_000 }, () => descriptorOf(child)), annotations: { r: '1' } });
+    await putManifest(source, 'shapes/single', 'dups-signed', index);
+    const signature = cosignSignature(child, 'hostile-shapes-dups');
+    await pushImage(source, 'shapes/single', signature, signature.tag);
+    // The source serves the referrers API (ECR does): an empty list for every subject.
+    const asked: string[] = [];
+    const host = (
+      await front((req, res) => {
+        if (!req.url?.includes('/referrers/')) return false;
+        asked.push(req.url);
+        req.resume();
+        const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] });
+        res.writeHead(200, { 'content-type': MediaTypes.ociIndex }).end(body);
+        return true;
+      })
+    ).host;
+    const result = await copy(host, 'shapes/single', 'dups-signed');
+    // Was: 1,002 referrers requests, the signature copied and its tag written 1,000 times (5,000 children: 36 s).
+    expect(result.referrers).toBe(1);
+    // The index, the child, the signature's manifest and its tag.
+    expect(result.manifests).toEqual({ copied: 4, skipped: 0 });
+    expect(asked.length).toBe(3); // the index, the child, the signature
+    expect(await manifestDigestOf(destination, result.into, signature.tag)).toBe(signature.root.digest);
   });
 
   it('walks indexes that share children across levels once per manifest, not once per path', async () => {
