@@ -709,10 +709,15 @@ class ImageCopy {
           level.tagged.push(t);
         }
       }
-      if (count >= MAX_REFERRERS) {
-        this.emit({ type: 'warning', message: `more than ${MAX_REFERRERS} referrers: the rest are not copied` });
-      }
       levels.push(level);
+      if (count >= MAX_REFERRERS) {
+        // Bounded: the referrers of the ones taken are not looked up either (each lookup may list thousands more).
+        this.emit({
+          type: 'warning',
+          message: `${MAX_REFERRERS} referrers reached: the rest, and the referrers of those copied, are not copied`,
+        });
+        break;
+      }
       current = next;
     }
     return levels;

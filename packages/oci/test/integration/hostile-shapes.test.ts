@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
-import { MAX_INDEX_DEPTH, RegistryClient, copyImage, type CopyResult } from '../../src';
+import { MAX_INDEX_DEPTH, MAX_REFERRERS, RegistryClient, copyImage, type CopyResult } from '../../src';
 import {
   MediaTypes,
   cosignSignature,
@@ -244,6 +244,35 @@ describe('index shapes that multiply the work', () => {
     const result = await copy(source.host, 'shapes/single', 'deep-enough');
     expect(result.manifests.copied).toBe(MAX_INDEX_DEPTH + 1);
     expect(await manifestDigestOf(destination, result.into, 'v1')).toBe(doc.digest);
+  });
+});
+
+describe('referrers answers that multiply the work', () => {
+  it(`stops looking referrers up once ${MAX_REFERRERS} are found`, async () => {
+    // Every referrers answer names 1,200 referrers of its own (none of them at the source).
+    const asked: string[] = [];
+    const host = (
+      await front((req, res) => {
+        if (!req.url?.includes('/referrers/')) return false;
+        asked.push(req.url);
+        req.resume();
+        const manifests = Array.from({ length: 1_200 }, (_, i) => ({
+          mediaType: MediaTypes.ociManifest,
+          artifactType: 'application/example',
+          size: 100,
+          digest: `sha256:${createHash('sha256').update(`${req.url} ${i}`).digest('hex')}`,
+        }));
+        const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests });
+        res.writeHead(200, { 'content-type': MediaTypes.ociIndex }).end(body);
+        return true;
+      })
+    ).host;
+    const started = Date.now();
+    const error = await rejection(copy(host, 'shapes/single', 'v1'));
+    // Was: the referrers of the 1,000 taken were looked up too (1,002 requests, 5,000 each: 24 s).
+    expect(asked.length).toBe(2); // the index and its one child
+    expect(error.message).toMatch(/^GET manifest shapes\/single:sha256:[0-9a-f]{64} from .*: not found/);
+    expect(Date.now() - started).toBeLessThan(BOUND_MS);
   });
 });
 
