@@ -183,6 +183,8 @@ class ImageCopy {
   private readonly planned = new Map<string, Promise<PlannedManifest | undefined>>();
   /** Child manifests stored (or being stored) by digest: each is sent once per copy. */
   private readonly stored = new Map<string, Promise<void>>();
+  /** The first blob copy that failed (every blob failure fails the copy). */
+  private blobFailure: unknown;
   /** Foreign layers seen, reported once each. */
   private readonly foreignSeen = new Set<string>();
   private readonly stats = {
@@ -553,7 +555,15 @@ class ImageCopy {
   private copyBlob(blob: Descriptor, recheck = false): Promise<void> {
     let pending = this.blobCopies.get(blob.digest);
     if (pending === undefined) {
-      pending = this.blobLimit(() => this.transferBlob(blob, recheck));
+      pending = this.blobLimit(() => {
+        // A blob that failed fails the copy: the blobs still waiting for a slot are not started (a manifest naming
+        // thousands of blobs the source lacks fails at once, not after asking for each).
+        if (this.blobFailure !== undefined) return Promise.reject(this.blobFailure);
+        return this.transferBlob(blob, recheck);
+      });
+      pending.catch((error: unknown) => {
+        this.blobFailure ??= error;
+      });
       this.blobCopies.set(blob.digest, pending);
     }
     return pending;
