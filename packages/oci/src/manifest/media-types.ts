@@ -100,7 +100,8 @@ function descriptorProblem(value: unknown): string | undefined {
 }
 
 function descriptors(value: unknown, field: string, name: string, mediaType: string): Descriptor[] {
-  if (value === undefined) return [];
+  // A list written by Go from a nil slice is null: distribution stores such manifests, so they are copied.
+  if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
     throw new ReplicationError(ErrorCode.RegistryProtocol, `${name} (${mediaType}): "${field}" is not a list`);
   }

@@ -277,6 +277,21 @@ describe('referrers answers that multiply the work', () => {
 });
 
 describe('malformed manifests', () => {
+  it.each([
+    [
+      'an image whose "layers" is null',
+      () => oci({ config: descriptorOf(single.blobs[0]!), layers: null }, MediaTypes.ociManifest),
+    ],
+    ['an index whose "manifests" is null', () => oci({ manifests: null })],
+  ])('copies %s (a Go nil slice; distribution stores it) byte for byte', async (_name, make) => {
+    const doc = make();
+    await putManifest(source, 'shapes/single', `null-${doc.digest.slice(7, 15)}`, doc);
+    // Was: 'has a malformed "layers" list', where skopeo copies it.
+    const result = await copy(source.host, 'shapes/single', `null-${doc.digest.slice(7, 15)}`);
+    expect(result.digest).toBe(doc.digest);
+    expect(await manifestDigestOf(destination, result.into, 'v1')).toBe(doc.digest);
+  });
+
   it('fails naming the manifest and the descriptor when the config descriptor is malformed (no blob left out)', async () => {
     const config = single.blobs[0]!;
     const bad = oci(
