@@ -195,8 +195,9 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   );
 }
 
+/** `os/arch[/variant]`, fit to print: a platform comes from a manifest, and a source may put control characters in. */
 export function formatPlatform(p: Platform): string {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+  return safeText(p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`);
 }
 
 /** Parses `os/arch[/variant]`; undefined when malformed. */

@@ -350,6 +350,27 @@ describe('malformed manifests', () => {
     expect(Date.now() - started).toBeLessThan(BOUND_MS);
   });
 
+  it('prints no control character a source put in a platform', async () => {
+    const child = single.manifests.find((m) => m.mediaType === MediaTypes.ociManifest) as ManifestDoc;
+    const index = oci({
+      manifests: [
+        descriptorOf(child, { platform: { os: 'linux\u001b[2J\u001b]0;pwned\u0007', architecture: 'arm64' } }),
+      ],
+    });
+    await putManifest(source, 'shapes/single', 'escapes', index);
+    const result = await copy(source.host, 'shapes/single', 'escapes');
+    expect(result.platforms).toEqual(['linux?[2J?]0;pwned?/arm64']);
+    const error = await rejection(
+      copyImage({
+        source: { client: client(source.host), repository: 'shapes/single', reference: 'escapes' },
+        destination: { client: client(destination.host), repository: 'shapes/escapes', tag: 'v1' },
+        platforms: [{ os: 'linux', architecture: 's390x' }],
+      }),
+    );
+    // Was: the escape sequences as they came, in the error line the command prints on the terminal.
+    expect(error.message).toBe('platform linux/s390x not in the source index (it has: linux?[2J?]0;pwned?/arm64)');
+  });
+
   it('fails naming the referrers tag when the sha256-<hex> tag the source lists is not a manifest', async () => {
     const indexTag = single.root.digest.replace(':', '-');
     const junk: ManifestDoc = { digest: '', mediaType: 'text/html', bytes: Buffer.from('<html>not here</html>') };
