@@ -114,21 +114,32 @@ export const TRICKLE_MIN_BYTES = 64 * 1024;
 export function failTrickle(body: Readable, what: string, windowMs: number, minBytes = TRICKLE_MIN_BYTES): void {
   let received = 0;
   let heldBack = false;
+  let settled = false;
   const timer = setInterval(() => {
-    if (received < minBytes && !heldBack && body.readableLength < body.readableHighWaterMark && !body.destroyed) {
+    const judged = received;
+    const keptUp = !heldBack && body.readableLength < body.readableHighWaterMark;
+    received = 0;
+    heldBack = false;
+    if (judged >= minBytes || !keptUp || body.destroyed) return;
+    // Timers run before sockets are read: when this process was too busy to read during the window (a starved event
+    // loop, not a slow source), the source's bytes are waiting. Judge after they are read: bytes arriving at once
+    // mean the source was sending and this process was the slow one.
+    setImmediate(() => {
+      if (settled || body.destroyed || heldBack || received > 0) return;
       body.destroy(
         new ReplicationError(
           ErrorCode.Network,
-          `${what}: the answer trickled (${received} bytes in ${windowMs} ms, fewer than ${minBytes}); not tried again`,
-          { retryable: true, details: { received, windowMs, minBytes } },
+          `${what}: the answer trickled (${judged} bytes in ${windowMs} ms, fewer than ${minBytes}); not tried again`,
+          { retryable: true, details: { received: judged, windowMs, minBytes } },
         ),
       );
-    }
-    received = 0;
-    heldBack = false;
+    });
   }, windowMs);
   timer.unref();
-  const stop = (): void => clearInterval(timer);
+  const stop = (): void => {
+    settled = true;
+    clearInterval(timer);
+  };
   const push = body.push.bind(body);
   body.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
     if (chunk === null)

@@ -205,6 +205,28 @@ describe('bounded in time', () => {
     }
   });
 
+  it('does not take a process too busy to read for a trickle (the source had its bytes waiting)', async () => {
+    const src = client(source.host, { credentials: undefined, timeouts: { bodyIdle: 1_000 } });
+    const blob = image.blobs.find((b) => b.size === 256 * 1024)!;
+    const body = await src.openBlob('apps/transport', blob.digest, blob.size);
+    let size = 0;
+    let writes = 0;
+    await pipeline(
+      body,
+      new Writable({
+        highWaterMark: 1024,
+        write: (chunk: Buffer, _encoding, done) => {
+          size += chunk.length;
+          writes += 1;
+          // The whole process busy (no socket read) through more than one window, twice.
+          if (writes <= 2) for (const until = Date.now() + 1_300; Date.now() < until; );
+          done();
+        },
+      }),
+    );
+    expect(size).toBe(blob.size);
+  });
+
   it('says how long a small body had when its deadline ends the read', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
     try {
