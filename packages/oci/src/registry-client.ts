@@ -132,12 +132,8 @@ export class RegistryClient {
     const what = `GET manifest ${repository}:${reference} from ${this.host}`;
     const url = this.url(paths.manifest(repository, reference));
     return this.transport.retrying(what, async () => {
-      const response = await this.transport.send({
-        method: 'GET',
-        url,
-        scope: pull(repository),
-        what,
-        headers: { accept: MANIFEST_ACCEPT },
+      const response = await this.transport.sendFollowing('GET', url, pull(repository), what, {
+        accept: MANIFEST_ACCEPT,
       });
       if (response.statusCode !== 200) throw await this.transport.failure(response, what);
       const bytes = await readCapped(response, MANIFEST_MAX_BYTES, what, {
@@ -219,12 +215,8 @@ export class RegistryClient {
     const what = `HEAD manifest ${repository}:${reference} on ${this.host}`;
     const url = this.url(paths.manifest(repository, reference));
     const head = await this.transport.retrying(what, async () => {
-      const response = await this.transport.send({
-        method: 'HEAD',
-        url,
-        scope: pull(repository),
-        what,
-        headers: { accept: MANIFEST_ACCEPT },
+      const response = await this.transport.sendFollowing('HEAD', url, pull(repository), what, {
+        accept: MANIFEST_ACCEPT,
       });
       if (response.statusCode === 404) {
         drain(response);
@@ -424,12 +416,8 @@ export class RegistryClient {
     const what = `GET referrers of ${repository}@${digest} from ${this.host}`;
     const url = this.url(paths.referrers(repository, digest));
     const result = await this.transport.retrying(what, async () => {
-      const response = await this.transport.send({
-        method: 'GET',
-        url,
-        scope: pull(repository),
-        what,
-        headers: { accept: MediaType.OciIndex },
+      const response = await this.transport.sendFollowing('GET', url, pull(repository), what, {
+        accept: MediaType.OciIndex,
       });
       if (response.statusCode === 404 || response.statusCode === 400 || response.statusCode === 405) {
         drain(response);

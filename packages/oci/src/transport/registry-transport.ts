@@ -206,13 +206,21 @@ export class RegistryTransport {
   }
 
   /**
-   * GET or HEAD following redirects (ECR sends blob GETs to S3). Each hop carries the registry's credentials only
-   * when it is the registry's own origin; a redirect to another host, port or scheme (a downgrade to plain HTTP
-   * included) is followed bare.
+   * GET or HEAD following redirects (ECR sends blob GETs to S3; a mirror or a proxy may send manifest reads to its
+   * origin). Each hop carries `headers`, and the registry's credentials only when it is the registry's own origin; a
+   * redirect to another host, port or scheme (a downgrade to plain HTTP included) is followed bare.
    */
-  async sendFollowing(method: 'GET' | 'HEAD', url: string, scope: string, what: string): Promise<SentResponse> {
+  async sendFollowing(
+    method: 'GET' | 'HEAD',
+    url: string,
+    scope: string,
+    what: string,
+    headers?: Headers,
+  ): Promise<SentResponse> {
     let target = url;
-    let response = await this.send({ method, url: target, scope, what });
+    const request = (): Promise<SentResponse> =>
+      this.send({ method, url: target, scope, what, ...(headers === undefined ? {} : { headers }) });
+    let response = await request();
     for (let hops = 0; REDIRECTS.has(response.statusCode); hops += 1) {
       const location = header(response, 'location');
       drain(response);
@@ -235,7 +243,7 @@ export class RegistryTransport {
         throw new ReplicationError(ErrorCode.RegistryProtocol, `${what}: redirect to a ${next.protocol} URL refused`);
       }
       target = next.toString();
-      response = await this.send({ method, url: target, scope, what });
+      response = await request();
     }
     return response;
   }

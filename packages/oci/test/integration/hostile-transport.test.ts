@@ -285,6 +285,38 @@ describe('encodings not asked for', () => {
   });
 });
 
+describe('redirected reads', () => {
+  it('follows a mirror that redirects manifest reads (GET and HEAD) to its origin, with the Accept list, bare', async () => {
+    const seen: Array<{ method: string; url: string; authorization?: string }> = [];
+    const front = await hostile((req, res) => {
+      req.resume();
+      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(307, { location: `${source.url}${req.url}` }).end();
+    });
+    const mirror = client(front.host);
+    const head = await mirror.headManifest('apps/transport', 'v1');
+    expect(head?.digest).toBe(image.root.digest);
+    const result = await copyImage({
+      source: { client: mirror, repository: 'apps/transport', reference: 'v1' },
+      destination: {
+        client: client(destination.host, { credentials: undefined }),
+        repository: 'mirrored/transport',
+        tag: 'v1',
+      },
+    });
+    expect(result.digest).toBe(image.root.digest);
+    expect(seen.filter((r) => r.url.includes('/manifests/')).map((r) => r.method)).toEqual(
+      expect.arrayContaining(['HEAD', 'GET']),
+    );
+    // The front is the registry's own origin: it gets the credentials; the origin it redirects to (another port)
+    // is reached bare, and the destination holds the same bytes.
+    const manifest = await fetch(`${destination.url}/v2/mirrored/transport/manifests/v1`, {
+      headers: { accept: image.root.mediaType },
+    });
+    expect(manifest.headers.get('docker-content-digest')).toBe(image.root.digest);
+  });
+});
+
 describe('Locations and Links that are not URLs', () => {
   it('fails a blob redirect to a Location that does not parse with a protocol error naming it', async () => {
     const front = await hostile((req, res) => {
