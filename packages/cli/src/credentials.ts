@@ -140,17 +140,22 @@ export async function credentialHelperGet(
     stderr: string;
     error?: Error;
   }>((resolve) => {
-    const child = spawn(program, ['get'], {
-      env: childEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: HELPER_TIMEOUT_MS,
-    });
+    // The time limit is kept here, not with spawn's `timeout`: Node leaves that timer running when the program
+    // cannot start (ENOENT), which kept the command alive for the whole limit after it had failed.
+    const child = spawn(program, ['get'], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const limit = setTimeout(() => child.kill('SIGTERM'), HELPER_TIMEOUT_MS);
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', (e) => resolve({ code: null, stdout: out, stderr: err, error: e }));
-    child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    child.on('error', (e) => {
+      clearTimeout(limit);
+      resolve({ code: null, stdout: out, stderr: err, error: e });
+    });
+    child.on('close', (c) => {
+      clearTimeout(limit);
+      resolve({ code: c, stdout: out, stderr: err });
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(server);
   });
