@@ -20,6 +20,7 @@ import {
   type LatencyLink,
   type LocalRegistry,
 } from '@ecr-replicate/testing';
+import { FLOOR_BLOB_PIPE } from './floor';
 import { hasGnuTime, runMeasured } from './measure';
 import { median, table } from './report';
 
@@ -61,14 +62,10 @@ function floorScript(dir: string): string {
       '# One blob as the floor copies it (bench/floor.ts): curl GET | curl PATCH, then the commit. No hash.',
       'set -uo pipefail',
       'src=$1 src_repo=$2 dst=$3 dst_repo=$4 digest=$5 size=$6',
-      'location() { tr -d "\\r" | sed -n "s/^[Ll]ocation: //p"; }',
-      'absolute() { case $1 in http*) echo "$1" ;; *) echo "http://$dst$1" ;; esac; }',
+      'S="http://$src/v2/$src_repo" D="http://$dst/v2/$dst_repo" origin="http://$dst"',
+      ...FLOOR_BLOB_PIPE,
       'started=$EPOCHREALTIME',
-      'curl -sf "http://$src/v2/$src_repo/blobs/$digest" | {',
-      '  up=$(curl -sf -X POST -D - -o /dev/null "http://$dst/v2/$dst_repo/blobs/uploads/" | location) || exit 1',
-      '  next=$(curl -sf -X PATCH -T - -H "Expect:" -H "Content-Type: application/octet-stream" -H "Content-Length: $size" -D - -o /dev/null "$(absolute "$up")" | location) || exit 1',
-      '  curl -sf -X PUT -o /dev/null "$(absolute "$next")&digest=$digest"',
-      '} || { echo "floor: blob $digest failed" >&2; exit 1; }',
+      'blob "$digest" "$size"',
       'ended=$EPOCHREALTIME',
       'awk -v s="$started" -v e="$ended" \'BEGIN { printf "{\\"seconds\\":%.6f}\\n", e - s }\' >&3',
       '',

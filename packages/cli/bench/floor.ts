@@ -25,6 +25,24 @@ function quote(text: string): string {
 }
 
 /**
+ * The floor's copy of one blob, as bash functions: `blob DIGEST SIZE` pipes `curl GET` from `$S` into one `curl
+ * PATCH` to `$D` while the upload session is opened, then commits it (`$origin` resolves relative Locations).
+ * Also the blob case's floor (bench/blob.ts).
+ */
+export const FLOOR_BLOB_PIPE: readonly string[] = [
+  'fail() { echo "floor: $*" >&2; exit 1; }',
+  'absolute() { case $1 in http*) echo "$1" ;; *) echo "$origin$1" ;; esac; }',
+  'location() { tr -d "\\r" | sed -n "s/^[Ll]ocation: //p"; }',
+  'blob() {',
+  '  curl -sf "$S/blobs/$1" | {',
+  '    up=$(curl -sf -X POST -D - -o /dev/null "$D/blobs/uploads/" | location) || exit 1',
+  '    next=$(curl -sf -X PATCH -T - -H "Expect:" -H "Content-Type: application/octet-stream" -H "Content-Length: $2" -D - -o /dev/null "$(absolute "$up")" | location) || exit 1',
+  '    curl -sf -X PUT -o /dev/null "$(absolute "$next")&digest=$1"',
+  '  } || fail "blob $1"',
+  '}',
+];
+
+/**
  * Writes the floor's script for `image` (and its manifests' bytes) into `dir`; returns the
  * script's path. Run it as `bash SCRIPT SOURCE DESTINATION` with two `HOST/REPOSITORY:TAG`
  * references over plain HTTP.
@@ -43,12 +61,10 @@ export function writeFloorScript(image: SyntheticImage, dir: string, key: string
     'D="http://${dst%%/*}/v2/$(r=${dst#*/}; echo "${r%:*}")"',
     'origin="http://${dst%%/*}"',
     'tag=${dst##*:}',
-    'fail() { echo "floor: $*" >&2; exit 1; }',
+    ...FLOOR_BLOB_PIPE,
     '# Waits for every job in pids; fails when one did.',
     'all() { for p in "${pids[@]}"; do wait "$p" || exit 1; done; }',
     `accept=${quote(MANIFEST_ACCEPT)}`,
-    'absolute() { case $1 in http*) echo "$1" ;; *) echo "$origin$1" ;; esac; }',
-    'location() { tr -d "\\r" | sed -n "s/^[Ll]ocation: //p"; }',
     '',
     '# Round trips any client waits for: the root manifest, then the children all at once.',
     'curl -sf -o /dev/null -H "Accept: $accept" "$S/manifests/${src##*:}" || fail "GET root manifest"',
@@ -56,14 +72,7 @@ export function writeFloorScript(image: SyntheticImage, dir: string, key: string
     ...children.map((c) => `curl -sf -o /dev/null -H "Accept: $accept" "$S/manifests/${c.digest}" & pids+=($!)`),
     'all',
     '',
-    '# Every blob at once: GET streams into PATCH while the upload session is opened, then the commit.',
-    'blob() {',
-    '  curl -sf "$S/blobs/$1" | {',
-    '    up=$(curl -sf -X POST -D - -o /dev/null "$D/blobs/uploads/" | location) || exit 1',
-    '    next=$(curl -sf -X PATCH -T - -H "Expect:" -H "Content-Type: application/octet-stream" -H "Content-Length: $2" -D - -o /dev/null "$(absolute "$up")" | location) || exit 1',
-    '    curl -sf -X PUT -o /dev/null "$(absolute "$next")&digest=$1"',
-    '  } || fail "blob $1"',
-    '}',
+    '# Every blob at once.',
     'pids=()',
     ...image.blobs.map((b) => `blob ${b.digest} ${b.size} & pids+=($!)`),
     'all',

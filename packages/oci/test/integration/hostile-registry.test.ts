@@ -5,7 +5,7 @@
  * 127.0.0.2 (another host) or the same port spoken in plain HTTP; real registries behind fronts where content
  * is needed.
  */
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, paginate, RegistryTransport, type CopyEvent } from '../../src';
 import {
   dockerImage,
@@ -20,12 +20,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  type DualServer,
   forward,
+  rejection,
   relay,
   startDualProtocol,
   startHostile,
   startRecorder,
-  type DualServer,
   type TestServer,
 } from '../support/hostile';
 
@@ -60,16 +61,6 @@ async function server<T extends { stop(): Promise<void> }>(started: Promise<T>):
   const s = await started;
   servers.push(s);
   return s;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ReplicationError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ReplicationError);
-    return error as ReplicationError;
-  }
-  throw new Error('expected a failure');
 }
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@
  * that is not a manifest. Real registries (distribution 2.8), a front on the source to rewrite its answers.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode } from '@ecr-replicate/common';
 import { MAX_INDEX_DEPTH, MAX_REFERRERS, RegistryClient, copyImage, type CopyResult } from '../../src';
 import {
   MediaTypes,
@@ -23,7 +23,7 @@ import {
   type SyntheticImage,
 } from '@ecr-replicate/testing';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { forward, relay, startHostile, type TestServer } from '../support/hostile';
+import { forward, rejection, relay, startHostile, type TestServer } from '../support/hostile';
 
 /** Every hostile case must end well within this (the issue's bound). */
 const BOUND_MS = 30_000;
@@ -64,16 +64,6 @@ async function copy(host: string, repository: string, reference: string): Promis
     destination: { client: client(destination.host), repository: into, tag: 'v1' },
   });
   return { ...result, into };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ReplicationError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ReplicationError);
-    return error as ReplicationError;
-  }
-  throw new Error('expected a failure');
 }
 
 /** Serves `doc` for manifest requests naming `reference` (GET and HEAD), with `contentType`. */

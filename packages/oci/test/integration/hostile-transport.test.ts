@@ -9,10 +9,10 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
-import { ErrorCode, ReplicationError } from '@ecr-replicate/common';
+import { ErrorCode } from '@ecr-replicate/common';
 import { RegistryClient, copyImage, readCapped, type ResponseData } from '../../src';
 import { dockerImage, pushImage, startRegistry, type LocalRegistry } from '@ecr-replicate/testing';
-import { forward, relay, startHostile, type TestServer } from '../support/hostile';
+import { forward, rejection, relay, startHostile, type TestServer } from '../support/hostile';
 
 const USER = 'replicator';
 const PASSWORD = 'hostile-transport-password';
@@ -66,16 +66,6 @@ async function raw(onRequest: (socket: Socket) => void): Promise<{ host: string;
       }),
   );
   return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ReplicationError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ReplicationError);
-    return error as ReplicationError;
-  }
-  throw new Error('expected a failure');
 }
 
 const MANIFEST = JSON.stringify({

@@ -11,6 +11,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
+import { ReplicationError } from '@ecr-replicate/common';
 
 export interface Recorded {
   method: string;
@@ -202,4 +203,15 @@ export async function startDualProtocol(
         net.close(() => resolve());
       }),
   };
+}
+
+/** The ReplicationError `promise` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<ReplicationError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ReplicationError);
+    return error as ReplicationError;
+  }
+  throw new Error('expected a failure');
 }
